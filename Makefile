@@ -1,0 +1,50 @@
+# Booking: the two commands are `make run` and `make test`.
+# Both install what they need on a Debian or Ubuntu machine (as root, or with sudo):
+# RabbitMQ (and PostgreSQL for the tests) from the OS packages, a virtualenv in .venv/.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONFIG ?= config.yaml
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
+PYTEST_ARGS ?=
+
+.PHONY: run test bench system-packages test-packages venv clean
+
+run: venv system-packages
+	$(BIN)/booking --config $(CONFIG) run $(if $(SCALE),$(foreach s,$(SCALE),--scale $(s)))
+
+test: venv system-packages test-packages
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: venv system-packages bench-packages
+	$(BIN)/python tests/bench/bench.py
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Booking needs Python 3.11 or newer ($(PYTHON) is $$($(PYTHON) --version))"; exit 1; }
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { $(call apt,python3-venv) && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/pip install -q --upgrade "pip>=23" "setuptools>=64,<81" wheel
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+# apt-get update once, then install the packages that are missing
+define apt
+	{ [ -n "$$APT_UPDATED" ] || $(SUDO) apt-get update -q >/dev/null; } && $(APT_INSTALL) $(1) >/dev/null
+endef
+
+system-packages:
+	@[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || { echo "Installing RabbitMQ…"; $(call apt,rabbitmq-server); }
+
+test-packages:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ echo "Installing PostgreSQL…"; $(call apt,postgresql); }
+
+bench-packages:
+	@command -v wrk >/dev/null || { echo "Installing wrk…"; $(call apt,wrk); }
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,1 @@
+"""Booking: a hotel-booking platform built as a family of Nameko services."""

@@ -1,0 +1,106 @@
+"""`booking run`: the whole of Booking on this machine, as `make run` starts it."""
+import shlex
+import signal
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from booking.devstack.broker import ensure_broker
+from booking.devstack.ports import host_port, is_listening
+from booking.devstack.supervisor import Program, Supervisor
+from booking.kit.config import PROJECT_ROOT
+from booking.kit.migrations import migrate_all, seed_all
+
+PROCESSES_FILE = PROJECT_ROOT / "config" / "processes.yaml"
+READY_TIMEOUT_SECONDS = 120
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def programs(config_path, scale=None):
+    """The processes to start, each instance a program of its own ("search-2")."""
+    scale = scale or {}
+    listed = yaml.safe_load(PROCESSES_FILE.read_text())["processes"]
+    unknown = set(scale) - set(listed)
+    if unknown:
+        raise StackError(f"--scale names no process: {', '.join(sorted(unknown))}")
+    bin_dir = Path(sys.executable).parent
+    result = []
+    for name, spec in listed.items():
+        argv = shlex.split(spec["command"].format(config=config_path))
+        argv[0] = str(bin_dir / argv[0])
+        count = scale.get(name, 1)
+        for index in range(1, count + 1):
+            result.append(Program(name if count == 1 else f"{name}-{index}", argv))
+    return result
+
+
+def check_ports_free(config):
+    host, port = host_port(config["WEB_SERVER_ADDRESS"], 8000)
+    if is_listening("127.0.0.1" if host == "0.0.0.0" else host, port):
+        raise StackError(
+            f"Port {port} is already in use (is Booking already running?). Stop what "
+            f"uses it, or choose another: WEB_SERVER_ADDRESS=0.0.0.0:{port + 1} make run"
+        )
+
+
+def wait_until_ready(url, supervisor, timeout=READY_TIMEOUT_SECONDS):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        supervisor.check()
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def run(config, config_path, scale=None, seed=True, out=sys.stdout):
+    """Start everything, print the URL, keep it running until Ctrl-C or SIGTERM."""
+    check_ports_free(config)
+    stopping = []
+
+    def request_stop(signum, _frame):
+        stopping.append(signum)
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    print("Starting the broker…", file=out, flush=True)
+    broker = ensure_broker(config["AMQP_URI"])
+    print("Broker: " + ("started a local node (var/rabbitmq)" if broker else "using the one at AMQP_URI"),
+          file=out, flush=True)
+    supervisor = None
+    try:
+        migrate_all(config, out=out)
+        if seed:
+            seed_all(config, out=out)
+        supervisor = Supervisor(programs(config_path, scale), PROJECT_ROOT / "var" / "log", out=out)
+        supervisor.start_all()
+        _, port = host_port(config["WEB_SERVER_ADDRESS"], 8000)
+        if wait_until_ready(f"http://127.0.0.1:{port}/ready", supervisor) and not stopping:
+            print(f"\nBooking is ready: {config['PUBLIC_URL']}  (Ctrl-C stops everything)\n",
+                  file=out, flush=True)
+        elif not stopping:
+            print("Booking did not become ready in time; see the logs above and var/log/.",
+                  file=out, flush=True)
+        while not stopping:
+            supervisor.check()
+            time.sleep(0.5)
+    finally:
+        print("Stopping…", file=out, flush=True)
+        if supervisor:
+            supervisor.stop_all()
+        if broker:
+            broker.stop()
+            print("Broker stopped.", file=out, flush=True)
+    return 0
+

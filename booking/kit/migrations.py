@@ -1,0 +1,62 @@
+"""Alembic migrations: one history per service, in `booking/<service>/migrations/`.
+
+Each service's `migrations/env.py` is two lines that call `run_migrations` with its
+metadata; `upgrade(service, uri)` is what `booking migrate` runs.
+"""
+import importlib
+import sys
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy.orm import Session
+
+from booking.kit.database import create_db_engine
+
+
+def alembic_config(service_name, uri):
+    config = Config()
+    config.set_main_option("script_location", f"booking.{service_name}:migrations")
+    # `%` is interpolation syntax in alembic's ini parser
+    config.set_main_option("sqlalchemy.url", uri.replace("%", "%%"))
+    return config
+
+
+def upgrade(service_name, uri, revision="head"):
+    """Bring the service's database to `revision` (the newest by default)."""
+    command.upgrade(alembic_config(service_name, uri), revision)
+
+
+def run_migrations(metadata):
+    """Body of every service's `env.py`: run online against the configured URI."""
+    engine = create_db_engine(context.config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            # SQLite alters tables by copying them
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+def migrate_all(config, out=sys.stdout):
+    """Upgrade every service's database named in `DB_URIS`."""
+    for service_name, uri in config["DB_URIS"].items():
+        upgrade(service_name, uri)
+        print(f"Migrated {service_name}", file=out, flush=True)
+
+
+def seed_all(config, out=sys.stdout):
+    """Run each service's `seed(session)` (booking/<service>/seed.py), if it has one."""
+    for service_name, uri in config["DB_URIS"].items():
+        try:
+            module = importlib.import_module(f"booking.{service_name}.seed")
+        except ModuleNotFoundError:
+            continue
+        engine = create_db_engine(uri)
+        with Session(engine) as session, session.begin():
+            added = module.seed(session)
+        engine.dispose()
+        print(f"Seeded {service_name}: {added} new records", file=out, flush=True)

@@ -1,0 +1,124 @@
+"""RPC to another service with a deadline.
+
+nameko 2.14's in-service `RpcProxy` waits forever: a service that is down would hang
+the caller and block its shutdown. `ServiceRpc` bounds every call by `RPC_TIMEOUT`
+seconds (from the config, or given) and turns "nobody answered" into the typed
+`ServiceUnavailable`, which the gateway answers as 503.
+
+    search = ServiceRpc("search")
+    ...
+    self.search.find_hotels(city="Paris")               # waits at most RPC_TIMEOUT
+    pending = self.search.get_hotel.call_async(42)      # fan out, then
+    pending.result()                                    # the deadline counts from the call
+"""
+import time
+
+import eventlet
+from kombu.exceptions import OperationalError
+from nameko.exceptions import UnknownService
+from nameko.rpc import MethodProxy, RpcProxy, RpcReply
+
+from booking.kit.errors import ServiceUnavailable
+
+DEFAULT_TIMEOUT_SECONDS = 5
+
+
+class ServiceRpc(RpcProxy):
+    def __init__(self, target_service, timeout=None, **options):
+        super().__init__(target_service, **options)
+        self.timeout = timeout
+
+    def setup(self):
+        if self.timeout is None:
+            self.timeout = float(self.container.config.get("RPC_TIMEOUT", DEFAULT_TIMEOUT_SECONDS))
+
+    def get_dependency(self, worker_ctx):
+        return TimedServiceProxy(
+            worker_ctx, self.target_service, self.rpc_reply_listener, self.timeout, self.options
+        )
+
+
+class TimedServiceProxy:
+    def __init__(self, worker_ctx, service_name, reply_listener, timeout, options):
+        self.worker_ctx = worker_ctx
+        self.service_name = service_name
+        self.reply_listener = reply_listener
+        self.timeout = timeout
+        self.options = options
+
+    def __getattr__(self, method_name):
+        return TimedMethodProxy(
+            self.worker_ctx, self.service_name, method_name, self.reply_listener,
+            timeout=self.timeout, **self.options,
+        )
+
+
+class TimedMethodProxy(MethodProxy):
+    def __init__(self, *args, timeout, **options):
+        super().__init__(*args, **options)
+        self.timeout = timeout
+
+    def __call__(self, *args, **kwargs):
+        return self.call_async(*args, **kwargs).result()
+
+    def call_async(self, *args, **kwargs):
+        deadline = time.monotonic() + self.timeout
+        with self._unavailable_after(self.timeout):
+            reply = self._call(*args, **kwargs)
+        return TimedReply(reply.reply_event, self, deadline)
+
+    def _unavailable_after(self, seconds):
+        return _Deadline(seconds, self.service_name, self.reply_listener)
+
+
+class TimedReply(RpcReply):
+    def __init__(self, reply_event, method_proxy, deadline):
+        super().__init__(reply_event)
+        self.method_proxy = method_proxy
+        self.deadline = deadline
+
+    def result(self):
+        remaining = max(self.deadline - time.monotonic(), 0)
+        with self.method_proxy._unavailable_after(remaining) as deadline:
+            deadline.reply_event = self.reply_event
+            return super().result()
+
+
+class _Deadline:
+    """Raise `ServiceUnavailable` if the block takes longer than `seconds`, if the
+    service has no queue at all, or if the broker cannot be reached."""
+
+    reply_event = None
+
+    def __init__(self, seconds, service_name, reply_listener):
+        self.seconds = seconds
+        self.service_name = service_name
+        self.reply_listener = reply_listener
+
+    def __enter__(self):
+        self.timer = eventlet.Timeout(self.seconds)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.timer.cancel()
+        if exc is self.timer:
+            self._forget_reply()
+            raise self._unavailable("did not answer in time") from None
+        if isinstance(exc, UnknownService):
+            raise self._unavailable("is not running") from None
+        if isinstance(exc, (OperationalError, ConnectionError)):
+            raise self._unavailable("cannot be reached") from None
+        return False
+
+    def _forget_reply(self):
+        # a late answer would otherwise keep its event in the listener forever
+        events = self.reply_listener._reply_events
+        for correlation_id, event in list(events.items()):
+            if event is self.reply_event:
+                del events[correlation_id]
+
+    def _unavailable(self, reason):
+        return ServiceUnavailable(
+            f"The {self.service_name} service {reason}; please try again shortly",
+            details={"service": self.service_name},
+        )

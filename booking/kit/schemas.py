@@ -1,0 +1,45 @@
+"""The schema base every service validates its arguments with."""
+from decimal import Decimal
+
+import marshmallow
+from marshmallow import RAISE, ValidationError, fields
+
+from booking.kit.errors import ValidationFailed
+
+
+class Schema(marshmallow.Schema):
+    """Strict by default: an unknown field is an error, not silently dropped."""
+
+    class Meta:
+        unknown = RAISE
+
+
+def load(schema, data):
+    """Validate `data` with `schema`; raise `ValidationFailed` listing each field's problem."""
+    try:
+        return schema.load(data)
+    except ValidationError as error:
+        raise ValidationFailed("Some arguments are not valid", details=error.messages) from None
+
+
+class Money(fields.Field):
+    """An amount held in minor units (cents), shown as `{"amount": "120.00", "currency": "EUR"}`.
+
+    The attribute it reads is `<name>_minor`; the currency comes from the object's
+    `currency` attribute.
+    """
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return money(value, get_currency(obj))
+
+
+def get_currency(obj):
+    return obj["currency"] if isinstance(obj, dict) else obj.currency
+
+
+def money(minor_units, currency):
+    """`{"amount": "123.40", "currency": "EUR"}` from 12340 minor units."""
+    amount = (Decimal(minor_units) / 100).quantize(Decimal("0.01"))
+    return {"amount": str(amount), "currency": currency}

@@ -1,0 +1,105 @@
+"""What search takes and what it returns."""
+from datetime import datetime, timezone
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from booking.kit.schemas import Money, Schema
+
+MAX_NIGHTS = 30
+MAX_PER_PAGE = 100
+SORT_ORDERS = ("price", "stars", "name")
+
+
+def today():
+    return datetime.now(timezone.utc).date()
+
+
+class StaySchema(Schema):
+    """Optional dates of a stay: both or neither, check-out after check-in."""
+
+    check_in = fields.Date(load_default=None)
+    check_out = fields.Date(load_default=None)
+    guests = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10))
+
+    @validates_schema
+    def validate_stay(self, data, **kwargs):
+        check_in, check_out = data.get("check_in"), data.get("check_out")
+        if (check_in is None) != (check_out is None):
+            missing = "check_out" if check_out is None else "check_in"
+            raise ValidationError("Give both check_in and check_out, or neither.", missing)
+        if check_in is None:
+            return
+        if check_in < today():
+            raise ValidationError("Check-in cannot be in the past.", "check_in")
+        if check_out <= check_in:
+            raise ValidationError("Check-out must be after check-in.", "check_out")
+        if (check_out - check_in).days > MAX_NIGHTS:
+            raise ValidationError(f"A stay is at most {MAX_NIGHTS} nights.", "check_out")
+
+
+class FindHotelsRequest(StaySchema):
+    city = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
+    min_stars = fields.Integer(load_default=None, validate=validate.Range(min=1, max=5))
+    max_price = fields.Decimal(
+        load_default=None, places=2, validate=validate.Range(min=0, min_inclusive=False, max=1_000_000)
+    )
+    sort = fields.String(load_default="price", validate=validate.OneOf(SORT_ORDERS))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+class GetHotelRequest(StaySchema):
+    hotel_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class ListCitiesRequest(Schema):
+    prefix = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
+
+
+class RoomTypeSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    max_guests = fields.Integer()
+    room_count = fields.Integer()
+    nightly_price = Money(attribute="price_minor")
+    stay_price = Money(attribute="stay_price_minor")
+
+
+class HotelSummarySchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    address = fields.String()
+    city = fields.String()
+    country = fields.String()
+    stars = fields.Integer()
+    amenities = fields.List(fields.String())
+    from_price = Money(attribute="from_price_minor")
+    stay_price = Money(attribute="stay_price_minor")
+    nights = fields.Integer()
+
+
+class HotelPageSchema(Schema):
+    items = fields.List(fields.Nested(HotelSummarySchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    pages = fields.Integer()
+
+
+class HotelSchema(HotelSummarySchema):
+    description = fields.String()
+    room_types = fields.List(fields.Nested(RoomTypeSchema))
+
+
+class CitySchema(Schema):
+    name = fields.String()
+    country = fields.String()
+    hotel_count = fields.Integer()
+
+
+def nights(stay):
+    """Nights between check-in and check-out, or None without dates."""
+    if stay.get("check_in") is None:
+        return None
+    return (stay["check_out"] - stay["check_in"]).days
+

@@ -1,0 +1,76 @@
+from nameko.rpc import rpc
+
+from booking.kit.database import Database
+from booking.kit.errors import BookingError
+from booking.kit.schemas import load
+from booking.search import catalogue
+from booking.search.models import Base
+from booking.search.schemas import (
+    CitySchema,
+    FindHotelsRequest,
+    GetHotelRequest,
+    HotelPageSchema,
+    HotelSchema,
+    ListCitiesRequest,
+    nights,
+)
+
+
+class SearchService:
+    """The hotel catalogue. Every method here is a public read: no token needed."""
+
+    name = "search"
+
+    db = Database(Base)
+
+    @rpc(expected_exceptions=BookingError)
+    def find_hotels(self, **criteria):
+        """Hotels that match, one page at a time.
+
+        Takes (all optional): city (case and accents ignored), check_in and
+        check_out (ISO dates, both or neither), guests (default 1), min_stars,
+        max_price (a night, e.g. "150.00"), sort ("price", "stars" or "name"),
+        page (from 1), per_page (1 to 100, default 20).
+        Returns {items: [hotel summary], total, page, per_page, pages}; each
+        summary has from_price (the cheapest room that fits, a night) and, with
+        dates, stay_price and nights.
+        Raises ValidationFailed.
+        """
+        request = load(FindHotelsRequest(), criteria)
+        stay_nights = nights(request)
+        for key in ("check_in", "check_out"):
+            request.pop(key)
+        with self.db.get_session() as session:
+            page = catalogue.find_hotels(session, nights=stay_nights, **request)
+        return HotelPageSchema().dump(page)
+
+    @rpc(expected_exceptions=BookingError)
+    def get_hotel(self, hotel_id, **stay):
+        """One hotel with its room types that sleep `guests`, cheapest first.
+
+        Takes hotel_id, and optionally check_in, check_out, guests.
+        Returns the hotel (description, amenities, room_types with nightly_price,
+        room_count and, with dates, stay_price).
+        Raises HotelNotFound, ValidationFailed.
+        """
+        request = load(GetHotelRequest(), {"hotel_id": hotel_id, **stay})
+        with self.db.get_session() as session:
+            hotel = catalogue.get_hotel(
+                session, request["hotel_id"], guests=request["guests"], nights=nights(request)
+            )
+        return HotelSchema().dump(hotel)
+
+    @rpc(expected_exceptions=BookingError)
+    def list_cities(self, prefix=None):
+        """Cities with their number of hotels, by name; `prefix` (accents and case
+        ignored) narrows the list, e.g. for suggestions as someone types.
+        Raises ValidationFailed.
+        """
+        request = load(ListCitiesRequest(), {"prefix": prefix})
+        with self.db.get_session() as session:
+            return CitySchema(many=True).dump(catalogue.list_cities(session, **request))
+
+    @rpc
+    def ping(self):
+        """"pong": the service is up and consuming (used by the gateway's /ready)."""
+        return "pong"

@@ -1,0 +1,1 @@
+"""gateway: the one HTTP entrypoint service (booking UI and public JSON API)."""

@@ -1,0 +1,116 @@
+# nameko runs on eventlet: patch before anything imports socket or threading
+import eventlet
+
+eventlet.monkey_patch()  # noqa: E402
+
+import os  # noqa: E402
+import uuid  # noqa: E402
+import warnings  # noqa: E402
+
+import pytest  # noqa: E402
+
+from booking.devstack.broker import LocalBroker, amqp_answers  # noqa: E402
+from booking.devstack.postgres import LocalPostgres  # noqa: E402
+from booking.kit.config import PROJECT_ROOT  # noqa: E402
+from booking.kit.migrations import upgrade  # noqa: E402
+
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+# The tests' own broker node, on ports of its own so that it neither meets a
+# `make run` node nor a system one; AMQP_URI and RABBIT_API_URI point elsewhere.
+TEST_AMQP_PORT = 5682
+TEST_MANAGEMENT_PORT = 15682
+
+
+@pytest.fixture(scope="session")
+def broker(request):
+    """The AMQP URI of a running broker with its management API, started if needed."""
+    uri = os.environ.get("AMQP_URI")
+    api = os.environ.get("RABBIT_API_URI", "http://guest:guest@localhost:15672")
+    node = None
+    if not uri:
+        uri = f"pyamqp://guest:guest@localhost:{TEST_AMQP_PORT}/"
+        api = f"http://guest:guest@localhost:{TEST_MANAGEMENT_PORT}"
+        if not amqp_answers(uri):
+            node = LocalBroker(
+                PROJECT_ROOT / "var" / "test" / "rabbitmq", port=TEST_AMQP_PORT,
+                management_port=TEST_MANAGEMENT_PORT, node="booking-test@localhost",
+            )
+            node.start()
+    request.config.option.RABBIT_AMQP_URI = uri
+    request.config.option.RABBIT_API_URI = api
+    yield uri
+    if node:
+        node.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbit_manager(request, broker):
+    # nameko's own fixture, made to wait for the broker above
+    from nameko.testing import rabbit
+
+    return rabbit.Client(request.config.getoption("RABBIT_API_URI"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    server = LocalPostgres().start()
+    yield server
+    server.stop()
+
+
+def database_uri(request, tmp_path, name):
+    """A new, empty database for one test: an SQLite file, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/{name}.db"
+    server = request.getfixturevalue("postgres_server")
+    database = f"{name}_{uuid.uuid4().hex[:10]}"
+    uri = server.create_database(database)
+    request.addfinalizer(lambda: server.drop_database(database))
+    return uri
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def search_db_uri(request, tmp_path):
+    """The search service's database, migrated, on SQLite and on PostgreSQL."""
+    uri = database_uri(request, tmp_path, "search")
+    upgrade("search", uri)
+    return uri
+
+
+def small_catalogue():
+    """Four hotels whose every figure the search tests can reason about."""
+    from booking.search.catalogue import fold
+    from booking.search.models import Hotel, RoomType
+
+    def hotel(id, name, city, stars, *rooms):
+        return Hotel(
+            id=id, name=name, address=f"{id} Main Street, {city}", city=city, city_key=fold(city),
+            country="Somewhere", stars=stars, description=f"{name} in {city}.", amenities=["wifi"],
+            room_types=[
+                RoomType(code=code, name=code.title(), max_guests=guests, room_count=count,
+                         price_minor=price, currency="EUR")
+                for code, guests, count, price in rooms
+            ],
+        )
+
+    return [
+        hotel(1, "Hotel Limmat", "Zürich", 4, ("double", 2, 10, 20000), ("family", 4, 3, 35000)),
+        hotel(2, "Budget Inn", "Zürich", 2, ("single", 1, 8, 9000), ("double", 2, 12, 12000)),
+        hotel(3, "Le Petit Paris", "Paris", 3, ("double", 2, 6, 15000)),
+        hotel(4, "Grand Hôtel", "Paris", 5, ("double", 2, 20, 30000), ("suite", 4, 2, 60000)),
+    ]
+
+
+@pytest.fixture
+def catalogue_db_uri(search_db_uri):
+    """The search database holding `small_catalogue()`."""
+    from sqlalchemy.orm import Session
+
+    from booking.kit.database import create_db_engine
+
+    engine = create_db_engine(search_db_uri)
+    with Session(engine) as session, session.begin():
+        session.add_all(small_catalogue())
+    engine.dispose()
+    return search_db_uri
