@@ -8,6 +8,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+# nameko 2.14's CLI imports pkg_resources and eventlet, and both say they are old
+QUIET_WARNINGS = "ignore:pkg_resources is deprecated:UserWarning,ignore:::nameko.cli.commands"
 MAX_BACKOFF_SECONDS = 30
 # a process that ran this long is healthy again: its next restart waits 1 s
 HEALTHY_AFTER_SECONDS = 60
@@ -28,8 +30,7 @@ class Supervisor:
     def __init__(self, programs, log_dir, env=None, out=sys.stdout):
         self.programs = programs
         self.log_dir = log_dir
-        # nameko's CLI imports eventlet, which warns that it is in maintenance mode
-        self.env = {"PYTHONWARNINGS": "ignore:::nameko.cli.commands", **(env or os.environ)}
+        self.env = {"PYTHONWARNINGS": QUIET_WARNINGS, **(env or os.environ)}
         self.out = out
         self.lock = threading.Lock()
         self.width = max(len(program.name) for program in programs)

@@ -84,7 +84,7 @@ def get_hotel(session, hotel_id, *, guests, nights):
     """A hotel and the room types that sleep `guests`, cheapest first."""
     hotel = session.get(Hotel, hotel_id)
     if hotel is None:
-        raise HotelNotFound(details={"hotel_id": hotel_id})
+        raise HotelNotFound(details={"hotel_id": str(hotel_id)})
     room_types = [
         {
             "code": room.code,

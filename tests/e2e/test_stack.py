@@ -1,0 +1,110 @@
+"""The whole stack started as `make run` starts it: `booking run` in a subprocess."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import eventlet
+import pytest
+import requests
+
+from booking.devstack.ports import free_port
+from booking.kit.config import PROJECT_ROOT
+
+BOOKING = str(Path(sys.executable).parent / "booking")
+
+
+class Stack:
+    def __init__(self, env):
+        self.process = subprocess.Popen(
+            [BOOKING, "run"], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
+        )
+        self.lines = []
+        eventlet.spawn(self._read)
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip())
+
+    @property
+    def output(self):
+        return "\n".join(self.lines)
+
+    def wait_for(self, pattern, timeout=120):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = re.search(pattern, self.output)
+            if match:
+                return match
+            if self.process.poll() is not None:
+                break
+            eventlet.sleep(0.2)
+        raise AssertionError(f"never saw {pattern!r}; output:\n{self.output}")
+
+    def pids(self):
+        return {name: int(pid) for name, pid in re.findall(r"(\w+) \| started \(pid (\d+)\)", self.output)}
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is gone for our purpose; only its parent's wait() is missing
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+@pytest.fixture
+def stack_env(rabbit_config, tmp_path):
+    port = free_port()
+    return {
+        **os.environ,
+        "AMQP_URI": rabbit_config["AMQP_URI"],
+        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+        "PUBLIC_URL": f"http://localhost:{port}",
+        "SEARCH_DB_URI": f"sqlite:///{tmp_path}/search.db",
+    }
+
+
+def test_booking_run_serves_the_catalogue_restarts_the_dead_and_stops_cleanly(stack_env):
+    base = stack_env["PUBLIC_URL"]
+    stack = Stack(stack_env)
+    try:
+        stack.wait_for(r"Booking is ready: " + re.escape(base))
+        cities = requests.get(f"{base}/api/v1/cities", timeout=10).json()["items"]
+        assert len(cities) >= 50 and sum(city["hotel_count"] for city in cities) >= 2000
+        page = requests.get(f"{base}/api/v1/hotels", params={"city": "zurich"}, timeout=10).json()
+        assert page["total"] > 0 and {hotel["city"] for hotel in page["items"]} == {"Zürich"}
+        assert "Find a hotel" in requests.get(base, timeout=10).text
+
+        first_search = stack.pids()["search"]
+        os.kill(first_search, signal.SIGKILL)
+        stack.wait_for(r"search \| exited with code -9; restarting in 1 s")
+        stack.wait_for(r"search \| started \(pid (?!%d\))" % first_search)
+        deadline = time.monotonic() + 60
+        while requests.get(f"{base}/ready", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline, stack.output
+            eventlet.sleep(0.5)
+    finally:
+        children = set(stack.pids().values())
+        stack.process.send_signal(signal.SIGINT)
+        assert stack.process.wait(timeout=60) == 0, stack.output
+    assert not [pid for pid in children if alive(pid)]
+
+
+def test_a_port_in_use_is_refused_with_a_clear_message(stack_env):
+    host, port = stack_env["WEB_SERVER_ADDRESS"].split(":")
+    with socket.socket() as taken:
+        taken.bind((host, int(port)))
+        taken.listen()
+        result = subprocess.run([BOOKING, "run"], cwd=PROJECT_ROOT, env=stack_env,
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"Port {port} is already in use" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,145 @@
+"""The gateway and search as real containers on the real broker, driven over HTTP."""
+import time
+
+import eventlet
+import pytest
+import requests
+from nameko.rpc import rpc
+
+from booking.devstack.ports import free_port
+from booking.search.service import SearchService
+from entrypoints.gateway.service import GatewayService
+
+RPC_TIMEOUT = 1.0
+
+
+class Api(requests.Session):
+    def __init__(self, base_url):
+        super().__init__()
+        self.base_url = base_url
+
+    def request(self, method, url, *args, **kwargs):
+        return super().request(method, self.base_url + url, *args, timeout=10, **kwargs)
+
+
+@pytest.fixture
+def gateway_config(rabbit_config):
+    return {**rabbit_config, "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
+            "RPC_TIMEOUT": RPC_TIMEOUT}
+
+
+@pytest.fixture
+def api(gateway_config):
+    with Api(f"http://{gateway_config['WEB_SERVER_ADDRESS']}") as session:
+        yield session
+
+
+@pytest.fixture
+def gateway(container_factory, gateway_config):
+    container = container_factory(GatewayService, gateway_config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def search(container_factory, gateway_config, catalogue_db_uri):
+    container = container_factory(SearchService, {**gateway_config, "DB_URIS": {"search": catalogue_db_uri}})
+    container.start()
+    return container
+
+
+def assert_error(response, status, code):
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["error"] == code
+    assert set(body) == {"error", "message", "details"}
+    assert "Traceback" not in response.text
+    return body
+
+
+def test_health(gateway, api):
+    assert api.get("/health").json() == {"status": "ok"}
+
+
+def test_cities_and_hotels(gateway, search, api):
+    cities = api.get("/api/v1/cities").json()["items"]
+    assert [(city["name"], city["hotel_count"]) for city in cities] == [("Paris", 2), ("Zürich", 2)]
+    page = api.get("/api/v1/hotels", params={"city": "zurich", "sort": "stars"}).json()
+    assert [hotel["name"] for hotel in page["items"]] == ["Hotel Limmat", "Budget Inn"]
+    hotel = api.get("/api/v1/hotels/1").json()
+    assert hotel["name"] == "Hotel Limmat"
+    assert [room["code"] for room in hotel["room_types"]] == ["double", "family"]
+
+
+@pytest.mark.parametrize("query, field", [
+    ({"page": "0"}, "page"), ({"per_page": "100000"}, "per_page"), ({"guests": "two"}, "guests"),
+    ({"colour": "blue"}, "colour"), ({"check_in": "2020-13-45", "check_out": "2020-13-46"}, "check_in"),
+])
+def test_bad_search_arguments_are_400_naming_the_field(gateway, search, api, query, field):
+    body = assert_error(api.get("/api/v1/hotels", params=query), 400, "VALIDATION_ERROR")
+    assert field in body["details"]
+
+
+def test_unknown_hotel_and_route_are_404(gateway, search, api):
+    body = assert_error(api.get("/api/v1/hotels/999"), 404, "HOTEL_NOT_FOUND")
+    assert body["details"] == {"hotel_id": "999"}
+    assert_error(api.get("/api/v1/nothing-here"), 404, "NOT_FOUND")
+
+
+def test_search_not_running_is_503_at_once(gateway, api):
+    started = time.monotonic()
+    body = assert_error(api.get("/api/v1/hotels", params={"city": "Paris"}), 503, "SERVICE_UNAVAILABLE")
+    assert body["details"] == {"service": "search"}
+    assert time.monotonic() - started < RPC_TIMEOUT + 2
+    assert api.get("/ready").status_code == 503
+
+
+class SilentSearch:
+    """A search service that takes far longer than the gateway will wait."""
+
+    name = "search"
+
+    @rpc
+    def find_hotels(self, **criteria):
+        eventlet.sleep(30)
+
+
+def test_search_not_answering_in_time_is_503_after_the_timeout(gateway, container_factory,
+                                                               gateway_config, api):
+    container_factory(SilentSearch, gateway_config).start()
+    started = time.monotonic()
+    body = assert_error(api.get("/api/v1/hotels", params={"city": "Paris"}), 503, "SERVICE_UNAVAILABLE")
+    elapsed = time.monotonic() - started
+    assert RPC_TIMEOUT <= elapsed < RPC_TIMEOUT + 2
+    assert "did not answer in time" in body["message"]
+
+
+def test_ready_names_each_service(gateway, search, api):
+    assert api.get("/ready").json() == {"status": "ready", "services": {"search": "up"}}
+    assert api.get("/ready", params={"service": "search"}).status_code == 200
+
+
+def test_search_page_lists_hotels_and_escapes_input(gateway, search, api):
+    page = api.get("/", params={"city": "Paris"})
+    assert page.status_code == 200
+    assert "Grand Hôtel" in page.text and "Le Petit Paris" in page.text
+    hostile = api.get("/", params={"city": "<script>alert(1)</script>"})
+    assert hostile.status_code == 200
+    assert "<script>alert(1)</script>" not in hostile.text
+    assert "&lt;script&gt;" in hostile.text
+
+
+def test_search_page_shows_validation_problems_in_the_form(gateway, search, api):
+    page = api.get("/", params={"city": "Paris", "guests": "99"})
+    assert page.status_code == 400
+    assert "Please check your search" in page.text
+
+
+def test_hotel_page_and_static_files(gateway, search, api):
+    page = api.get("/hotels/4")
+    assert page.status_code == 200 and "Suite" in page.text
+    missing = api.get("/hotels/999")
+    assert missing.status_code == 404 and "We could not find that" in missing.text
+    assert api.get("/static/style.css").headers["Content-Type"].startswith("text/css")
+    assert api.get("/static/../service.py").status_code == 404
