@@ -19,7 +19,7 @@ test: venv system-packages test-packages
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: venv system-packages bench-packages
-	$(BIN)/python tests/bench/bench.py
+	$(BIN)/python tests/bench/bench.py $(BENCH_ARGS)
 
 venv: $(VENV)/.installed
 

@@ -9,11 +9,6 @@
 """
 import argparse
 import sys
-import warnings
-
-# nameko 2.14 is built on eventlet and pkg_resources, and both warn that they are old
-warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 
 from booking.devstack.broker import BrokerError
 from booking.kit.config import load_config

@@ -9,7 +9,7 @@ every other writer in the process.
 from pathlib import Path
 
 import nameko_sqlalchemy
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
@@ -31,6 +31,25 @@ def create_db_engine(uri, **options):
         return engine
     options.setdefault("pool_pre_ping", True)
     return create_engine(url, **options)
+
+
+def ensure_database(uri):
+    """Create the service's PostgreSQL database if the server lacks it (SQLite files
+    appear by themselves)."""
+    url = make_url(uri)
+    if url.get_backend_name() != "postgresql":
+        return
+    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            exists = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database}
+            )
+            if not exists:
+                quoted = connection.dialect.identifier_preparer.quote(url.database)
+                connection.execute(text(f"CREATE DATABASE {quoted}"))
+    finally:
+        server.dispose()
 
 
 def _tune_sqlite(dbapi_connection, _record):

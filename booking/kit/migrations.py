@@ -10,7 +10,7 @@ from alembic import command, context
 from alembic.config import Config
 from sqlalchemy.orm import Session
 
-from booking.kit.database import create_db_engine
+from booking.kit.database import create_db_engine, ensure_database
 
 
 def alembic_config(service_name, uri):
@@ -23,6 +23,7 @@ def alembic_config(service_name, uri):
 
 def upgrade(service_name, uri, revision="head"):
     """Bring the service's database to `revision` (the newest by default)."""
+    ensure_database(uri)
     command.upgrade(alembic_config(service_name, uri), revision)
 
 

@@ -1,0 +1,214 @@
+"""`make bench`: where a search request's time goes, measured on this machine.
+
+Starts the stack as `make run` does (its own web port, logs at WARNING), then
+loads it from wrk on loopback for a bounded time:
+
+1. GET /api/v1/hotels?city=…  gateway -> search RPC -> SQLite, at 1, 10, 50 clients
+2. GET /ready?service=search   gateway -> a bare echo RPC (search.ping), same clients
+3. raw AMQP request/reply with kombu, no nameko: one at a time and 50 in flight
+
+and prints req/s, p50 and p99 for each, with the ratios between them. This is a
+benchmark, not a test: it asserts nothing and its figures vary with the machine.
+"""
+import argparse
+import json
+import multiprocessing
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from kombu import Connection, Consumer, Exchange, Producer, Queue
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from booking.devstack.broker import ensure_broker  # noqa: E402
+from booking.devstack.ports import free_port  # noqa: E402
+
+AMQP_URI = os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")
+CITIES = ["Paris", "London", "Rome", "Berlin", "Madrid", "Amsterdam", "Lisbon", "Vienna",
+          "Prague", "New York", "Tokyo", "zurich"]
+CLIENTS = (1, 10, 50)
+
+ROTATING_CITIES = """
+local cities = {%s}
+local i = 0
+request = function()
+  i = i %% #cities + 1
+  return wrk.format("GET", "/api/v1/hotels?city=" .. cities[i])
+end
+"""
+
+
+# -- HTTP through the gateway -------------------------------------------------
+
+def wrk(url, clients, seconds, script=None):
+    argv = ["wrk", f"-t{min(clients, 2)}", f"-c{clients}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    if script:
+        argv += ["-s", script]
+    out = subprocess.run(argv + [url], capture_output=True, text=True, check=True).stdout
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "clients": clients,
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": latency_ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),
+        "p99_ms": latency_ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1)),
+        "errors": errors + (int(non_2xx.group(1)) if non_2xx else 0),
+    }
+
+
+def latency_ms(text):
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+
+
+def start_stack(port):
+    env = {**os.environ, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}", "PUBLIC_URL": f"http://localhost:{port}",
+           "LOG_LEVEL": "WARNING", "AMQP_URI": AMQP_URI}
+    stack = subprocess.Popen([str(Path(sys.executable).parent / "booking"), "run"], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 180
+    for line in stack.stdout:
+        if "Booking is ready" in line:
+            threading.Thread(target=lambda: [None for _ in stack.stdout], daemon=True).start()
+            return stack
+        if time.monotonic() > deadline:
+            break
+    stack.send_signal(signal.SIGINT)
+    raise SystemExit("the stack did not become ready")
+
+
+# -- raw AMQP request/reply ---------------------------------------------------
+
+def echo_server(ready, stop):
+    with Connection(AMQP_URI) as connection:
+        channel = connection.channel()
+        producer = Producer(channel, serializer="json")
+        queue = Queue("bench-echo", exchange=Exchange("bench", type="direct", durable=False),
+                      routing_key="echo", auto_delete=True, durable=False)
+
+        def reply(body, message):
+            producer.publish(body, routing_key=message.properties["reply_to"],
+                             correlation_id=message.properties["correlation_id"])
+            message.ack()
+
+        with Consumer(channel, [queue], callbacks=[reply], prefetch_count=100):
+            ready.set()
+            while not stop.is_set():
+                try:
+                    connection.drain_events(timeout=0.5)
+                except TimeoutError:
+                    pass
+
+
+def amqp_request_reply(in_flight, seconds):
+    with Connection(AMQP_URI) as connection:
+        channel = connection.channel()
+        reply_queue = Queue(f"bench-reply-{uuid.uuid4().hex}", exclusive=True, auto_delete=True)
+        producer = Producer(channel, exchange=Exchange("bench", type="direct", durable=False),
+                            serializer="json")
+        sent, latencies = {}, []
+
+        def on_reply(body, message):
+            latencies.append(time.perf_counter() - sent.pop(message.properties["correlation_id"]))
+            message.ack()
+
+        def request():
+            correlation_id = uuid.uuid4().hex
+            sent[correlation_id] = time.perf_counter()
+            producer.publish({"args": ["ping"]}, routing_key="echo", reply_to=reply_queue.name,
+                             correlation_id=correlation_id)
+
+        with Consumer(channel, [reply_queue], callbacks=[on_reply], prefetch_count=in_flight * 2):
+            end = time.perf_counter() + seconds
+            started = time.perf_counter()
+            for _ in range(in_flight):
+                request()
+            while time.perf_counter() < end:
+                connection.drain_events(timeout=5)
+                while len(sent) < in_flight and time.perf_counter() < end:
+                    request()
+            elapsed = time.perf_counter() - started
+            while sent:
+                connection.drain_events(timeout=5)
+    latencies.sort()
+    return {
+        "clients": in_flight,
+        "rps": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "errors": 0,
+    }
+
+
+def bench_amqp(seconds):
+    ready, stop = multiprocessing.Event(), multiprocessing.Event()
+    server = multiprocessing.Process(target=echo_server, args=(ready, stop))
+    server.start()
+    ready.wait(30)
+    try:
+        return [amqp_request_reply(in_flight, seconds) for in_flight in (1, 50)]
+    finally:
+        stop.set()
+        server.join(10)
+
+
+# -- report ---------------------------------------------------------------------
+
+def table(title, rows):
+    print(f"\n{title}")
+    print(f"  {'clients':>7}  {'req/s':>9}  {'p50 ms':>8}  {'p99 ms':>8}  {'errors':>6}")
+    for row in rows:
+        print(f"  {row['clients']:>7}  {row['rps']:>9.0f}  {row['p50_ms']:>8.2f}  {row['p99_ms']:>8.2f}"
+              f"  {row['errors']:>6}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="length of each load run")
+    args = parser.parse_args()
+
+    broker = ensure_broker(AMQP_URI)
+    port = free_port()
+    stack = start_stack(port)
+    results = {}
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(ROTATING_CITIES % ", ".join(f'"{c.replace(" ", "%20")}"' for c in CITIES))
+        wrk(f"{base}/api/v1/hotels?city=Paris", 10, 3)  # warm caches and connection pools
+        results["search"] = [wrk(base, n, args.seconds, script.name) for n in CLIENTS]
+        results["echo_rpc"] = [wrk(f"{base}/ready?service=search", n, args.seconds) for n in CLIENTS]
+    finally:
+        stack.send_signal(signal.SIGINT)
+        stack.wait(60)
+    results["raw_amqp"] = bench_amqp(args.seconds)
+    if broker:
+        broker.stop()
+
+    print(f"\nBooking benchmark: {os.cpu_count()} cores, {args.seconds} s a run, loopback only")
+    table("gateway -> search.find_hotels -> SQLite   GET /api/v1/hotels?city=…", results["search"])
+    table("gateway -> search.ping (bare echo RPC)     GET /ready?service=search", results["echo_rpc"])
+    table("raw AMQP request/reply (kombu, no nameko)  clients = requests in flight", results["raw_amqp"])
+    search50, echo50 = results["search"][-1], results["echo_rpc"][-1]
+    amqp1, amqp50 = results["raw_amqp"]
+    print("\nratios (throughput)")
+    print(f"  search / echo RPC at 50 clients         {search50['rps'] / echo50['rps']:.2f}")
+    print(f"  echo RPC via gateway / raw AMQP (50)    {echo50['rps'] / amqp50['rps']:.2f}")
+    print(f"  search at 1 client / raw AMQP at 1      {results['search'][0]['rps'] / amqp1['rps']:.2f}")
+    out = ROOT / "var" / "bench" / "results.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"\nfigures saved to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
