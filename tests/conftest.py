@@ -4,6 +4,9 @@ import eventlet
 eventlet.monkey_patch()  # noqa: E402
 
 import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
 import uuid  # noqa: E402
 import warnings  # noqa: E402
 
@@ -11,7 +14,8 @@ import pytest  # noqa: E402
 
 from booking.devstack.broker import LocalBroker, amqp_answers  # noqa: E402
 from booking.devstack.postgres import LocalPostgres  # noqa: E402
-from booking.kit.config import PROJECT_ROOT  # noqa: E402
+from booking.devstack.ports import free_port, is_listening  # noqa: E402
+from booking.kit.config import PROJECT_ROOT, load_config  # noqa: E402
 from booking.kit.migrations import upgrade  # noqa: E402
 
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
@@ -76,6 +80,45 @@ def search_db_uri(request, tmp_path):
     uri = database_uri(request, tmp_path, "search")
     upgrade("search", uri)
     return uri
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_uris(request, tmp_path):
+    """A migrated database for each service with one, all on SQLite or all on PostgreSQL."""
+    uris = {}
+    for service in ("users", "auth"):
+        uris[service] = database_uri(request, tmp_path, service)
+        upgrade(service, uris[service])
+    return uris
+
+
+@pytest.fixture
+def mail_sink(tmp_path):
+    """A real SMTP sink in its own process: (port, maildir)."""
+    port, maildir = free_port(), tmp_path / "mail"
+    process = subprocess.Popen([sys.executable, "-m", "booking.devstack.mailsink", "--port", str(port),
+                                "--maildir", str(maildir)])
+    deadline = time.monotonic() + 20
+    while not is_listening("127.0.0.1", port):
+        assert time.monotonic() < deadline and process.poll() is None, "the mail sink did not start"
+        time.sleep(0.05)
+    yield port, maildir
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture
+def config(rabbit_config, mail_sink):
+    """The test profile with this test's broker vhost, web port and mail sink."""
+    port, maildir = mail_sink
+    return {
+        **load_config(PROJECT_ROOT / "config" / "test.yaml"),
+        **rabbit_config,
+        "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": port,
+        "MAIL_DIR": str(maildir),
+    }
 
 
 def small_catalogue():

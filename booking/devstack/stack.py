@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from booking.devstack.broker import ensure_broker
-from booking.devstack.ports import host_port, is_listening
+from booking.devstack.ports import host_port, is_listening, is_local
 from booking.devstack.supervisor import Program, Supervisor
 from booking.kit.config import PROJECT_ROOT
 from booking.kit.migrations import migrate_all, seed_all
@@ -22,7 +22,7 @@ class StackError(RuntimeError):
     pass
 
 
-def programs(config_path, scale=None):
+def programs(config, config_path, scale=None):
     """The processes to start, each instance a program of its own ("search-2")."""
     scale = scale or {}
     listed = yaml.safe_load(PROCESSES_FILE.read_text())["processes"]
@@ -32,7 +32,9 @@ def programs(config_path, scale=None):
     bin_dir = Path(sys.executable).parent
     result = []
     for name, spec in listed.items():
-        argv = shlex.split(spec["command"].format(config=config_path))
+        if "local_only" in spec and not is_local(config[spec["local_only"]]):
+            continue
+        argv = shlex.split(spec["command"].format(config=config_path, **config))
         argv[0] = str(bin_dir / argv[0])
         count = scale.get(name, 1)
         for index in range(1, count + 1):
@@ -41,17 +43,20 @@ def programs(config_path, scale=None):
 
 
 def check_ports_free(config):
-    host, port = host_port(config["WEB_SERVER_ADDRESS"], 8000)
-    if is_listening("127.0.0.1" if host == "0.0.0.0" else host, port):
-        raise StackError(
-            f"Port {port} is already in use (is Booking already running?). Stop what "
-            f"uses it, or choose another: WEB_SERVER_ADDRESS=0.0.0.0:{port + 1} make run"
-        )
+    ports = [("WEB_SERVER_ADDRESS", *host_port(config["WEB_SERVER_ADDRESS"], 8000), "0.0.0.0:{}")]
+    if is_local(config["SMTP_HOST"]):
+        ports.append(("SMTP_PORT", "127.0.0.1", int(config["SMTP_PORT"]), "{}"))
+    for setting, host, port, example in ports:
+        if is_listening("127.0.0.1" if host == "0.0.0.0" else host, port):
+            raise StackError(
+                f"Port {port} is already in use (is Booking already running?). Stop what "
+                f"uses it, or choose another: {setting}={example.format(port + 1)} make run"
+            )
 
 
-def wait_until_ready(url, supervisor, timeout=READY_TIMEOUT_SECONDS):
+def wait_until_ready(url, supervisor, stopping, timeout=READY_TIMEOUT_SECONDS):
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stopping:
         supervisor.check()
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
@@ -83,10 +88,10 @@ def run(config, config_path, scale=None, seed=True, out=sys.stdout):
         migrate_all(config, out=out)
         if seed:
             seed_all(config, out=out)
-        supervisor = Supervisor(programs(config_path, scale), PROJECT_ROOT / "var" / "log", out=out)
+        supervisor = Supervisor(programs(config, config_path, scale), PROJECT_ROOT / "var" / "log", out=out)
         supervisor.start_all()
         _, port = host_port(config["WEB_SERVER_ADDRESS"], 8000)
-        if wait_until_ready(f"http://127.0.0.1:{port}/ready", supervisor) and not stopping:
+        if wait_until_ready(f"http://127.0.0.1:{port}/ready", supervisor, stopping) and not stopping:
             print(f"\nBooking is ready: {config['PUBLIC_URL']}  (Ctrl-C stops everything)\n",
                   file=out, flush=True)
         elif not stopping:

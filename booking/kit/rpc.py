@@ -10,6 +10,10 @@ seconds (from the config, or given) and turns "nobody answered" into the typed
     self.search.find_hotels(city="Paris")               # waits at most RPC_TIMEOUT
     pending = self.search.get_hotel.call_async(42)      # fan out, then
     pending.result()                                    # the deadline counts from the call
+
+Calls carry the caller's context data (so the user's token travels on);
+`ServiceRpc("users", as_service=True)` calls with this service's own
+client-credentials token instead, for what the service does in its own name.
 """
 import time
 
@@ -19,23 +23,45 @@ from nameko.exceptions import UnknownService
 from nameko.rpc import MethodProxy, RpcProxy, RpcReply
 
 from booking.kit.errors import ServiceUnavailable
+from booking.kit.identity import AuthClient
 
 DEFAULT_TIMEOUT_SECONDS = 5
 
 
 class ServiceRpc(RpcProxy):
-    def __init__(self, target_service, timeout=None, **options):
+    auth = AuthClient()  # only used as_service
+
+    def __init__(self, target_service, timeout=None, as_service=False, **options):
         super().__init__(target_service, **options)
         self.timeout = timeout
+        self.as_service = as_service
 
     def setup(self):
         if self.timeout is None:
             self.timeout = float(self.container.config.get("RPC_TIMEOUT", DEFAULT_TIMEOUT_SECONDS))
 
     def get_dependency(self, worker_ctx):
+        if self.as_service:
+            worker_ctx = AsService(worker_ctx, self.auth)
         return TimedServiceProxy(
             worker_ctx, self.target_service, self.rpc_reply_listener, self.timeout, self.options
         )
+
+
+class AsService:
+    """A worker context whose calls carry the service's own token, not the caller's."""
+
+    def __init__(self, worker_ctx, auth):
+        self.worker_ctx = worker_ctx
+        self.container = worker_ctx.container
+        self.auth = auth
+
+    @property
+    def context_data(self):
+        return {
+            **self.worker_ctx.context_data,
+            "authorization": f"Bearer {self.auth.service_token()}",
+        }
 
 
 class TimedServiceProxy:

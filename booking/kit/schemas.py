@@ -1,4 +1,5 @@
 """The schema base every service validates its arguments with."""
+from datetime import timezone
 from decimal import Decimal
 
 import marshmallow
@@ -15,9 +16,10 @@ class Schema(marshmallow.Schema):
 
 
 def load(schema, data):
-    """Validate `data` with `schema`; raise `ValidationFailed` listing each field's problem."""
+    """Validate `data` with `schema`; raise `ValidationFailed` listing each field's problem.
+    A None value counts as absent (so a missing required field says so)."""
     try:
-        return schema.load(data)
+        return schema.load({key: value for key, value in data.items() if value is not None})
     except ValidationError as error:
         raise ValidationFailed("Some arguments are not valid", details=error.messages) from None
 
@@ -43,3 +45,12 @@ def money(minor_units, currency):
     """`{"amount": "123.40", "currency": "EUR"}` from 12340 minor units."""
     amount = (Decimal(minor_units) / 100).quantize(Decimal("0.01"))
     return {"amount": str(amount), "currency": currency}
+
+
+class UtcDateTime(fields.DateTime):
+    """ISO 8601 in UTC, with its offset, even when the database kept no zone (SQLite)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return super()._serialize(value, attr, obj, **kwargs)

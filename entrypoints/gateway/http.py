@@ -1,6 +1,7 @@
-"""The gateway's HTTP entrypoints: `api` answers JSON, `page` answers HTML.
+"""The gateway's HTTP entrypoints: `api` answers JSON, `oauth` answers as RFC 6749
+says, `page` answers HTML.
 
-Both map errors once, here: a `BookingError` (typed, raised by any service and
+Errors are mapped once, here: a `BookingError` (typed, raised by any service and
 carried back over RPC) becomes its `http_status` and its stable body
 `{"error", "message", "details"}`; anything else is logged and answered as a
 generic 500, never with a stack trace or an exception's text.
@@ -10,12 +11,18 @@ import logging
 
 from nameko.exceptions import BadRequest
 from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
+from booking.auth.exceptions import OAuthError
 from booking.kit.errors import BookingError, ValidationFailed
+from booking.kit.tokens import bearer_token
 from entrypoints.gateway.templating import render_page
 
 log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
 
 INTERNAL_ERROR = {
     "error": "INTERNAL_ERROR",
@@ -24,46 +31,123 @@ INTERNAL_ERROR = {
 }
 
 
+class PayloadTooLarge(BookingError):
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+    default_message = f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB"
+
+
 def error_body(exc):
-    """(status, body) for an exception, the one table of the HTTP edge."""
+    """(status, body, headers) for an exception: the one table of the HTTP edge."""
+    if isinstance(exc, RequestEntityTooLarge):
+        exc = PayloadTooLarge()
     if isinstance(exc, BookingError):
-        return exc.http_status, exc.to_dict()
+        return exc.http_status, exc.to_dict(), error_headers(exc)
     if isinstance(exc, BadRequest):
-        return 400, ValidationFailed("The request does not match this route").to_dict()
+        return 400, ValidationFailed("The request does not match this route").to_dict(), {}
     log.error("unexpected error answering a request", exc_info=exc)
-    return 500, INTERNAL_ERROR
+    return 500, INTERNAL_ERROR, {}
+
+
+def error_headers(exc):
+    if exc.http_status == 401:
+        return {"WWW-Authenticate": 'Bearer realm="booking"'}
+    if exc.http_status == 429 and "retry_after" in exc.details:
+        return {"Retry-After": exc.details["retry_after"]}
+    return {}
 
 
 def json_response(payload, status=200, headers=None):
     return Response(json.dumps(payload), status=status, mimetype="application/json", headers=headers)
 
 
-class ApiHandler(HttpRequestHandler):
+class GatewayServer(WebServer):
+    def context_data_from_headers(self, request):
+        """An API client's `Authorization: Bearer` token travels on with every call."""
+        token = bearer_token(request.headers.get("Authorization"))
+        return {"authorization": f"Bearer {token}"} if token else {}
+
+
+class GatewayHandler(HttpRequestHandler):
+    server = GatewayServer()
+
+
+class ApiHandler(GatewayHandler):
     def response_from_result(self, result):
         if isinstance(result, Response):
             return result
         return json_response(result)
 
     def response_from_exception(self, exc):
-        status, body = error_body(exc)
-        return json_response(body, status=status)
+        status, body, headers = error_body(exc)
+        return json_response(body, status=status, headers=headers)
 
 
-class PageHandler(HttpRequestHandler):
+class OAuthHandler(ApiHandler):
+    """RFC 6749 §5: `{"error", "error_description"}` and no caching."""
+
+    def response_from_result(self, result):
+        response = super().response_from_result(result)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
     def response_from_exception(self, exc):
-        status, body = error_body(exc)
-        return render_page("error.html", status=status, error=body, status_code=status)
+        if isinstance(exc, ValidationFailed):
+            exc = OAuthError(exc.message)
+        if isinstance(exc, OAuthError):
+            headers = {"Cache-Control": "no-store"}
+            if exc.http_status == 401:
+                headers["WWW-Authenticate"] = 'Basic realm="booking"'
+            return json_response(exc.to_oauth(), status=exc.http_status, headers=headers)
+        return super().response_from_exception(exc)
+
+
+class PageHandler(GatewayHandler):
+    def response_from_exception(self, exc):
+        status, body, headers = error_body(exc)
+        return render_page("error.html", status=status, error=body, status_code=status, headers=headers)
 
 
 api = ApiHandler.decorator
+oauth = OAuthHandler.decorator
 page = PageHandler.decorator
 
 
 def query_args(request, allowed):
     """The query string as a dict; an unknown parameter is a 400, not silently ignored."""
-    unknown = sorted(set(request.args) - set(allowed))
+    return known_fields(request.args, allowed, "Unknown query parameters")
+
+
+def form_fields(request, allowed):
+    """A form-encoded body as a dict, without its CSRF token (check that apart)."""
+    check_size(request)
+    fields = known_fields(request.form, (*allowed, "csrf_token"), "Unknown form fields")
+    fields.pop("csrf_token", None)
+    return fields
+
+
+def json_body(request, allowed):
+    """The request's JSON object; 400 if it is not one or has an unknown field,
+    413 if it is too large."""
+    check_size(request)
+    try:
+        body = json.loads(request.get_data(cache=True) or b"null")
+    except ValueError:
+        raise ValidationFailed("The request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ValidationFailed("The request body must be a JSON object")
+    return known_fields(body, allowed, "Unknown fields")
+
+
+def check_size(request):
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise PayloadTooLarge()
+    request.max_content_length = MAX_BODY_BYTES
+
+
+def known_fields(values, allowed, message):
+    unknown = sorted(set(values) - set(allowed))
     if unknown:
-        raise ValidationFailed(
-            "Unknown query parameters", details={name: ["Unknown field."] for name in unknown}
-        )
-    return {name: value for name, value in request.args.items() if value != ""}
+        raise ValidationFailed(message, details={name: ["Unknown field."] for name in unknown})
+    # absent and empty are the same; the service says what is required
+    return {name: value for name, value in values.items() if value != ""}

@@ -1,101 +1,19 @@
-import mimetypes
-from importlib import resources
-
-from werkzeug.wrappers import Response
-
-from booking.kit.errors import NotFound, ValidationFailed
 from booking.kit.rpc import ServiceRpc
-from entrypoints.gateway.http import api, json_response, page, query_args
+from entrypoints.gateway.routes.accounts import AccountRoutes
+from entrypoints.gateway.routes.health import HealthRoutes
+from entrypoints.gateway.routes.search import SearchRoutes
+from entrypoints.gateway.sessions import WebSessions
 from entrypoints.gateway.templating import Templates
 
-HOTEL_SEARCH_ARGS = (
-    "city", "check_in", "check_out", "guests", "min_stars", "max_price", "sort", "page", "per_page",
-)
-STAY_ARGS = ("check_in", "check_out", "guests")
-# services /ready asks; each answers `ping`
-SERVICES = ("search",)
-STATIC = resources.files("entrypoints.gateway") / "static"
 
-
-class GatewayService:
-    """The booking UI and the public JSON API; every call it makes has a deadline."""
+class GatewayService(HealthRoutes, SearchRoutes, AccountRoutes):
+    """The booking UI and the public JSON API. Its routes live in `routes/`, one
+    module per area; every call it makes to a service has a deadline."""
 
     name = "gateway"
 
     search = ServiceRpc("search")
+    users = ServiceRpc("users")
+    auth = ServiceRpc("auth")
+    session = WebSessions()
     templates = Templates()
-
-    # -- health ---------------------------------------------------------------
-
-    @api("GET", "/health")
-    def health(self, request):
-        return {"status": "ok"}
-
-    @api("GET", "/ready")
-    def ready(self, request):
-        """Every service answering (or one: `?service=search`); 503 if any is not."""
-        names = [query_args(request, ["service"]).get("service")] if request.args else SERVICES
-        if not set(names) <= set(SERVICES):
-            raise NotFound("No such service", details={"service": names[0]})
-        pending = {name: getattr(self, name).ping.call_async() for name in names}
-        services = {}
-        for name, reply in pending.items():
-            try:
-                reply.result()
-                services[name] = "up"
-            except Exception:
-                services[name] = "unavailable"
-        ready = all(state == "up" for state in services.values())
-        body = {"status": "ready" if ready else "unavailable", "services": services}
-        return json_response(body, status=200 if ready else 503)
-
-    # -- JSON API -------------------------------------------------------------
-
-    @api("GET", "/api/v1/cities")
-    def cities(self, request):
-        return {"items": self.search.list_cities(**query_args(request, ["prefix"]))}
-
-    @api("GET", "/api/v1/hotels")
-    def hotels(self, request):
-        return self.search.find_hotels(**query_args(request, HOTEL_SEARCH_ARGS))
-
-    @api("GET", "/api/v1/hotels/<int:hotel_id>")
-    def hotel(self, request, hotel_id):
-        return self.search.get_hotel(hotel_id, **query_args(request, STAY_ARGS))
-
-    @api("GET,POST,PUT,PATCH,DELETE", "/api/<path:anything>")
-    def no_such_route(self, request, anything):
-        raise NotFound("There is no such API route", details={"path": request.path})
-
-    # -- pages ----------------------------------------------------------------
-
-    @page("GET", "/")
-    def search_page(self, request):
-        criteria = query_args(request, HOTEL_SEARCH_ARGS)
-        cities = self.search.list_cities.call_async()
-        results, errors = None, {}
-        if criteria.get("city"):
-            try:
-                results = self.search.find_hotels(**criteria)
-            except ValidationFailed as invalid:
-                errors = invalid.details
-        return self.templates.render(
-            "search.html", criteria=criteria, cities=cities.result(), results=results, errors=errors,
-            status=400 if errors else 200,
-        )
-
-    @page("GET", "/hotels/<int:hotel_id>")
-    def hotel_page(self, request, hotel_id):
-        stay = query_args(request, STAY_ARGS)
-        hotel = self.search.get_hotel(hotel_id, **stay)
-        return self.templates.render("hotel.html", hotel=hotel, stay=stay)
-
-    @page("GET", "/static/<path:filename>")
-    def static(self, request, filename):
-        asset = STATIC.joinpath(*filename.split("/"))
-        if ".." in filename.split("/") or not asset.is_file():
-            raise NotFound("No such file")
-        content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-        return Response(
-            asset.read_bytes(), mimetype=content_type, headers={"Cache-Control": "max-age=3600"}
-        )

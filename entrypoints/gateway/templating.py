@@ -15,9 +15,9 @@ SECURITY_HEADERS = {
 }
 
 
-def render_page(template, status=200, **context):
+def render_page(template, status=200, headers=None, **context):
     html = environment.get_template(template).render(**context)
-    return Response(html, status=status, mimetype="text/html", headers=SECURITY_HEADERS)
+    return Response(html, status=status, mimetype="text/html", headers={**SECURITY_HEADERS, **(headers or {})})
 
 
 class Templates(DependencyProvider):

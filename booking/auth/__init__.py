@@ -1,0 +1,1 @@
+"""auth: OAuth2 tokens. Signing keys, clients, refresh tokens, revocations."""

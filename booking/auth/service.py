@@ -1,0 +1,113 @@
+from nameko.dependency_providers import Config
+from nameko.rpc import rpc
+
+from booking.auth import grants, limits
+from booking.auth.exceptions import InvalidGrant, OAuthError, UnsupportedGrantType
+from booking.auth.issuer import USER_SCOPES, WEB_CLIENT, Settings, TokenIssuer
+from booking.auth.models import Base
+from booking.auth.schemas import LoginRequest, RevokeRequest, TokenRequest
+from booking.kit.database import Database
+from booking.kit.errors import BookingError
+from booking.kit.rpc import ServiceRpc
+from booking.kit.schemas import load
+from booking.users.exceptions import InvalidCredentials
+
+
+class AuthService:
+    """OAuth2 for Booking: access tokens (JWT, EdDSA), refresh tokens, revocation."""
+
+    name = "auth"
+
+    db = Database(Base)
+    config = Config()
+    users = ServiceRpc("users", as_service=True)
+
+    def issuer(self, session):
+        return TokenIssuer(session, Settings.from_config(self.config))
+
+    @rpc(expected_exceptions=BookingError, sensitive_arguments=("client_secret", "refresh_token"))
+    def token(self, grant_type, **parameters):
+        """The OAuth2 token endpoint (RFC 6749 §4.4 and §6).
+
+        Takes grant_type "client_credentials" (client_id, client_secret, scope?) or
+        "refresh_token" (refresh_token, client_id?). Returns {access_token,
+        token_type, expires_in, scope} and, for refresh, a new refresh_token: the
+        old one is spent, and spending it twice revokes the session. The password
+        grant is refused, as OAuth 2.1 does.
+        Raises InvalidClient, InvalidGrant, InvalidScope, UnsupportedGrantType,
+        OAuthError (invalid_request).
+        """
+        try:
+            request = load(TokenRequest(), {"grant_type": grant_type, **parameters})
+        except BookingError:
+            raise OAuthError() from None
+        if request["grant_type"] == "client_credentials":
+            with self.db.get_session() as session:
+                return self.issuer(session).client_credentials(
+                    request["client_id"], request["client_secret"], request["scope"])
+        if request["grant_type"] == "refresh_token":
+            with self.db.get_session() as session:
+                answer = self.issuer(session).refresh(request["refresh_token"], request["client_id"])
+            if answer is None:
+                raise InvalidGrant("The refresh token was used already; its session is revoked")
+            return answer
+        raise UnsupportedGrantType()
+
+    @rpc(expected_exceptions=BookingError, sensitive_arguments=("password",))
+    def login(self, email, password, client_address=None):
+        """First-party login for the web UI; users checks the password.
+
+        Returns the token response with a refresh token and the user. Raises
+        InvalidCredentials (the same for an unknown e-mail and a wrong password)
+        and TooManyAttempts (after 5 failures for an account or 20 from an address
+        within 15 minutes).
+        """
+        request = load(LoginRequest(), {"email": email, "password": password,
+                                        "client_address": client_address})
+        now = grants.utcnow()
+        with self.db.get_session() as session:
+            limits.check(session, request["email"], request["client_address"], now)
+        # no transaction is open across this call
+        try:
+            user = self.users.verify_password(email=request["email"], password=request["password"])
+        except InvalidCredentials:
+            with self.db.get_session() as session:
+                limits.record_failure(session, request["email"], request["client_address"], now)
+            raise
+        with self.db.get_session() as session:
+            return self.issuer(session).issue(f"user:{user['id']}", WEB_CLIENT, USER_SCOPES,
+                                              with_refresh=True, user=user)
+
+    @rpc(expected_exceptions=BookingError, sensitive_arguments=("token",))
+    def revoke(self, token, token_type_hint=None):
+        """Revoke a refresh token (with every token rotated from it) or an access
+        token (RFC 7009). An unknown token is ignored, so a retry is harmless."""
+        request = load(RevokeRequest(), {"token": token, "token_type_hint": token_type_hint})
+        with self.db.get_session() as session:
+            self.issuer(session).revoke(request["token"])
+
+    @rpc(expected_exceptions=BookingError, sensitive_arguments=("token",))
+    def verify(self, token):
+        """The claims of a valid access token (sub, client_id, scope, jti, exp).
+        Raises InvalidToken."""
+        with self.db.get_session() as session:
+            caller = self.issuer(session).verify(token)
+        return {"sub": caller.subject, "client_id": caller.client_id, "jti": caller.token_id,
+                "scope": " ".join(sorted(caller.scopes)), "exp": caller.expires_at}
+
+    @rpc
+    def jwks(self):
+        """The public signing keys, as a JSON Web Key Set (RFC 7517)."""
+        with self.db.get_session() as session:
+            return self.issuer(session).jwks()
+
+    @rpc
+    def revocations(self):
+        """The ids (`jti`) of revoked access tokens that have not expired yet."""
+        with self.db.get_session() as session:
+            return sorted(self.issuer(session).revoked())
+
+    @rpc
+    def ping(self):
+        """"pong": the service is up and consuming."""
+        return "pong"

@@ -1,0 +1,149 @@
+"""Who is calling: every service checks the caller's access token itself.
+
+The gateway (or `nameko shell`, or a service) puts `authorization: Bearer <jwt>`
+into nameko's context data, which nameko forwards with every RPC call and event.
+`CallerIdentity` verifies that token against the auth service's published keys
+(cached, refreshed when a token names an unknown `kid`) and its list of revoked
+tokens (refreshed every few seconds), and gives the method the `Caller`:
+
+    caller = CallerIdentity()
+
+    @rpc
+    def me(self):
+        user_id = self.caller.require("account").user_id
+
+A token is checked only when a method asks for it, so public reads cost nothing.
+"""
+import logging
+import time
+
+import eventlet
+from eventlet.semaphore import Semaphore
+from nameko.extensions import DependencyProvider, SharedExtension
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from booking.kit.errors import BookingError, ServiceUnavailable, Unauthorized
+from booking.kit.tokens import UnknownSigningKey, bearer_token, public_keys, verify_access_token
+
+log = logging.getLogger(__name__)
+
+KEYS_MAX_AGE_SECONDS = 300
+REVOCATIONS_MAX_AGE_SECONDS = 5
+# fetch a new service token when this much of the old one's life is gone
+SERVICE_TOKEN_RENEW_AT = 0.8
+
+
+class AuthClient(SharedExtension):
+    """This process's line to the auth service (one per container): its public
+    keys, the revoked tokens, and this service's own client-credentials token."""
+
+    def setup(self):
+        config = self.container.config
+        self.issuer = config["TOKEN_ISSUER"]
+        self.audience = config["TOKEN_AUDIENCE"]
+        self.client_id = self.container.service_name
+        self.client_secret = config.get("OAUTH_CLIENTS", {}).get(self.client_id, {}).get("secret")
+        self.timeout = float(config.get("RPC_TIMEOUT", 5))
+        self._proxy = None
+        # the standalone proxy serves one call at a time
+        self._lock = Semaphore()
+        self._keys, self._keys_at = {}, 0.0
+        self._revoked, self._revoked_at = frozenset(), 0.0
+        self._token, self._token_renew_at = None, 0.0
+
+    def stop(self):
+        if self._proxy is not None:
+            self._proxy.stop()
+            self._proxy = None
+
+    def call(self, method, **kwargs):
+        """`auth.<method>(**kwargs)`, bounded by RPC_TIMEOUT; `ServiceUnavailable` if
+        auth does not answer, auth's own typed errors as they are."""
+        with self._lock:
+            try:
+                with eventlet.Timeout(self.timeout):
+                    if self._proxy is None:
+                        self._proxy = ClusterRpcProxy(self.container.config).start()
+                    return getattr(self._proxy.auth, method)(**kwargs)
+            except BookingError:
+                raise
+            except (Exception, eventlet.Timeout):
+                log.warning("the auth service did not answer %s", method)
+                if self._proxy is not None:
+                    self._safely_stop_proxy()
+                raise ServiceUnavailable(
+                    "The auth service is not available", details={"service": "auth"}
+                ) from None
+
+    def _safely_stop_proxy(self):
+        try:
+            self._proxy.stop()
+        except Exception:
+            pass
+        self._proxy = None
+
+    def keys(self, refresh=False):
+        if refresh or time.monotonic() - self._keys_at > KEYS_MAX_AGE_SECONDS:
+            self._keys = public_keys(self.call("jwks"))
+            self._keys_at = time.monotonic()
+        return self._keys
+
+    def revoked(self):
+        if time.monotonic() - self._revoked_at > REVOCATIONS_MAX_AGE_SECONDS:
+            try:
+                self._revoked = frozenset(self.call("revocations"))
+                self._revoked_at = time.monotonic()
+            except ServiceUnavailable:
+                # tokens live minutes; a stale list beats refusing every call
+                log.warning("using a stale list of revoked tokens")
+        return self._revoked
+
+    def verify(self, token):
+        try:
+            return self._verify(token, self.keys())
+        except UnknownSigningKey:
+            return self._verify(token, self.keys(refresh=True))
+
+    def _verify(self, token, keys):
+        return verify_access_token(
+            token, keys=keys, issuer=self.issuer, audience=self.audience, revoked=self.revoked()
+        )
+
+    def service_token(self):
+        """An access token for this service itself (client credentials), reused
+        until most of its life is gone."""
+        if self._token is None or time.monotonic() > self._token_renew_at:
+            answer = self.call(
+                "token", grant_type="client_credentials",
+                client_id=self.client_id, client_secret=self.client_secret,
+            )
+            self._token = answer["access_token"]
+            self._token_renew_at = time.monotonic() + answer["expires_in"] * SERVICE_TOKEN_RENEW_AT
+        return self._token
+
+
+class CallerIdentity(DependencyProvider):
+    auth = AuthClient()
+
+    def get_dependency(self, worker_ctx):
+        return CallerOfWorker(self.auth, worker_ctx.data.get("authorization"))
+
+
+class CallerOfWorker:
+    def __init__(self, auth, authorization):
+        self._auth = auth
+        self._token = bearer_token(authorization)
+        self._caller = None
+
+    @property
+    def authenticated(self):
+        return self._token is not None
+
+    def require(self, *scopes):
+        """The verified `Caller`, holding every scope given; else `Unauthorized`
+        (no or bad token) or `Forbidden` (a scope missing)."""
+        if self._token is None:
+            raise Unauthorized("This needs an access token")
+        if self._caller is None:
+            self._caller = self._auth.verify(self._token)
+        return self._caller.require(*scopes)

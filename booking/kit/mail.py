@@ -1,0 +1,154 @@
+"""Sending e-mail over real SMTP, as a nameko dependency provider.
+
+    mailer = Mailer()
+    ...
+    self.mailer.send("Zoë Ångström <zoe@example.com>", "Your booking", text, html,
+                     attachments=[("confirmation.pdf", pdf_bytes, "application/pdf")])
+
+`Mailer` reads the SMTP server from the config (`SMTP_HOST`, `SMTP_PORT`,
+`SMTP_STARTTLS`, `SMTP_USERNAME`, `SMTP_PASSWORD`, `SMTP_TIMEOUT`, `MAIL_FROM`); on
+one machine that is the sink in `booking.devstack.mailsink`, which keeps every
+message as a file. smtplib is plain blocking socket code, which under nameko's
+eventlet monkey-patching yields to other workers while it waits on the server.
+
+A failure to deliver is the typed `MailNotSent` (503), whose message names the
+server and the reason and never the credentials; nothing here logs a body or the
+password.
+"""
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+
+from nameko.extensions import DependencyProvider
+
+from booking.kit.errors import BookingError
+
+DEFAULT_SENDER = "Booking <no-reply@booking.local>"
+
+log = logging.getLogger(__name__)
+
+
+class MailNotSent(BookingError):
+    code = "MAIL_NOT_SENT"
+    http_status = 503
+    default_message = "The e-mail could not be sent right now"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "localhost"
+    port: int = 8025
+    starttls: bool = False
+    username: str = None
+    password: str = field(default=None, repr=False)  # kept out of any repr that is logged
+    timeout: float = 10
+    sender: str = DEFAULT_SENDER
+
+    @classmethod
+    def from_config(cls, config):
+        defaults = cls()
+        return cls(
+            host=config.get("SMTP_HOST") or defaults.host,
+            port=int(config.get("SMTP_PORT") or defaults.port),
+            starttls=flag(config.get("SMTP_STARTTLS", defaults.starttls)),
+            username=config.get("SMTP_USERNAME") or None,
+            password=config.get("SMTP_PASSWORD") or None,
+            timeout=float(config.get("SMTP_TIMEOUT") or defaults.timeout),
+            sender=config.get("MAIL_FROM") or defaults.sender,
+        )
+
+
+def flag(value):
+    """A config boolean: YAML gives True/False, an environment variable a string."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def build_message(sender, to, subject, text, html, attachments=()):
+    """A message with a plain-text part, its HTML alternative and the attachments,
+    each `(filename, content_bytes, mime_type)`. `to` is one address or a list.
+
+    Every part is 7-bit (quoted-printable text, base64 attachments, encoded
+    non-ASCII headers and file names), so any SMTP server carries it unchanged.
+    """
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to if isinstance(to, str) else ", ".join(to)
+    message["Subject"] = subject
+    message["Date"] = format_datetime(datetime.now(timezone.utc))
+    # the sender's domain, not socket.getfqdn(), which may wait on DNS
+    message["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or "booking.local")
+    message.set_content(text, cte="quoted-printable")
+    message.add_alternative(html, subtype="html", cte="quoted-printable")
+    for filename, content, mime_type in attachments:
+        maintype, _, subtype = mime_type.partition("/")
+        message.add_attachment(content, maintype=maintype, subtype=subtype or "octet-stream",
+                               filename=filename)
+    return message
+
+
+def deliver(message, settings):
+    """Hand `message` to the SMTP server, or raise `MailNotSent`.
+
+    One connection per message: simple and correct (no connection shared between
+    workers, none left half-open by a server that timed it out); a service that
+    sends in bulk would want a pool.
+    """
+    try:
+        with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
+            if settings.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.username:
+                smtp.login(settings.username, settings.password or "")
+            smtp.send_message(message)
+    except (smtplib.SMTPException, OSError, UnicodeError) as error:
+        reason = describe(error)
+        log.warning("Mail %s to %s not sent via %s:%s: %s",
+                    message["Message-ID"], message["To"], settings.host, settings.port, reason)
+        raise MailNotSent(
+            f"The e-mail could not be sent through {settings.host}:{settings.port}: {reason}",
+            details={"message_id": str(message["Message-ID"])},
+        ) from None  # the reason says enough; the original may quote what the server was sent
+    log.info("Mail %s to %s sent via %s:%s", message["Message-ID"], message["To"],
+             settings.host, settings.port)
+
+
+def describe(error):
+    """Why sending failed, in words that carry no credentials: a server's reply is
+    reduced to its code, since a server may echo what it was sent."""
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"{type(error).__name__} (SMTP {error.smtp_code})"
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return f"{type(error).__name__} ({', '.join(sorted(error.recipients))})"
+    if isinstance(error, UnicodeError):
+        # smtplib sends credentials as ASCII; the error would quote a character of them
+        return f"{type(error).__name__} (the credentials or an address are not ASCII)"
+    return f"{type(error).__name__}: {error}"
+
+
+class Mail:
+    """What a worker gets: `send(...)` builds one message and delivers it."""
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def send(self, to, subject, text, html, attachments=()):
+        """Send to `to` (an address or a list); returns the Message-ID."""
+        message = build_message(self.settings.sender, to, subject, text, html, attachments)
+        deliver(message, self.settings)
+        return str(message["Message-ID"])
+
+
+class Mailer(DependencyProvider):
+    """The service's outgoing mail: `self.mailer.send(to, subject, text, html, attachments)`."""
+
+    def setup(self):
+        self.mail = Mail(SmtpSettings.from_config(self.container.config))
+
+    def get_dependency(self, worker_ctx):
+        return self.mail

@@ -1,0 +1,1 @@
+"""users: accounts (e-mail, name, password hash) and the e-mails sent to people."""

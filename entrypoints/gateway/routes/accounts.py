@@ -1,0 +1,125 @@
+from werkzeug.utils import redirect
+
+from booking.auth.exceptions import TooManyAttempts
+from booking.kit.errors import BookingError, ValidationFailed
+from booking.users.exceptions import EmailTaken, InvalidCredentials
+from entrypoints.gateway.http import api, form_fields, json_body, json_response, oauth, page
+
+REGISTER_FIELDS = ("email", "password", "full_name")
+LOGIN_FIELDS = ("email", "password")
+
+
+def safe_next(target):
+    """Only a path on this site: never an open redirect."""
+    return target if target and target.startswith("/") and not target.startswith("//") else "/account"
+
+
+class AccountRoutes:
+    # -- JSON API ---------------------------------------------------------------
+
+    @api("POST", "/api/v1/users")
+    def register(self, request):
+        return json_response(self.users.register(**json_body(request, REGISTER_FIELDS)), status=201)
+
+    @api("POST", "/api/v1/auth/login")
+    def login(self, request):
+        credentials = json_body(request, LOGIN_FIELDS)
+        return self.auth.login(**credentials, client_address=request.remote_addr)
+
+    @api("GET", "/api/v1/me")
+    def me(self, request):
+        return self.users.me()
+
+    @oauth("POST", "/oauth/token")
+    def oauth_token(self, request):
+        fields = form_fields(request, ("grant_type", "client_id", "client_secret", "refresh_token", "scope",
+                                       "username", "password"))
+        # the password grant is refused by auth; its credentials go no further
+        fields.pop("username", None)
+        fields.pop("password", None)
+        if request.authorization and request.authorization.type == "basic":
+            # RFC 6749 §2.3.1: client credentials in HTTP Basic
+            fields.setdefault("client_id", request.authorization.username)
+            fields.setdefault("client_secret", request.authorization.password)
+        return self.auth.token(**fields)
+
+    @oauth("POST", "/oauth/revoke")
+    def oauth_revoke(self, request):
+        fields = form_fields(request, ("token", "token_type_hint", "client_id", "client_secret"))
+        self.auth.revoke(fields.get("token", ""), fields.get("token_type_hint"))
+        return {}
+
+    @api("GET", "/.well-known/jwks.json")
+    def jwks(self, request):
+        return self.auth.jwks()
+
+    # -- pages --------------------------------------------------------------------
+
+    @page("GET", "/register")
+    def register_page(self, request):
+        return self.templates.render("register.html", session=self.session, form={}, errors={})
+
+    @page("POST", "/register")
+    def register_form(self, request):
+        self.session.check_csrf(request.form)
+        form = form_fields(request, REGISTER_FIELDS)
+        try:
+            self.users.register(**form)
+            tokens = self.auth.login(email=form["email"], password=form["password"],
+                                     client_address=request.remote_addr)
+        except (ValidationFailed, EmailTaken) as refused:
+            return self.templates.render("register.html", session=self.session, status=refused.http_status,
+                                         form=form, errors=refused.details or {"email": [refused.message]})
+        self.session.log_in(tokens)
+        return redirect("/account", code=303)
+
+    @page("GET", "/login")
+    def login_page(self, request):
+        return self.templates.render("login.html", session=self.session, form={},
+                                     next=safe_next(request.args.get("next")), error=None)
+
+    @page("POST", "/login")
+    def login_form(self, request):
+        self.session.check_csrf(request.form)
+        target = safe_next(request.args.get("next"))
+        form = form_fields(request, LOGIN_FIELDS)
+        try:
+            tokens = self.auth.login(**form, client_address=request.remote_addr)
+        except (InvalidCredentials, TooManyAttempts, ValidationFailed) as refused:
+            # an empty field reads as wrong credentials, like any other miss
+            shown = InvalidCredentials() if isinstance(refused, ValidationFailed) else refused
+            return self.templates.render("login.html", session=self.session, status=shown.http_status,
+                                         form={"email": form.get("email", "")}, next=target,
+                                         error=shown.message)
+        self.session.log_in(tokens)
+        return redirect(target, code=303)
+
+    @page("POST", "/logout")
+    def logout(self, request):
+        self.session.check_csrf(request.form)
+        for token in self.session.log_out():
+            try:
+                self.auth.revoke(token)
+            except BookingError:
+                pass  # the session is gone from the cookie whatever auth says
+        return redirect("/", code=303)
+
+    @page("GET", "/account")
+    def account_page(self, request):
+        if not self.session.logged_in:
+            return redirect("/login?next=/account", code=303)
+        return self.templates.render("account.html", session=self.session, user=self.users.me(), errors={})
+
+    @page("POST", "/account")
+    def account_form(self, request):
+        if not self.session.logged_in:
+            return redirect("/login?next=/account", code=303)
+        self.session.check_csrf(request.form)
+        form = form_fields(request, ("full_name",))
+        try:
+            user = self.users.update_profile(**form)
+        except ValidationFailed as refused:
+            return self.templates.render("account.html", session=self.session, status=400,
+                                         user=self.users.me(), errors=refused.details)
+        self.session.rename(user["full_name"])
+        return redirect("/account", code=303)

@@ -1,0 +1,137 @@
+"""The web UI's session: an encrypted, signed cookie (Fernet), so the gateway keeps
+no state and any instance can serve any request.
+
+It holds a random session id, the CSRF token of the session's forms and the
+user's tokens. The cookie is HttpOnly and SameSite=Lax, and Secure when Booking
+is served over HTTPS. Logging in starts a new session (new id, new CSRF token).
+An access token about to expire is exchanged for a new one with the refresh
+token before the page is served.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from weakref import WeakKeyDictionary
+
+from cryptography.fernet import Fernet, InvalidToken
+from nameko.extensions import DependencyProvider
+from werkzeug.wrappers import Response
+
+from booking.kit.errors import BookingError, Forbidden
+from booking.kit.identity import AuthClient
+
+log = logging.getLogger(__name__)
+
+COOKIE = "booking_session"
+MAX_AGE_SECONDS = 14 * 24 * 3600
+# refresh an access token this long before it expires
+REFRESH_MARGIN_SECONDS = 30
+
+
+class CsrfFailed(Forbidden):
+    code = "CSRF_FAILED"
+    default_message = "This form has expired; please reload the page and try again"
+
+
+class WebSession:
+    def __init__(self, data=None):
+        self.data = data or {}
+        self.changed = False
+        if "sid" not in self.data:
+            self._renew()
+
+    def _renew(self):
+        self.data = {"sid": secrets.token_urlsafe(16), "csrf": secrets.token_urlsafe(24)}
+        self.changed = True
+
+    @property
+    def csrf_token(self):
+        return self.data["csrf"]
+
+    def check_csrf(self, form):
+        if not hmac.compare_digest(form.get("csrf_token", ""), self.data["csrf"]):
+            raise CsrfFailed()
+
+    @property
+    def user_name(self):
+        return self.data.get("name")
+
+    @property
+    def logged_in(self):
+        return "access_token" in self.data
+
+    def log_in(self, tokens):
+        """A new session for the user: nothing of the anonymous one carries over."""
+        self._renew()
+        self.set_tokens(tokens)
+        self.rename(tokens["user"]["full_name"])
+
+    def rename(self, name):
+        self.data["name"] = name
+        self.changed = True
+
+    def set_tokens(self, tokens):
+        self.data.update(
+            access_token=tokens["access_token"],
+            access_expires_at=int(time.time()) + int(tokens["expires_in"]),
+            refresh_token=tokens.get("refresh_token", self.data.get("refresh_token")),
+        )
+        self.changed = True
+
+    def log_out(self):
+        """The tokens to revoke; the session is a new anonymous one."""
+        tokens = [self.data.get(key) for key in ("refresh_token", "access_token") if self.data.get(key)]
+        self._renew()
+        return tokens
+
+    def needs_refresh(self):
+        return self.logged_in and self.data["access_expires_at"] - REFRESH_MARGIN_SECONDS < time.time()
+
+
+class WebSessions(DependencyProvider):
+    auth = AuthClient()
+
+    def setup(self):
+        config = self.container.config
+        key = hashlib.sha256(config["SESSION_SECRET"].encode()).digest()
+        self.fernet = Fernet(base64.urlsafe_b64encode(key))
+        self.secure = config.get("PUBLIC_URL", "").startswith("https://")
+        self.sessions = WeakKeyDictionary()
+
+    def get_dependency(self, worker_ctx):
+        request = worker_ctx.args[0] if worker_ctx.args else None
+        session = self._load(request.cookies.get(COOKIE) if request is not None else None)
+        if session.needs_refresh():
+            self._refresh(session)
+        if session.logged_in and "authorization" not in worker_ctx.data:
+            worker_ctx.data["authorization"] = f"Bearer {session.data['access_token']}"
+        self.sessions[worker_ctx] = session
+        return session
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        session = self.sessions.pop(worker_ctx, None)
+        if session is not None and session.changed and isinstance(result, Response):
+            token = self.fernet.encrypt(json.dumps(session.data).encode()).decode()
+            result.set_cookie(COOKIE, token, max_age=MAX_AGE_SECONDS, httponly=True,
+                              secure=self.secure, samesite="Lax", path="/")
+
+    def _load(self, cookie):
+        if cookie:
+            try:
+                return WebSession(json.loads(self.fernet.decrypt(cookie.encode(), ttl=MAX_AGE_SECONDS)))
+            except (InvalidToken, ValueError):
+                pass  # tampered, too old, or from another secret: start afresh
+        return WebSession()
+
+    def _refresh(self, session):
+        try:
+            tokens = self.auth.call("token", grant_type="refresh_token", client_id="web",
+                                    refresh_token=session.data["refresh_token"])
+        except BookingError:
+            log.info("a session's refresh failed; it is logged out")
+            session.log_out()
+            return
+        session.set_tokens(tokens)
