@@ -26,7 +26,7 @@ class AuthService:
         return TokenIssuer(session, Settings.from_config(self.config))
 
     @rpc(expected_exceptions=BookingError, sensitive_arguments=("client_secret", "refresh_token"))
-    def token(self, grant_type, **parameters):
+    def token(self, grant_type=None, **parameters):
         """The OAuth2 token endpoint (RFC 6749 §4.4 and §6).
 
         Takes grant_type "client_credentials" (client_id, client_secret, scope?) or

@@ -28,6 +28,7 @@ from booking.kit.tokens import UnknownSigningKey, bearer_token, public_keys, ver
 log = logging.getLogger(__name__)
 
 KEYS_MAX_AGE_SECONDS = 300
+# how stale the list of revoked tokens may be (REVOCATIONS_MAX_AGE)
 REVOCATIONS_MAX_AGE_SECONDS = 5
 # fetch a new service token when this much of the old one's life is gone
 SERVICE_TOKEN_RENEW_AT = 0.8
@@ -44,6 +45,7 @@ class AuthClient(SharedExtension):
         self.client_id = self.container.service_name
         self.client_secret = config.get("OAUTH_CLIENTS", {}).get(self.client_id, {}).get("secret")
         self.timeout = float(config.get("RPC_TIMEOUT", 5))
+        self.revocations_max_age = float(config.get("REVOCATIONS_MAX_AGE", REVOCATIONS_MAX_AGE_SECONDS))
         self._proxy = None
         # the standalone proxy serves one call at a time
         self._lock = Semaphore()
@@ -89,7 +91,7 @@ class AuthClient(SharedExtension):
         return self._keys
 
     def revoked(self):
-        if time.monotonic() - self._revoked_at > REVOCATIONS_MAX_AGE_SECONDS:
+        if time.monotonic() - self._revoked_at > self.revocations_max_age:
             try:
                 self._revoked = frozenset(self.call("revocations"))
                 self._revoked_at = time.monotonic()

@@ -1,4 +1,4 @@
-from marshmallow import fields, post_load, validate
+from marshmallow import fields, post_load, pre_load, validate
 
 from booking.kit.schemas import Schema, UtcDateTime
 
@@ -12,9 +12,14 @@ class RegisterRequest(Schema):
     password = fields.String(required=True, validate=validate.Length(min=1, max=1000))
     full_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
+    @pre_load
+    def trim(self, data, **kwargs):
+        return {key: value.strip() if key in ("email", "full_name") and isinstance(value, str) else value
+                for key, value in data.items()}
+
     @post_load
     def normalise(self, data, **kwargs):
-        return {**data, "email": normalise_email(data["email"]), "full_name": data["full_name"].strip()}
+        return {**data, "email": normalise_email(data["email"])}
 
 
 class CredentialsRequest(Schema):

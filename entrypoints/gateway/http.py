@@ -71,6 +71,11 @@ class GatewayServer(WebServer):
 class GatewayHandler(HttpRequestHandler):
     server = GatewayServer()
 
+    def __init__(self, method, url, **kwargs):
+        # a typed error is an answer, not a fault: nameko logs it as a warning
+        kwargs.setdefault("expected_exceptions", BookingError)
+        super().__init__(method, url, **kwargs)
+
 
 class ApiHandler(GatewayHandler):
     def response_from_result(self, result):

@@ -12,6 +12,7 @@ import eventlet
 import pytest
 import requests
 
+from booking.devstack.mailsink import wait_for_message
 from booking.devstack.ports import free_port
 from booking.kit.config import PROJECT_ROOT
 
@@ -69,10 +70,14 @@ def stack_env(rabbit_config, tmp_path):
         "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
         "PUBLIC_URL": f"http://localhost:{port}",
         "SEARCH_DB_URI": f"sqlite:///{tmp_path}/search.db",
+        "USERS_DB_URI": f"sqlite:///{tmp_path}/users.db",
+        "AUTH_DB_URI": f"sqlite:///{tmp_path}/auth.db",
+        "SMTP_PORT": str(free_port()),
+        "MAIL_DIR": str(tmp_path / "mail"),
     }
 
 
-def test_booking_run_serves_the_catalogue_restarts_the_dead_and_stops_cleanly(stack_env):
+def test_booking_run_serves_everything_restarts_the_dead_and_stops_cleanly(stack_env):
     base = stack_env["PUBLIC_URL"]
     stack = Stack(stack_env)
     try:
@@ -82,6 +87,15 @@ def test_booking_run_serves_the_catalogue_restarts_the_dead_and_stops_cleanly(st
         page = requests.get(f"{base}/api/v1/hotels", params={"city": "zurich"}, timeout=10).json()
         assert page["total"] > 0 and {hotel["city"] for hotel in page["items"]} == {"Zürich"}
         assert "Find a hotel" in requests.get(base, timeout=10).text
+
+        account = {"email": "ada@example.com", "password": "analytical engine 1843", "full_name": "Ada"}
+        assert requests.post(f"{base}/api/v1/users", json=account, timeout=10).status_code == 201
+        wait_for_message(stack_env["MAIL_DIR"], lambda message: message["To"] == "ada@example.com")
+        credentials = {key: account[key] for key in ("email", "password")}
+        tokens = requests.post(f"{base}/api/v1/auth/login", json=credentials, timeout=10)
+        me = requests.get(f"{base}/api/v1/me", timeout=10,
+                          headers={"Authorization": f"Bearer {tokens.json()['access_token']}"})
+        assert me.json()["email"] == "ada@example.com"
 
         first_search = stack.pids()["search"]
         os.kill(first_search, signal.SIGKILL)

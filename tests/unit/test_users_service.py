@@ -1,0 +1,203 @@
+"""UsersService with worker_factory: its database a throwaway SQLite file, its
+caller a stand-in for the verified token, `dispatch` and `mailer` mocks."""
+from types import SimpleNamespace
+
+import nameko_sqlalchemy
+import pytest
+from nameko.testing.services import worker_factory
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
+
+from booking.kit.database import create_db_engine
+from booking.kit.errors import Unauthorized
+from booking.kit.identity import CallerOfWorker
+from booking.kit.migrations import upgrade
+from booking.kit.tokens import Caller, MissingScope
+from booking.users.exceptions import EmailTaken, InvalidCredentials, WeakPassword
+from booking.users.models import User
+from booking.users.service import UsersService
+
+PASSWORD = "analytical engine 1843"
+
+
+class FakeCaller:
+    """Stands in for `CallerOfWorker` with a token already verified: the request's `Caller`."""
+
+    def __init__(self, caller):
+        self.caller = caller
+
+    def require(self, *scopes):
+        return self.caller.require(*scopes)
+
+
+def calling_as(subject, *scopes, client_id="web"):
+    return FakeCaller(Caller(subject=subject, client_id=client_id, scopes=frozenset(scopes),
+                             token_id="jti-1", expires_at=2_000_000_000))
+
+
+AUTH_SERVICE = calling_as("client:auth", "users:verify_password", client_id="auth")
+
+
+@pytest.fixture
+def db(tmp_path):
+    """Stands in for the Database provider, on a migrated SQLite file: each `get_session()`
+    a new session that commits at the end of its `with` block, as nameko-sqlalchemy's."""
+    uri = f"sqlite:///{tmp_path}/users.db"
+    upgrade("users", uri)
+    engine = create_db_engine(uri)
+    yield SimpleNamespace(get_session=sessionmaker(engine, class_=nameko_sqlalchemy.database.Session))
+    engine.dispose()
+
+
+def worker(db, caller=None):
+    """A UsersService worker serving `caller`; by default a request that came without a
+    token, which the real `CallerOfWorker` refuses without asking auth."""
+    return worker_factory(UsersService, db=db, caller=caller or CallerOfWorker(auth=None, authorization=None),
+                          config={"PUBLIC_URL": "https://booking.test"})
+
+
+@pytest.fixture
+def users(db):
+    return worker(db)
+
+
+def register_ada(users, email="ada@example.com", password=PASSWORD):
+    return users.register(email=email, password=password, full_name="Ada Lovelace")
+
+
+def stored_users(db):
+    with db.get_session() as session:
+        return [(user.email, user.password_hash) for user in session.scalars(select(User))]
+
+
+def test_register_opens_an_account(users):
+    user = register_ada(users)
+
+    assert set(user) == {"id", "email", "full_name", "created_at"}
+    assert (user["email"], user["full_name"]) == ("ada@example.com", "Ada Lovelace")
+    assert user["created_at"].endswith("+00:00")
+
+
+def test_register_normalises_the_email(users, db):
+    assert register_ada(users, email="  Ada@Example.COM ")["email"] == "ada@example.com"
+    assert [email for email, _ in stored_users(db)] == ["ada@example.com"]
+
+
+def test_register_stores_an_argon2id_hash_not_the_password(users, db):
+    register_ada(users)
+
+    [(_, password_hash)] = stored_users(db)
+    assert password_hash.startswith("$argon2id$")
+    assert PASSWORD not in password_hash
+
+
+def test_register_announces_the_new_account_once(users):
+    user = register_ada(users)
+
+    users.dispatch.assert_called_once_with(
+        "user_registered", {"user_id": user["id"], "email": "ada@example.com", "full_name": "Ada Lovelace"})
+
+
+def test_registering_again_with_the_same_password_returns_the_same_account(users, db):
+    first = register_ada(users)
+
+    assert register_ada(users, email="ADA@example.com") == first
+    assert len(stored_users(db)) == 1
+
+
+def test_registering_a_taken_email_with_another_password_is_refused(users, db):
+    register_ada(users)
+
+    with pytest.raises(EmailTaken) as refusal:
+        register_ada(users, password="difference engine 1822")
+    assert refusal.value.http_status == 409
+    assert len(stored_users(db)) == 1
+    assert users.dispatch.call_count == 1
+
+
+def test_a_weak_password_opens_no_account(users, db):
+    with pytest.raises(WeakPassword) as refusal:
+        register_ada(users, password="password1234")
+
+    assert refusal.value.details["password"] == ["This password is too common or too easy to guess."]
+    assert stored_users(db) == []
+    users.dispatch.assert_not_called()
+
+
+def test_me_needs_a_token(users):
+    register_ada(users)
+
+    with pytest.raises(Unauthorized) as refusal:
+        users.me()
+    assert (refusal.value.http_status, refusal.value.message) == (401, "This needs an access token")
+
+
+def test_me_is_the_callers_own_account(users, db):
+    user = register_ada(users)
+    register_ada(users, email="grace@example.com")
+
+    assert worker(db, calling_as(f"user:{user['id']}", "account", "bookings")).me() == user
+
+
+def test_me_needs_the_account_scope(users, db):
+    user = register_ada(users)
+
+    with pytest.raises(MissingScope) as refusal:
+        worker(db, calling_as(f"user:{user['id']}", "bookings")).me()
+    assert refusal.value.details == {"required": "account"}
+
+
+@pytest.mark.parametrize("caller, refusal", [
+    (None, Unauthorized),
+    (calling_as("user:1", "account", "bookings"), MissingScope),
+    (calling_as("client:developer", "users:read", client_id="developer"), MissingScope),
+])
+def test_verify_password_is_only_for_the_auth_service(users, db, caller, refusal):
+    register_ada(users)
+
+    with pytest.raises(refusal) as refused:
+        worker(db, caller).verify_password(email="ada@example.com", password=PASSWORD)
+    assert type(refused.value) is refusal
+
+
+def test_verify_password_gives_the_account_of_the_right_credentials(users, db):
+    user = register_ada(users)
+    auth = worker(db, AUTH_SERVICE)
+
+    assert auth.verify_password(email=" Ada@Example.com", password=PASSWORD) == user
+
+
+def test_an_unknown_email_and_a_wrong_password_are_refused_alike(users, db):
+    register_ada(users)
+    auth = worker(db, AUTH_SERVICE)
+
+    refusals = []
+    for email, password in [("nobody@example.com", PASSWORD), ("ada@example.com", "analytical engine 1842")]:
+        with pytest.raises(InvalidCredentials) as refusal:
+            auth.verify_password(email=email, password=password)
+        refusals.append(refusal.value.to_dict())
+    assert refusals[0] == refusals[1] == {
+        "error": "INVALID_CREDENTIALS", "message": "The e-mail address or the password is not right",
+        "details": {}}
+
+
+def test_the_welcome_mail_is_sent_once_however_often_the_event_comes(users):
+    user = register_ada(users)
+    event = users.dispatch.call_args.args[1]
+
+    users.send_welcome(event)
+    users.send_welcome(event)
+
+    users.mailer.send.assert_called_once()
+    to, subject, text, html = users.mailer.send.call_args.args
+    assert (to, subject) == ("ada@example.com", "Welcome to Booking")
+    assert "Hello Ada Lovelace," in text and "https://booking.test" in html
+    assert event["user_id"] == user["id"]
+
+
+def test_a_welcome_for_an_unknown_account_sends_nothing(users, db):
+    users.send_welcome({"user_id": 404, "email": "ghost@example.com", "full_name": "Ghost"})
+
+    users.mailer.send.assert_not_called()
+    with db.get_session() as session:
+        assert session.scalar(select(func.count(User.id))) == 0
