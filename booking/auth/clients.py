@@ -32,7 +32,7 @@ def registry(config):
 def authenticate(clients, client_id, client_secret):
     """The confidential client whose secret this is; `InvalidClient` otherwise."""
     client = clients.get(client_id or "")
-    expected = client.secret if client else None
+    expected = (client.secret or None) if client else None  # an empty secret is no secret
     # compare even when the client is unknown, so timing says nothing
     matches = hmac.compare_digest((expected or "\0").encode(), (client_secret or "").encode())
     if client is None or expected is None or not matches:

@@ -25,20 +25,24 @@ class AuthService:
     def issuer(self, session):
         return TokenIssuer(session, Settings.from_config(self.config))
 
-    @rpc(expected_exceptions=BookingError, sensitive_arguments=("client_secret", "refresh_token"))
-    def token(self, grant_type=None, **parameters):
+    @rpc(expected_exceptions=BookingError,
+         sensitive_arguments=("client_secret", "refresh_token", "password"))
+    def token(self, grant_type=None, client_id=None, client_secret=None, refresh_token=None,
+              scope=None, username=None, password=None):
         """The OAuth2 token endpoint (RFC 6749 §4.4 and §6).
 
         Takes grant_type "client_credentials" (client_id, client_secret, scope?) or
         "refresh_token" (refresh_token, client_id?). Returns {access_token,
         token_type, expires_in, scope} and, for refresh, a new refresh_token: the
         old one is spent, and spending it twice revokes the session. The password
-        grant is refused, as OAuth 2.1 does.
+        grant (username, password) is refused, as OAuth 2.1 does.
         Raises InvalidClient, InvalidGrant, InvalidScope, UnsupportedGrantType,
         OAuthError (invalid_request).
         """
         try:
-            request = load(TokenRequest(), {"grant_type": grant_type, **parameters})
+            request = load(TokenRequest(), {
+                "grant_type": grant_type, "client_id": client_id, "client_secret": client_secret,
+                "refresh_token": refresh_token, "scope": scope})
         except BookingError:
             raise OAuthError() from None
         if request["grant_type"] == "client_credentials":

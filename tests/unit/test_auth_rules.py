@@ -44,9 +44,6 @@ def test_a_wrong_secret_an_unknown_client_or_a_public_client_is_refused(client_i
     assert refusal.value.http_status == 401
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: clients.authenticate compares (expected or '\\0') with the secret given, so a client "
-    "configured with an empty secret (secret: \"\") is authenticated by the secret '\\0'"))
 def test_a_client_configured_with_an_empty_secret_cannot_be_authenticated():
     clients = registry({"OAUTH_CLIENTS": {"users": {"secret": "", "scopes": "users:read"}}})
 

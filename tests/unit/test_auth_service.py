@@ -94,10 +94,6 @@ def test_the_password_grant_is_not_supported(auth):
     auth.users.verify_password.assert_not_called()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: token() validates the parameters with TokenRequest before it looks at grant_type; "
-    "TokenRequest has no username/password fields, so a real password grant request (RFC 6749 "
-    "§4.3.2) is refused as invalid_request (OAuthError) instead of unsupported_grant_type"))
 def test_a_password_grant_request_is_refused_as_unsupported(auth):
     with pytest.raises(OAuthError) as refusal:
         auth.token(grant_type="password", username="ada@example.com", password="analytical engine 1843")
@@ -217,11 +213,6 @@ def test_login_keeps_the_password_out_of_logs():
         "email": "ada@example.com", "password": "********", "client_address": None}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: token(self, grant_type, **parameters) declares sensitive_arguments=('client_secret', "
-    "'refresh_token'), but nameko redacts by call argument name and these sit inside `parameters`, "
-    "so client secrets and refresh tokens reach loggers and tracers in clear; it needs "
-    "'parameters.client_secret' and 'parameters.refresh_token'"))
 def test_token_keeps_client_secrets_and_refresh_tokens_out_of_logs():
     logged = logged_arguments("token", grant_type="refresh_token", client_id="developer",
                               client_secret=DEVELOPER_SECRET, refresh_token="a-refresh-token")

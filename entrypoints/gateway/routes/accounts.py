@@ -35,8 +35,9 @@ class AccountRoutes:
         fields = form_fields(request, ("grant_type", "client_id", "client_secret", "refresh_token", "scope",
                                        "username", "password"))
         # the password grant is refused by auth; its credentials go no further
-        fields.pop("username", None)
-        fields.pop("password", None)
+        for credential in ("username", "password"):
+            if fields.pop(credential, None) is not None:
+                fields[credential] = "-"
         if request.authorization and request.authorization.type == "basic":
             # RFC 6749 §2.3.1: client credentials in HTTP Basic
             fields.setdefault("client_id", request.authorization.username)
