@@ -26,5 +26,12 @@ def host_port(address, default_port):
     return host or "0.0.0.0", int(port or default_port)
 
 
+def host_of(address):
+    """The host of a URL ("http://localhost:8100") or of a bare host name."""
+    if "://" in address:
+        return urlparse(address).hostname or ""
+    return address.rsplit(":", 1)[0] if address.count(":") == 1 else address
+
+
 def is_local(host):
-    return host in ("localhost", "127.0.0.1", "::1", "0.0.0.0", "")
+    return host_of(str(host)) in ("localhost", "127.0.0.1", "::1", "0.0.0.0", "")

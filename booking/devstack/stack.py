@@ -30,11 +30,12 @@ def programs(config, config_path, scale=None):
     if unknown:
         raise StackError(f"--scale names no process: {', '.join(sorted(unknown))}")
     bin_dir = Path(sys.executable).parent
+    settings = {**config, "BANK_PORT": host_port(config["BANK_URL"], 8100)[1]}
     result = []
     for name, spec in listed.items():
         if "local_only" in spec and not is_local(config[spec["local_only"]]):
             continue
-        argv = shlex.split(spec["command"].format(config=config_path, **config))
+        argv = shlex.split(spec["command"].format(config=config_path, **settings))
         argv[0] = str(bin_dir / argv[0])
         count = scale.get(name, 1)
         for index in range(1, count + 1):
@@ -46,6 +47,8 @@ def check_ports_free(config):
     ports = [("WEB_SERVER_ADDRESS", *host_port(config["WEB_SERVER_ADDRESS"], 8000), "0.0.0.0:{}")]
     if is_local(config["SMTP_HOST"]):
         ports.append(("SMTP_PORT", "127.0.0.1", int(config["SMTP_PORT"]), "{}"))
+    if is_local(config["BANK_URL"]):
+        ports.append(("BANK_URL", "127.0.0.1", host_port(config["BANK_URL"], 8100)[1], "http://localhost:{}"))
     for setting, host, port, example in ports:
         if is_listening("127.0.0.1" if host == "0.0.0.0" else host, port):
             raise StackError(

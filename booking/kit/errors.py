@@ -72,3 +72,9 @@ class ServiceUnavailable(BookingError):
     code = "SERVICE_UNAVAILABLE"
     http_status = 503
     default_message = "A service is not available right now"
+
+
+class IdempotencyKeyReused(BookingError):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    http_status = 422
+    default_message = "This Idempotency-Key was used for a different request"

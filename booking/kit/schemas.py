@@ -41,6 +41,11 @@ def get_currency(obj):
     return obj["currency"] if isinstance(obj, dict) else obj.currency
 
 
+def to_minor(amount):
+    """12340 from "123.40" (an amount as `money` shows it)."""
+    return int((Decimal(amount) * 100).to_integral_value())
+
+
 def money(minor_units, currency):
     """`{"amount": "123.40", "currency": "EUR"}` from 12340 minor units."""
     amount = (Decimal(minor_units) / 100).quantize(Decimal("0.01"))

@@ -4,6 +4,7 @@ import unicodedata
 
 from sqlalchemy import func, select
 
+from booking.search import availability
 from booking.search.exceptions import HotelNotFound
 from booking.search.models import Hotel, RoomType
 
@@ -24,9 +25,12 @@ def minor_units(amount):
     return int(amount * 100)
 
 
-def find_hotels(session, *, city, guests, min_stars, max_price, sort, page, per_page, nights):
-    """One page of hotels with a room type for `guests` (at most `max_price` a night),
-    each with its lowest qualifying nightly price; and the total count."""
+def find_hotels(session, *, city, guests, min_stars, max_price, sort, page, per_page,
+                check_in=None, check_out=None):
+    """One page of hotels with a room type for `guests` (at most `max_price` a night,
+    and with dates, free on every night), each with its lowest qualifying nightly
+    price; and the total count."""
+    nights = (check_out - check_in).days if check_in else None
     from_price = func.min(RoomType.price_minor).label("from_price_minor")
     query = (
         select(Hotel, from_price, func.min(RoomType.currency))
@@ -40,6 +44,8 @@ def find_hotels(session, *, city, guests, min_stars, max_price, sort, page, per_
         query = query.where(Hotel.stars >= min_stars)
     if max_price is not None:
         query = query.where(RoomType.price_minor <= minor_units(max_price))
+    if check_in is not None:
+        query = query.where(~availability.full_on_some_night(check_in, check_out))
 
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     order = {
@@ -80,11 +86,14 @@ def stay_price(nightly_minor, nights):
     return nightly_minor * nights
 
 
-def get_hotel(session, hotel_id, *, guests, nights):
-    """A hotel and the room types that sleep `guests`, cheapest first."""
+def get_hotel(session, hotel_id, *, guests, check_in=None, check_out=None):
+    """A hotel and the room types that sleep `guests`, cheapest first; with dates,
+    the rooms of each type left on every night."""
     hotel = session.get(Hotel, hotel_id)
     if hotel is None:
         raise HotelNotFound(details={"hotel_id": str(hotel_id)})
+    nights = (check_out - check_in).days if check_in else None
+    taken = availability.rooms_taken(session, hotel_id, check_in, check_out) if check_in else {}
     room_types = [
         {
             "code": room.code,
@@ -94,6 +103,7 @@ def get_hotel(session, hotel_id, *, guests, nights):
             "currency": room.currency,
             "price_minor": room.price_minor,
             "stay_price_minor": stay_price(room.price_minor, nights),
+            "rooms_left": max(room.room_count - taken.get(room.code, 0), 0) if check_in else None,
         }
         for room in hotel.room_types
         if room.max_guests >= guests

@@ -1,4 +1,6 @@
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from datetime import date
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -41,3 +43,32 @@ class RoomType(Base):
     currency: Mapped[str] = mapped_column(String(3))
 
     hotel: Mapped[Hotel] = relationship(back_populates="room_types")
+
+
+class HeldStay(Base):
+    """A reservation as search knows it (from reservations' events): enough to
+    count the rooms it takes, and whether it still takes them."""
+
+    __tablename__ = "held_stays"
+
+    reservation_id: Mapped[str] = mapped_column(String(12), primary_key=True)
+    hotel_id: Mapped[int] = mapped_column(Integer)
+    room_type: Mapped[str] = mapped_column(String(40))
+    check_in: Mapped[date] = mapped_column(Date)
+    check_out: Mapped[date] = mapped_column(Date)
+    rooms: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean)
+
+
+class BookedNight(Base):
+    """Rooms of a type taken on a night: the availability projection that the
+    date filter reads."""
+
+    __tablename__ = "booked_nights"
+    __table_args__ = (UniqueConstraint("hotel_id", "room_type", "night"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hotel_id: Mapped[int] = mapped_column(Integer)
+    room_type: Mapped[str] = mapped_column(String(40))
+    night: Mapped[date] = mapped_column(Date)
+    taken: Mapped[int] = mapped_column(Integer)

@@ -63,6 +63,7 @@ class RoomTypeSchema(Schema):
     room_count = fields.Integer()
     nightly_price = Money(attribute="price_minor")
     stay_price = Money(attribute="stay_price_minor")
+    rooms_left = fields.Integer(allow_none=True)
 
 
 class HotelSummarySchema(Schema):
@@ -95,11 +96,4 @@ class CitySchema(Schema):
     name = fields.String()
     country = fields.String()
     hotel_count = fields.Integer()
-
-
-def nights(stay):
-    """Nights between check-in and check-out, or None without dates."""
-    if stay.get("check_in") is None:
-        return None
-    return (stay["check_out"] - stay["check_in"]).days
 

@@ -1,9 +1,10 @@
+from nameko.events import event_handler
 from nameko.rpc import rpc
 
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
 from booking.kit.schemas import load
-from booking.search import catalogue
+from booking.search import availability, catalogue
 from booking.search.models import Base
 from booking.search.schemas import (
     CitySchema,
@@ -12,7 +13,6 @@ from booking.search.schemas import (
     HotelPageSchema,
     HotelSchema,
     ListCitiesRequest,
-    nights,
 )
 
 
@@ -37,11 +37,8 @@ class SearchService:
         Raises ValidationFailed.
         """
         request = load(FindHotelsRequest(), criteria)
-        stay_nights = nights(request)
-        for key in ("check_in", "check_out"):
-            request.pop(key)
         with self.db.get_session() as session:
-            page = catalogue.find_hotels(session, nights=stay_nights, **request)
+            page = catalogue.find_hotels(session, **request)
         return HotelPageSchema().dump(page)
 
     @rpc(expected_exceptions=BookingError)
@@ -50,13 +47,14 @@ class SearchService:
 
         Takes hotel_id, and optionally check_in, check_out, guests.
         Returns the hotel (description, amenities, room_types with nightly_price,
-        room_count and, with dates, stay_price).
+        room_count and, with dates, stay_price and rooms_left).
         Raises HotelNotFound, ValidationFailed.
         """
         request = load(GetHotelRequest(), {"hotel_id": hotel_id, **stay})
         with self.db.get_session() as session:
             hotel = catalogue.get_hotel(
-                session, request["hotel_id"], guests=request["guests"], nights=nights(request)
+                session, request["hotel_id"], guests=request["guests"],
+                check_in=request["check_in"], check_out=request["check_out"],
             )
         return HotelSchema().dump(hotel)
 
@@ -69,6 +67,22 @@ class SearchService:
         request = load(ListCitiesRequest(), {"prefix": prefix})
         with self.db.get_session() as session:
             return CitySchema(many=True).dump(catalogue.list_cities(session, **request))
+
+    @event_handler("reservations", "reservation_held")
+    def count_held(self, reservation):
+        """Rooms held leave the availability the date filter sees."""
+        with self.db.get_session() as session:
+            availability.start(session, reservation)
+
+    @event_handler("reservations", "reservation_cancelled")
+    def count_cancelled(self, reservation):
+        with self.db.get_session() as session:
+            availability.stop(session, reservation)
+
+    @event_handler("reservations", "reservation_expired")
+    def count_expired(self, reservation):
+        with self.db.get_session() as session:
+            availability.stop(session, reservation)
 
     @rpc
     def ping(self):

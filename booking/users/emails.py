@@ -19,3 +19,24 @@ def welcome(full_name, public_url):
         "<p>The Booking team</p>"
     )
     return subject, text, html
+
+
+def confirmation(full_name, reservation, public_url):
+    stay = f"{reservation['check_in']} to {reservation['check_out']}"
+    total = f"{reservation['total_minor'] / 100:.2f} {reservation['currency']}"
+    subject = f"Booking confirmed: {reservation['hotel_name']}, {stay}"
+    text = (
+        f"Hello {full_name},\n\n"
+        f"Your booking {reservation['reservation_id']} at {reservation['hotel_name']} is confirmed:\n"
+        f"{stay}, total {total}.\n\n"
+        f"Your bookings: {public_url}/bookings\n\n"
+        "The Booking team\n"
+    )
+    html = (
+        f"<p>Hello {escape(full_name)},</p>"
+        f"<p>Your booking <strong>{escape(reservation['reservation_id'])}</strong> at "
+        f"{escape(reservation['hotel_name'])} is confirmed: {escape(stay)}, total {escape(total)}.</p>"
+        f'<p><a href="{escape(public_url)}/bookings">Your bookings</a></p>'
+        "<p>The Booking team</p>"
+    )
+    return subject, text, html

@@ -19,3 +19,13 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     welcome_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SentEmail(Base):
+    """A message sent once for an event (e.g. "confirmation:BK7F3K9QX2"), so that a
+    redelivered event sends nothing more."""
+
+    __tablename__ = "sent_emails"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

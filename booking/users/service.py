@@ -13,7 +13,7 @@ from booking.kit.mail import Mailer
 from booking.kit.schemas import load
 from booking.users import emails, passwords
 from booking.users.exceptions import EmailTaken, InvalidCredentials, UserNotFound
-from booking.users.models import Base, User
+from booking.users.models import Base, SentEmail, User
 from booking.users.schemas import (
     CredentialsRequest,
     ProfileUpdate,
@@ -121,6 +121,22 @@ class UsersService:
         self.mailer.send(to, subject, text, html)
         with self.db.get_session() as session:
             session.get(User, payload["user_id"]).welcome_sent_at = datetime.now(timezone.utc)
+
+    @event_handler("reservations", "reservation_confirmed")
+    def send_confirmation(self, reservation):
+        """E-mail the guest that the booking is confirmed, once per reservation."""
+        key = f"confirmation:{reservation['reservation_id']}"
+        with self.db.get_session() as session:
+            if session.get(SentEmail, key) is not None:
+                return
+            user = session.get(User, reservation["user_id"])
+            if user is None:
+                return
+            to, full_name = user.email, user.full_name
+        subject, text, html = emails.confirmation(full_name, reservation, self.config.get("PUBLIC_URL", ""))
+        self.mailer.send(to, subject, text, html)
+        with self.db.get_session() as session:
+            session.merge(SentEmail(key=key, sent_at=datetime.now(timezone.utc)))
 
     @rpc
     def ping(self):

@@ -1,12 +1,13 @@
 from booking.kit.rpc import ServiceRpc
 from entrypoints.gateway.routes.accounts import AccountRoutes
+from entrypoints.gateway.routes.bookings import BookingRoutes
 from entrypoints.gateway.routes.health import HealthRoutes
 from entrypoints.gateway.routes.search import SearchRoutes
 from entrypoints.gateway.sessions import WebSessions
 from entrypoints.gateway.templating import Templates
 
 
-class GatewayService(HealthRoutes, SearchRoutes, AccountRoutes):
+class GatewayService(HealthRoutes, SearchRoutes, AccountRoutes, BookingRoutes):
     """The booking UI and the public JSON API. Its routes live in `routes/`, one
     module per area; every call it makes to a service has a deadline."""
 
@@ -15,5 +16,7 @@ class GatewayService(HealthRoutes, SearchRoutes, AccountRoutes):
     search = ServiceRpc("search")
     users = ServiceRpc("users")
     auth = ServiceRpc("auth")
+    reservations = ServiceRpc("reservations")
+    payments = ServiceRpc("payments")
     session = WebSessions()
     templates = Templates()

@@ -1,9 +1,11 @@
 """The catalogue's queries and the demo seed on a real database: SQLite and PostgreSQL."""
+from datetime import date
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from booking.kit.database import create_db_engine
-from booking.search import catalogue
+from booking.search import availability, catalogue
 from booking.search.models import Hotel, RoomType
 from booking.search.seed import seed
 
@@ -30,11 +32,10 @@ def test_search_queries_agree_on_both_databases(catalogue_db_uri):
     with Session(engine) as session:
         page = catalogue.find_hotels(
             session, city="zurich", guests=2, min_stars=None, max_price=None, sort="price",
-            page=1, per_page=1, nights=3,
+            page=1, per_page=1, check_in=date(2031, 5, 1), check_out=date(2031, 5, 4),
         )
         by_stars = catalogue.find_hotels(
-            session, city=None, guests=1, min_stars=3, max_price=None, sort="stars",
-            page=1, per_page=20, nights=None,
+            session, city=None, guests=1, min_stars=3, max_price=None, sort="stars", page=1, per_page=20,
         )
         prefixed = catalogue.list_cities(session, prefix="par")
     engine.dispose()
@@ -43,3 +44,32 @@ def test_search_queries_agree_on_both_databases(catalogue_db_uri):
         ("Budget Inn", 12000, 36000)]
     assert [h["name"] for h in by_stars["items"]] == ["Grand Hôtel", "Hotel Limmat", "Le Petit Paris"]
     assert prefixed == [{"name": "Paris", "country": "Somewhere", "hotel_count": 2}]
+
+
+def test_the_date_filter_follows_reservation_events_once_each(catalogue_db_uri):
+    engine = create_db_engine(catalogue_db_uri)
+    stay = {"check_in": date(2031, 5, 1), "check_out": date(2031, 5, 3)}
+    # Le Petit Paris (hotel 3) has 6 double rooms and nothing else
+    events = [{"reservation_id": f"BK0000000{n}", "hotel_id": 3, "room_type": "double", "rooms": 1,
+               "check_in": "2031-05-02", "check_out": "2031-05-05"} for n in range(6)]
+
+    def paris_hotels():
+        with Session(engine) as session:
+            page = catalogue.find_hotels(session, city="Paris", guests=1, min_stars=None, max_price=None,
+                                         sort="name", page=1, per_page=20, **stay)
+            return [hotel["name"] for hotel in page["items"]]
+
+    with Session(engine) as session, session.begin():
+        for event in events + events:  # every event delivered twice
+            availability.start(session, event)
+    assert paris_hotels() == ["Grand Hôtel"]
+    with Session(engine) as session:
+        assert catalogue.get_hotel(session, 3, guests=1, **stay)["room_types"][0]["rooms_left"] == 0
+
+    with Session(engine) as session, session.begin():
+        availability.stop(session, events[0])
+        availability.stop(session, events[0])
+    assert paris_hotels() == ["Grand Hôtel", "Le Petit Paris"]
+    with Session(engine) as session:
+        assert catalogue.get_hotel(session, 3, guests=1, **stay)["room_types"][0]["rooms_left"] == 1
+    engine.dispose()

@@ -6,7 +6,7 @@ import pytest
 from booking.kit.errors import ValidationFailed
 from booking.kit.schemas import load, money
 from booking.search.catalogue import fold
-from booking.search.schemas import FindHotelsRequest, nights, today
+from booking.search.schemas import FindHotelsRequest, today
 from booking.search.seed import CITIES, demo_hotels
 
 
@@ -61,14 +61,6 @@ def test_a_stay_needs_both_dates_in_order_and_not_in_the_past():
         with pytest.raises(ValidationFailed) as refused:
             load(FindHotelsRequest(), criteria)
         assert field in refused.value.details, criteria
-
-
-def test_nights_of_a_stay():
-    start = today() + timedelta(days=3)
-    stay = load(FindHotelsRequest(), {"check_in": start.isoformat(),
-                                      "check_out": (start + timedelta(days=4)).isoformat()})
-    assert nights(stay) == 4
-    assert nights(load(FindHotelsRequest(), {})) is None
 
 
 def test_demo_catalogue_is_large_real_and_deterministic():

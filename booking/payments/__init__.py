@@ -1,0 +1,1 @@
+"""payments: charges through the bank, the billing records, receipts."""

@@ -1,0 +1,110 @@
+"""The bank, a third party reached only over HTTP (the sandbox bank by default;
+a real one by configuration: BANK_URL, BANK_API_KEY, BANK_TIMEOUT).
+
+Every charge and refund carries an Idempotency-Key, so sending one again after a
+timeout can never take the money twice; a timeout, a refused connection or a 5xx
+is `BankUnavailable`: the outcome is unknown and must be settled by looking the
+charge up under its key.
+"""
+import json
+import logging
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+
+from nameko.extensions import DependencyProvider
+
+from booking.payments.exceptions import BankUnavailable, CardRefused
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Charge:
+    status: str  # "succeeded" or "declined"
+    charge_id: str | None
+    decline_code: str | None = None
+
+
+class BankClient:
+    def __init__(self, url, api_key, timeout):
+        self.url = url.rstrip("/")
+        self.api_key = api_key
+        self.timeout = timeout
+
+    def _request(self, method, path, body=None, idempotency_key=None):
+        headers = {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return response.status, json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            if error.code >= 500:
+                log.warning("the bank answered %s to %s %s", error.code, method, path)
+                raise BankUnavailable() from None
+            return error.code, json.loads(error.read() or b"{}")
+        except (urllib.error.URLError, socket.timeout, ConnectionError, TimeoutError, ValueError):
+            log.warning("the bank did not answer %s %s", method, path)
+            raise BankUnavailable() from None
+
+    def tokenize(self, card):
+        """A single-use token for the card, and its brand and last four digits."""
+        status, body = self._request("POST", "/v1/tokens", {"card": card})
+        if status != 201:
+            raise CardRefused(details={"card": body.get("error", {}).get("code", "invalid")})
+        return body
+
+    def charge(self, *, amount_minor, currency, source, reference, description, idempotency_key):
+        status, body = self._request("POST", "/v1/charges", {
+            "amount": amount_minor, "currency": currency, "source": source,
+            "reference": reference, "description": description,
+        }, idempotency_key=idempotency_key)
+        if status == 201:
+            return Charge("succeeded", body["id"])
+        if status == 402:
+            error = body.get("error", {})
+            return Charge("declined", error.get("charge"), error.get("code", "card_declined"))
+        if status == 400:
+            raise CardRefused(details={"card": body.get("error", {}).get("code", "invalid")})
+        log.error("the bank refused a charge request with %s", status)
+        raise BankUnavailable()
+
+    def find_charge(self, idempotency_key):
+        """The charge made under `idempotency_key` as a `Charge`, or None if none was."""
+        query = urllib.parse.urlencode({"idempotency_key": idempotency_key})
+        status, body = self._request("GET", f"/v1/charges?{query}")
+        if status != 200:
+            raise BankUnavailable()
+        for charge in body.get("data", []):
+            if charge["status"] == "succeeded":
+                return Charge("succeeded", charge["id"])
+            return Charge("declined", charge["id"], charge.get("failure_code") or "card_declined")
+        return None
+
+    def refund(self, *, charge_id, idempotency_key, amount_minor=None):
+        body = {"charge": charge_id}
+        if amount_minor is not None:
+            body["amount"] = amount_minor
+        status, answer = self._request("POST", "/v1/refunds", body, idempotency_key=idempotency_key)
+        if status != 201:
+            log.error("the bank refused a refund with %s", status)
+            raise BankUnavailable()
+        return answer
+
+
+class Bank(DependencyProvider):
+    """`self.bank.charge(...)`: the configured bank's client."""
+
+    def setup(self):
+        config = self.container.config
+        self.client = BankClient(config.get("BANK_URL", "http://localhost:8100"),
+                                 config.get("BANK_API_KEY", "sk_test_booking"),
+                                 float(config.get("BANK_TIMEOUT", 10)))
+
+    def get_dependency(self, worker_ctx):
+        return self.client

@@ -1,0 +1,52 @@
+from booking.kit.errors import BookingError, Conflict, NotFound, ServiceUnavailable
+
+
+class PaymentNotFound(NotFound):
+    code = "PAYMENT_NOT_FOUND"
+    default_message = "There is no such payment"
+
+
+class PaymentDeclined(BookingError):
+    code = "PAYMENT_DECLINED"
+    http_status = 402
+    default_message = "The card was declined; the room is released"
+
+    REASONS = {
+        "insufficient_funds": "The card was declined for insufficient funds; the room is released",
+        "not_charged": "The bank could not take the payment; nothing was charged and the room is released",
+    }
+
+    @classmethod
+    def because(cls, reason):
+        reason = reason or "card_declined"
+        return cls(cls.REASONS.get(reason, cls.default_message), details={"reason": reason})
+
+
+class PaymentInProgress(Conflict):
+    code = "PAYMENT_IN_PROGRESS"
+    default_message = "This payment is still being processed"
+
+
+class NotPayable(Conflict):
+    code = "NOT_PAYABLE"
+    default_message = "This reservation cannot be paid (it is not held any more)"
+
+
+class PaymentPending(ServiceUnavailable):
+    code = "PAYMENT_PENDING"
+    default_message = "The bank has not confirmed the payment yet; it is being checked, please look again shortly"
+
+
+class BankUnavailable(ServiceUnavailable):
+    """The bank did not answer, or answered 5xx: the outcome of the call is unknown."""
+
+    code = "BANK_UNAVAILABLE"
+    default_message = "The bank is not answering right now"
+
+
+class CardRefused(BookingError):
+    """The bank refused the card details themselves (not a decline)."""
+
+    code = "CARD_INVALID"
+    http_status = 400
+    default_message = "The card details are not valid"

@@ -1,0 +1,35 @@
+from datetime import datetime
+
+from sqlalchemy import DateTime, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Payment(Base):
+    """One attempt to pay a reservation. Of the card, only its brand and last four
+    digits are kept: never the number, never the CVC."""
+
+    __tablename__ = "payments"
+
+    # also the Idempotency-Key of the bank charge, so a retry never charges twice
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(140), unique=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    reservation_id: Mapped[str] = mapped_column(String(12), index=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    card_brand: Mapped[str] = mapped_column(String(20))
+    card_last4: Mapped[str] = mapped_column(String(4))
+    # pending -> succeeded | failed | unknown (settled later) ; succeeded -> refunded
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    failure_code: Mapped[str | None] = mapped_column(String(40))
+    bank_charge_id: Mapped[str | None] = mapped_column(String(60))
+    bank_refund_id: Mapped[str | None] = mapped_column(String(60))
+    refunded_minor: Mapped[int] = mapped_column(Integer, default=0)
+    receipt_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

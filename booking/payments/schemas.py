@@ -1,0 +1,77 @@
+from datetime import datetime, timezone
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from booking.kit.schemas import Money, Schema, UtcDateTime
+
+
+def luhn_valid(number):
+    digits = [int(d) for d in reversed(number)]
+    total = sum(digits[0::2]) + sum(sum(divmod(2 * d, 10)) for d in digits[1::2])
+    return total % 10 == 0
+
+
+def card_brand(number):
+    if number.startswith("4"):
+        return "visa"
+    if number[:2] in {"51", "52", "53", "54", "55"} or "2221" <= number[:4] <= "2720":
+        return "mastercard"
+    if number[:2] in {"34", "37"}:
+        return "amex"
+    return "card"
+
+
+class CardSchema(Schema):
+    """A card as a guest types it. Validated here, then handed to the bank; only
+    its brand and last four digits are ever kept."""
+
+    number = fields.String(required=True, validate=validate.Length(min=12, max=23))
+    exp_month = fields.Integer(required=True, validate=validate.Range(min=1, max=12))
+    exp_year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    cvc = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{3,4}$", error="3 or 4 digits."))
+    holder = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+    @validates_schema
+    def validate_card(self, data, **kwargs):
+        number = data.get("number", "").replace(" ", "").replace("-", "")
+        if not number.isdigit() or not 12 <= len(number) <= 19 or not luhn_valid(number):
+            raise ValidationError("Not a valid card number.", "number")
+        now = datetime.now(timezone.utc)
+        if "exp_year" in data and "exp_month" in data and (data["exp_year"], data["exp_month"]) < (now.year, now.month):
+            raise ValidationError("The card has expired.", "exp_month")
+
+
+class PayRequest(Schema):
+    reservation_id = fields.String(required=True, validate=validate.Regexp(r"^BK[0-9A-Z]{8}$"))
+    card = fields.Nested(CardSchema, required=True)
+    idempotency_key = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class PaymentIdRequest(Schema):
+    payment_id = fields.String(required=True, validate=validate.Regexp(r"^pay_[A-Za-z0-9_-]{8,40}$"))
+
+
+class PaymentSchema(Schema):
+    id = fields.String()
+    reservation_id = fields.String()
+    status = fields.String()
+    amount = Money(attribute="amount_minor")
+    refunded = Money(attribute="refunded_minor")
+    card = fields.Method("card_summary")
+    failure_code = fields.String(allow_none=True)
+    bank_reference = fields.String(attribute="bank_charge_id", allow_none=True)
+    created_at = UtcDateTime()
+
+    def card_summary(self, payment):
+        return {"brand": payment.card_brand, "last4": payment.card_last4}
+
+
+class PaymentEvent(Schema):
+    payment_id = fields.String(attribute="id")
+    reservation_id = fields.String()
+    user_id = fields.Integer()
+    status = fields.String()
+    amount_minor = fields.Integer()
+    refunded_minor = fields.Integer()
+    currency = fields.String()
+    failure_code = fields.String(allow_none=True)

@@ -1,0 +1,215 @@
+from nameko.dependency_providers import Config
+from nameko.events import EventDispatcher, event_handler
+from nameko.rpc import rpc
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from booking.kit.database import Database
+from booking.kit.errors import BookingError, IdempotencyKeyReused
+from booking.kit.identity import CallerIdentity
+from booking.kit.mail import Mailer
+from booking.kit.rpc import ServiceRpc
+from booking.kit.schemas import load, to_minor
+from booking.payments import emails, ledger
+from booking.payments.bank import Bank, Charge
+from booking.payments.exceptions import (
+    BankUnavailable,
+    NotPayable,
+    PaymentDeclined,
+    PaymentInProgress,
+    PaymentNotFound,
+    PaymentPending,
+)
+from booking.payments.models import Base, Payment
+from booking.payments.schemas import PayRequest, PaymentEvent, PaymentIdRequest, PaymentSchema, card_brand
+
+
+class PaymentsService:
+    """Charges through the bank; never keeps a card number or a CVC."""
+
+    name = "payments"
+
+    db = Database(Base)
+    caller = CallerIdentity()
+    dispatch = EventDispatcher()
+    bank = Bank()
+    mailer = Mailer()
+    config = Config()
+    reservations = ServiceRpc("reservations")
+    users = ServiceRpc("users", as_service=True)
+
+    @rpc(expected_exceptions=BookingError, sensitive_arguments=("card",))
+    def pay(self, reservation_id, card, idempotency_key):
+        """Pay a held reservation of the caller's with a card.
+
+        Takes reservation_id, card {number, exp_month, exp_year, cvc, holder} and
+        an idempotency_key (the same key gives the first answer again and never
+        charges twice). Needs a user token (scope `bookings`). Returns the payment
+        {id, status "succeeded", amount, card {brand, last4}, bank_reference} and
+        emits payment_succeeded; a declined card raises PaymentDeclined (402) and
+        emits payment_failed, which releases the hold.
+        Raises NotPayable, PaymentInProgress, PaymentPending (the bank's answer is
+        unknown and is being settled), IdempotencyKeyReused, ValidationFailed.
+        """
+        caller = self.caller.require("bookings")
+        request = load(PayRequest(), {"reservation_id": reservation_id, "card": card,
+                                      "idempotency_key": idempotency_key})
+        card = {**request["card"], "number": request["card"]["number"].replace(" ", "").replace("-", "")}
+        fingerprint = ledger.request_hash(request["reservation_id"], card)
+        key = f"{caller.user_id}:{request['idempotency_key']}"
+        with self.db.get_session() as session:
+            existing = session.scalar(select(Payment).where(Payment.idempotency_key == key))
+            if existing is not None:
+                return self._replay(existing, fingerprint)
+        reservation = self.reservations.get(request["reservation_id"])  # the caller's, or NotFound
+        if reservation["status"] != "held":
+            raise NotPayable(details={"status": reservation["status"]})
+        payment = self._start(caller.user_id, key, fingerprint, reservation, card)
+        token = self.bank.tokenize(card)
+        try:
+            charge = self.bank.charge(
+                amount_minor=payment["amount_minor"], currency=payment["currency"], source=token["id"],
+                reference=reservation["id"], description=f"Booking {reservation['id']}",
+                idempotency_key=payment["id"])
+        except BankUnavailable:
+            charge = self._settle_with_bank(payment["id"])
+        return self._conclude(payment["id"], charge)
+
+    @rpc(expected_exceptions=BookingError)
+    def get(self, payment_id):
+        """One payment of the caller's (or any, with scope `payments:read`)."""
+        caller = self.caller.require()
+        request = load(PaymentIdRequest(), {"payment_id": payment_id})
+        with self.db.get_session() as session:
+            payment = session.get(Payment, request["payment_id"])
+            if payment is None or not self._may_see(caller, payment.user_id):
+                raise PaymentNotFound(details={"payment_id": str(payment_id)})
+            return PaymentSchema().dump(payment)
+
+    @rpc(expected_exceptions=BookingError)
+    def for_reservation(self, reservation_id):
+        """The payments of a reservation, oldest first, after settling with the bank
+        any whose outcome was unknown. For its owner, or scope `payments:read`."""
+        caller = self.caller.require()
+        with self.db.get_session() as session:
+            unknown = list(session.scalars(select(Payment.id).where(
+                Payment.reservation_id == reservation_id, Payment.status.in_(("unknown", "pending")))))
+        for payment_id in unknown:
+            try:
+                self._conclude(payment_id, self._settle_with_bank(payment_id))
+            except BookingError:
+                pass  # still unknown; the next look tries again
+        with self.db.get_session() as session:
+            payments = list(session.scalars(select(Payment).where(Payment.reservation_id == reservation_id)
+                                            .order_by(Payment.created_at)))
+            visible = [p for p in payments if self._may_see(caller, p.user_id)]
+            return PaymentSchema(many=True).dump(visible)
+
+    @rpc(expected_exceptions=BookingError)
+    def refund(self, payment_id):
+        """Give a succeeded payment's money back (scope `payments:refund`, for
+        reservations). Refunding again changes nothing."""
+        self.caller.require("payments:refund")
+        return self._refund(load(PaymentIdRequest(), {"payment_id": payment_id})["payment_id"])
+
+    @rpc
+    def ping(self):
+        """"pong": the service is up and consuming."""
+        return "pong"
+
+    @event_handler("reservations", "reservation_cancelled")
+    def refund_cancelled(self, reservation):
+        """A paid reservation was cancelled: refund it."""
+        if reservation.get("payment_id"):
+            self._refund(reservation["payment_id"])
+
+    @event_handler("payments", "payment_succeeded")
+    def send_receipt(self, event):
+        """E-mail the receipt, once however often the event comes."""
+        with self.db.get_session() as session:
+            payment = session.get(Payment, event["payment_id"])
+            if payment is None or payment.receipt_sent_at is not None:
+                return
+            receipt = PaymentSchema().dump(payment)
+        guest = self.users.get(event["user_id"])
+        subject, text, html = emails.receipt(guest["full_name"], receipt)
+        self.mailer.send(guest["email"], subject, text, html)
+        with self.db.get_session() as session:
+            session.get(Payment, event["payment_id"]).receipt_sent_at = ledger.utcnow()
+
+    # -- internals -------------------------------------------------------------------
+
+    def _start(self, user_id, key, fingerprint, reservation, card):
+        now = ledger.utcnow()
+        try:
+            with self.db.get_session() as session:
+                payment = Payment(
+                    id=ledger.new_payment_id(), idempotency_key=key, request_hash=fingerprint,
+                    reservation_id=reservation["id"], user_id=user_id,
+                    amount_minor=to_minor(reservation["total"]["amount"]),
+                    currency=reservation["total"]["currency"], card_brand=card_brand(card["number"]),
+                    card_last4=card["number"][-4:], status="pending", refunded_minor=0,
+                    created_at=now, updated_at=now)
+                session.add(payment)
+                session.flush()
+                return {"id": payment.id, "amount_minor": payment.amount_minor, "currency": payment.currency}
+        except IntegrityError:
+            raise PaymentInProgress() from None  # a twin request with the same key got there first
+
+    def _settle_with_bank(self, payment_id):
+        """The outcome of a charge whose answer was lost: looked up under its key."""
+        try:
+            return self.bank.find_charge(payment_id) or Charge("declined", None, "not_charged")
+        except BankUnavailable:
+            with self.db.get_session() as session:
+                ledger.mark_unknown(session, payment_id)
+            raise PaymentPending() from None
+
+    def _conclude(self, payment_id, charge):
+        with self.db.get_session() as session:
+            payment = ledger.record_outcome(session, payment_id, charge)
+            event = PaymentEvent().dump(payment) if payment else None
+            answer = PaymentSchema().dump(session.get(Payment, payment_id))
+        if event:
+            self.dispatch(f"payment_{'succeeded' if charge.status == 'succeeded' else 'failed'}", event)
+        if answer["status"] != "succeeded":
+            raise PaymentDeclined.because(answer["failure_code"])
+        return answer
+
+    def _replay(self, payment, fingerprint):
+        if payment.request_hash != fingerprint:
+            raise IdempotencyKeyReused()
+        if payment.status == "pending":
+            raise PaymentInProgress()
+        if payment.status == "unknown":
+            raise PaymentPending()
+        if payment.status == "failed":
+            raise PaymentDeclined.because(payment.failure_code)
+        return PaymentSchema().dump(payment)
+
+    def _refund(self, payment_id):
+        with self.db.get_session() as session:
+            payment = session.get(Payment, payment_id)
+            if payment is None:
+                raise PaymentNotFound(details={"payment_id": payment_id})
+            if payment.status != "succeeded":
+                return PaymentSchema().dump(payment)
+            charge_id, amount = payment.bank_charge_id, payment.amount_minor
+        refund = self.bank.refund(charge_id=charge_id, idempotency_key=f"refund-{payment_id}")
+        with self.db.get_session() as session:
+            changed = session.execute(
+                update(Payment).where(Payment.id == payment_id, Payment.status == "succeeded")
+                .values(status="refunded", refunded_minor=amount, bank_refund_id=refund["id"],
+                        updated_at=ledger.utcnow())
+            ).rowcount
+            payment = session.get(Payment, payment_id)
+            session.refresh(payment)
+            answer, event = PaymentSchema().dump(payment), PaymentEvent().dump(payment)
+        if changed:
+            self.dispatch("payment_refunded", event)
+        return answer
+
+    @staticmethod
+    def _may_see(caller, owner_id):
+        return caller.user_id == owner_id or "payments:read" in caller.scopes
+

@@ -1,0 +1,1 @@
+"""reservations: room inventory per night, holds and reservations."""

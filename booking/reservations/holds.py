@@ -1,0 +1,121 @@
+"""Holding rooms night by night, and moving reservations between states: plain
+functions of a session, each meant to run inside one short transaction."""
+import hashlib
+import json
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select, update
+
+from booking.kit.errors import IdempotencyKeyReused
+from booking.reservations.exceptions import NoRoomLeft
+from booking.reservations.models import Reservation, RoomNight
+
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+# which states a reservation may move to, and whether leaving gives its rooms back
+TRANSITIONS = {
+    "held": {"confirmed", "cancelled", "expired"},
+    "confirmed": {"cancelled"},
+}
+HOLDS_ROOMS = {"held", "confirmed"}
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+def new_reference():
+    return "BK" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+
+
+def request_hash(request):
+    canonical = {key: str(value) for key, value in request.items() if key != "idempotency_key"}
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+def nights(check_in, check_out):
+    return [check_in + timedelta(days=offset) for offset in range((check_out - check_in).days)]
+
+
+def find_by_key(session, user_id, idempotency_key, fingerprint):
+    """The reservation a retried hold made already, or None; a key reused for
+    another request is refused."""
+    existing = session.scalar(select(Reservation).where(
+        Reservation.user_id == user_id, Reservation.idempotency_key == idempotency_key))
+    if existing is not None and existing.request_hash != fingerprint:
+        raise IdempotencyKeyReused()
+    return existing
+
+
+def take_rooms(session, hotel_id, room_type, stay_nights, capacity, rooms=1):
+    """Take `rooms` on every night, or none: `NoRoomLeft` if any night is full.
+
+    One conditional UPDATE increments only the nights with room left; if it did not
+    reach every night the caller's transaction is rolled back. Both SQLite (one
+    writer at a time) and PostgreSQL (rows locked, the condition checked again after
+    waiting) make this safe under any concurrency.
+    """
+    known = set(session.scalars(select(RoomNight.night).where(
+        RoomNight.hotel_id == hotel_id, RoomNight.room_type == room_type, RoomNight.night.in_(stay_nights))))
+    session.add_all(RoomNight(hotel_id=hotel_id, room_type=room_type, night=night, capacity=capacity, held=0)
+                    for night in stay_nights if night not in known)
+    session.flush()
+    taken = session.execute(
+        update(RoomNight)
+        .where(RoomNight.hotel_id == hotel_id, RoomNight.room_type == room_type,
+               RoomNight.night.in_(stay_nights), RoomNight.held + rooms <= RoomNight.capacity)
+        .values(held=RoomNight.held + rooms)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != len(stay_nights):
+        raise NoRoomLeft(details={"room_type": room_type})
+
+
+def give_back_rooms(session, reservation):
+    session.execute(
+        update(RoomNight)
+        .where(RoomNight.hotel_id == reservation.hotel_id, RoomNight.room_type == reservation.room_type,
+               RoomNight.night.in_(nights(reservation.check_in, reservation.check_out)),
+               RoomNight.held >= reservation.rooms)
+        .values(held=RoomNight.held - reservation.rooms)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def move(session, reservation_id, to_status, reason=None, now=None, **changes):
+    """Move a reservation to `to_status` if its current state allows it; the rooms
+    go back when it stops holding them. Returns the reservation if this call moved
+    it, None if it was already elsewhere (so a replayed event changes nothing)."""
+    reservation = session.get(Reservation, reservation_id)
+    if reservation is None or to_status not in TRANSITIONS.get(reservation.status, ()):
+        return None
+    # the conditional UPDATE makes two instances racing for the same move agree
+    moved = session.execute(
+        update(Reservation)
+        .where(Reservation.id == reservation_id, Reservation.status == reservation.status)
+        .values(status=to_status, status_reason=reason, updated_at=now or utcnow(), **changes)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not moved:
+        return None
+    was_holding = reservation.status in HOLDS_ROOMS
+    session.refresh(reservation)
+    if was_holding and to_status not in HOLDS_ROOMS:
+        give_back_rooms(session, reservation)
+    return reservation
+
+
+def rooms_left(session, hotel_id, room_types, stay_nights):
+    """{room type code: rooms free on every night of the stay} for the given
+    {code: capacity}."""
+    held = {}
+    for code, night, taken in session.execute(
+        select(RoomNight.room_type, RoomNight.night, RoomNight.held).where(
+            RoomNight.hotel_id == hotel_id, RoomNight.night.in_(stay_nights))):
+        held[code] = max(held.get(code, 0), taken)
+    return {code: max(capacity - held.get(code, 0), 0) for code, capacity in room_types.items()}
+
+
+def expired_holds(session, now, limit=100):
+    return list(session.scalars(
+        select(Reservation.id).where(Reservation.status == "held", Reservation.expires_at < now).limit(limit)))

@@ -1,0 +1,4 @@
+from booking.kit.migrations import run_migrations
+from booking.reservations.models import Base
+
+run_migrations(Base.metadata)

@@ -1,0 +1,231 @@
+from datetime import timedelta
+
+from nameko.dependency_providers import Config
+from nameko.events import EventDispatcher, event_handler
+from nameko.rpc import rpc
+from nameko.timer import timer
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from booking.kit.database import Database
+from booking.kit.errors import BookingError
+from booking.kit.identity import CallerIdentity
+from booking.kit.rpc import ServiceRpc
+from booking.kit.schemas import load, to_minor
+from booking.reservations import holds
+from booking.reservations.exceptions import (
+    ReservationNotCancellable,
+    ReservationNotFound,
+    RoomTypeNotFound,
+)
+from booking.reservations.models import Base, Reservation
+from booking.reservations.schemas import (
+    AvailabilityRequest,
+    HoldRequest,
+    ReservationEvent,
+    ReservationIdRequest,
+    ReservationSchema,
+)
+
+HOLD_SECONDS = 15 * 60
+SWEEP_SECONDS = 30
+# a hold races other holds for the same nights; PostgreSQL may ask us to try again
+HOLD_ATTEMPTS = 3
+
+
+class ReservationsService:
+    """Rooms held night by night, confirmed when paid, released when not."""
+
+    name = "reservations"
+
+    db = Database(Base)
+    caller = CallerIdentity()
+    dispatch = EventDispatcher()
+    config = Config()
+    search = ServiceRpc("search")
+    payments = ServiceRpc("payments", as_service=True)
+
+    @rpc(expected_exceptions=BookingError)
+    def hold(self, hotel_id, room_type, check_in, check_out, guests=1, idempotency_key=None):
+        """Hold one room of `room_type` for every night from check_in to check_out.
+
+        Needs a user token (scope `bookings`). Returns the reservation, status
+        "held", with `expires_at` (15 minutes by default) and the total. The same
+        idempotency_key returns the first answer again.
+        Raises NoRoomLeft (409), RoomTypeNotFound, HotelNotFound, ValidationFailed,
+        IdempotencyKeyReused (422, the key was used for another request).
+        """
+        caller = self.caller.require("bookings")
+        request = load(HoldRequest(), {
+            "hotel_id": hotel_id, "room_type": room_type, "check_in": check_in,
+            "check_out": check_out, "guests": guests, "idempotency_key": idempotency_key})
+        fingerprint = holds.request_hash(request)
+        with self.db.get_session() as session:
+            existing = holds.find_by_key(session, caller.user_id, request["idempotency_key"], fingerprint)
+            if existing is not None:
+                return ReservationSchema().dump(existing)
+        # the catalogue answers before any transaction opens
+        hotel = self.search.get_hotel(request["hotel_id"], guests=request["guests"])
+        room = next((r for r in hotel["room_types"] if r["code"] == request["room_type"]), None)
+        if room is None:
+            raise RoomTypeNotFound(details={"room_type": request["room_type"]})
+        for attempt in range(1, HOLD_ATTEMPTS + 1):
+            try:
+                reservation = self._place_hold(caller.user_id, request, fingerprint, hotel, room)
+                break
+            except IntegrityError:
+                with self.db.get_session() as session:  # a retry with the same key won the race
+                    existing = holds.find_by_key(session, caller.user_id, request["idempotency_key"],
+                                                 fingerprint)
+                    if existing is not None:
+                        return ReservationSchema().dump(existing)
+                if attempt == HOLD_ATTEMPTS:
+                    raise
+            except OperationalError:
+                if attempt == HOLD_ATTEMPTS:
+                    raise
+        self.dispatch("reservation_held", reservation["event"])
+        return reservation["reservation"]
+
+    @rpc(expected_exceptions=BookingError)
+    def get(self, reservation_id):
+        """One reservation of the caller's (or any, for a service with scope
+        `reservations:read`). Raises ReservationNotFound, for someone else's too."""
+        caller = self.caller.require()
+        with self.db.get_session() as session:
+            return ReservationSchema().dump(self._find(session, caller, reservation_id))
+
+    @rpc(expected_exceptions=BookingError)
+    def list_mine(self):
+        """The caller's reservations, newest first. Needs scope `bookings`."""
+        caller = self.caller.require("bookings")
+        with self.db.get_session() as session:
+            reservations = session.scalars(select(Reservation).where(Reservation.user_id == caller.user_id)
+                                           .order_by(Reservation.created_at.desc()))
+            return ReservationSchema(many=True).dump(reservations)
+
+    @rpc(expected_exceptions=BookingError)
+    def cancel(self, reservation_id):
+        """Cancel a held or confirmed reservation of the caller's; its rooms are
+        released and, if it was paid, payments refunds it. Cancelling again
+        returns it as it is. Raises ReservationNotFound, ReservationNotCancellable."""
+        caller = self.caller.require("bookings")
+        with self.db.get_session() as session:
+            reservation = self._find(session, caller, reservation_id)
+            if reservation.status == "cancelled":
+                return ReservationSchema().dump(reservation)
+            moved = holds.move(session, reservation.id, "cancelled", reason="cancelled_by_guest")
+            if moved is None:
+                raise ReservationNotCancellable(details={"status": reservation.status})
+            answer, event = ReservationSchema().dump(moved), ReservationEvent().dump(moved)
+        self.dispatch("reservation_cancelled", event)
+        return answer
+
+    @rpc(expected_exceptions=BookingError)
+    def availability(self, hotel_id, check_in, check_out):
+        """Rooms left of each room type on every night of a stay. Public.
+        Returns {room type code: rooms}."""
+        request = load(AvailabilityRequest(), {"hotel_id": hotel_id, "check_in": check_in,
+                                               "check_out": check_out})
+        hotel = self.search.get_hotel(request["hotel_id"])
+        capacities = {room["code"]: room["room_count"] for room in hotel["room_types"]}
+        with self.db.get_session() as session:
+            return holds.rooms_left(session, request["hotel_id"], capacities,
+                                    holds.nights(request["check_in"], request["check_out"]))
+
+    @rpc
+    def ping(self):
+        """"pong": the service is up and consuming."""
+        return "pong"
+
+    # -- the saga ------------------------------------------------------------------
+
+    @event_handler("payments", "payment_succeeded")
+    def confirm_paid(self, payment):
+        """Paid: the hold becomes a confirmed reservation. Paid too late (the hold
+        expired or was cancelled meanwhile): the money goes back."""
+        with self.db.get_session() as session:
+            moved = holds.move(session, payment["reservation_id"], "confirmed", reason="paid",
+                               payment_id=payment["payment_id"])
+            event = ReservationEvent().dump(moved) if moved else None
+            late = moved is None and self._status(session, payment["reservation_id"]) in ("cancelled", "expired")
+        if event:
+            self.dispatch("reservation_confirmed", event)
+        elif late:
+            self.payments.refund(payment["payment_id"])
+
+    @event_handler("payments", "payment_failed")
+    def release_unpaid(self, payment):
+        """The card was refused: the rooms go back at once."""
+        self._end_hold(payment["reservation_id"], "cancelled", "payment_failed")
+
+    @event_handler("payments", "payment_refunded")
+    def note_refund(self, payment):
+        with self.db.get_session() as session:
+            reservation = session.get(Reservation, payment["reservation_id"])
+            if reservation is not None:
+                reservation.refunded = True
+
+    @timer(interval=SWEEP_SECONDS)
+    def expire_holds(self):
+        """Holds past their expiry give their rooms back, unless a payment for them
+        went through after all: payments settles any unknown outcome with the bank
+        first. Safe with several instances sweeping at once."""
+        with self.db.get_session() as session:
+            due = holds.expired_holds(session, holds.utcnow())
+        for reservation_id in due:
+            try:
+                paid = [p for p in self.payments.for_reservation(reservation_id) if p["status"] == "succeeded"]
+            except BookingError:
+                continue  # payments cannot say: keep the hold until the next sweep
+            if paid:
+                self.confirm_paid({"reservation_id": reservation_id, "payment_id": paid[0]["id"]})
+            else:
+                self._end_hold(reservation_id, "expired", "not_paid_in_time")
+
+    # -- internals -------------------------------------------------------------------
+
+    def _place_hold(self, user_id, request, fingerprint, hotel, room):
+        now = holds.utcnow()
+        stay_nights = holds.nights(request["check_in"], request["check_out"])
+        nightly = to_minor(room["nightly_price"]["amount"])
+        with self.db.get_session() as session:
+            holds.take_rooms(session, hotel["id"], room["code"], stay_nights, room["room_count"])
+            reservation = Reservation(
+                id=holds.new_reference(), user_id=user_id, idempotency_key=request["idempotency_key"],
+                request_hash=fingerprint, hotel_id=hotel["id"], hotel_name=hotel["name"],
+                hotel_address=hotel["address"], room_type=room["code"], room_name=room["name"],
+                check_in=request["check_in"], check_out=request["check_out"], guests=request["guests"],
+                rooms=1, nightly_price_minor=nightly, total_minor=nightly * len(stay_nights),
+                currency=room["nightly_price"]["currency"], status="held",
+                expires_at=now + timedelta(seconds=int(self.config.get("HOLD_SECONDS", HOLD_SECONDS))),
+                created_at=now, updated_at=now, refunded=False,
+            )
+            session.add(reservation)
+            session.flush()
+            return {"reservation": ReservationSchema().dump(reservation),
+                    "event": ReservationEvent().dump(reservation)}
+
+    def _end_hold(self, reservation_id, status, reason):
+        with self.db.get_session() as session:
+            moved = holds.move(session, reservation_id, status, reason=reason)
+            event = ReservationEvent().dump(moved) if moved else None
+        if event:
+            self.dispatch(f"reservation_{status}", event)
+
+    @staticmethod
+    def _status(session, reservation_id):
+        reservation = session.get(Reservation, reservation_id)
+        return reservation.status if reservation else None
+
+    @staticmethod
+    def _find(session, caller, reservation_id):
+        request = load(ReservationIdRequest(), {"reservation_id": reservation_id})
+        reservation = session.get(Reservation, request["reservation_id"])
+        mine = reservation is not None and (
+            reservation.user_id == caller.user_id or "reservations:read" in caller.scopes)
+        if not mine:
+            # someone else's reservation is as unknown as a missing one
+            raise ReservationNotFound(details={"reservation_id": str(reservation_id)})
+        return reservation
+

@@ -1,0 +1,40 @@
+from booking.kit.errors import ValidationFailed
+from entrypoints.gateway.http import api, json_body, json_response
+
+HOLD_FIELDS = ("hotel_id", "room_type", "check_in", "check_out", "guests")
+
+
+def idempotency_key(request):
+    """The `Idempotency-Key` header, which every booking write needs: a retried
+    request with the same key gets the first answer and changes nothing."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        raise ValidationFailed("This request needs an Idempotency-Key header",
+                               details={"Idempotency-Key": ["Missing header."]})
+    return key
+
+
+class BookingRoutes:
+    @api("POST", "/api/v1/reservations")
+    def hold(self, request):
+        key = idempotency_key(request)
+        reservation = self.reservations.hold(**json_body(request, HOLD_FIELDS), idempotency_key=key)
+        return json_response(reservation, status=201)
+
+    @api("GET", "/api/v1/reservations")
+    def my_reservations(self, request):
+        return {"items": self.reservations.list_mine()}
+
+    @api("GET", "/api/v1/reservations/<string:reservation_id>")
+    def reservation(self, request, reservation_id):
+        return self.reservations.get(reservation_id)
+
+    @api("POST", "/api/v1/reservations/<string:reservation_id>/payment")
+    def pay(self, request, reservation_id):
+        key = idempotency_key(request)
+        body = json_body(request, ("card",))
+        return self.payments.pay(reservation_id, body.get("card"), key)
+
+    @api("POST", "/api/v1/reservations/<string:reservation_id>/cancel")
+    def cancel(self, request, reservation_id):
+        return self.reservations.cancel(reservation_id)
