@@ -84,27 +84,48 @@ def search_db_uri(request, tmp_path):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_uris(request, tmp_path):
-    """A migrated database for each service with one, all on SQLite or all on PostgreSQL."""
+    """A migrated database for every service, all on SQLite or all on PostgreSQL;
+    search's holds `small_catalogue()`."""
     uris = {}
-    for service in ("users", "auth"):
+    for service in ("users", "auth", "search", "reservations", "payments"):
         uris[service] = database_uri(request, tmp_path, service)
         upgrade(service, uris[service])
+    add_small_catalogue(uris["search"])
     return uris
+
+
+def start_listening(port, *argv):
+    """A helper process (`python -m …`) that is ready once it listens on `port`."""
+    process = subprocess.Popen([sys.executable, "-m", *argv])
+    deadline = time.monotonic() + 20
+    while not is_listening("127.0.0.1", port):
+        assert time.monotonic() < deadline and process.poll() is None, f"{argv[0]} did not start"
+        time.sleep(0.05)
+    return process
+
+
+def stop(process):
+    process.terminate()
+    process.wait(10)
 
 
 @pytest.fixture
 def mail_sink(tmp_path):
     """A real SMTP sink in its own process: (port, maildir)."""
     port, maildir = free_port(), tmp_path / "mail"
-    process = subprocess.Popen([sys.executable, "-m", "booking.devstack.mailsink", "--port", str(port),
-                                "--maildir", str(maildir)])
-    deadline = time.monotonic() + 20
-    while not is_listening("127.0.0.1", port):
-        assert time.monotonic() < deadline and process.poll() is None, "the mail sink did not start"
-        time.sleep(0.05)
+    process = start_listening(port, "booking.devstack.mailsink", "--port", str(port), "--maildir", str(maildir))
     yield port, maildir
-    process.terminate()
-    process.wait(10)
+    stop(process)
+
+
+@pytest.fixture
+def sandbox_bank(tmp_path):
+    """The sandbox bank in its own process, with its own ledger: its URL."""
+    port = free_port()
+    process = start_listening(port, "booking.devstack.bank", "--port", str(port),
+                              "--ledger", str(tmp_path / "bank.db"), "--api-key", "sk_test_booking")
+    yield f"http://127.0.0.1:{port}"
+    stop(process)
 
 
 @pytest.fixture
@@ -145,15 +166,19 @@ def small_catalogue():
     ]
 
 
-@pytest.fixture
-def catalogue_db_uri(search_db_uri):
-    """The search database holding `small_catalogue()`."""
+def add_small_catalogue(uri):
     from sqlalchemy.orm import Session
 
     from booking.kit.database import create_db_engine
 
-    engine = create_db_engine(search_db_uri)
+    engine = create_db_engine(uri)
     with Session(engine) as session, session.begin():
         session.add_all(small_catalogue())
     engine.dispose()
+
+
+@pytest.fixture
+def catalogue_db_uri(search_db_uri):
+    """The search database holding `small_catalogue()`."""
+    add_small_catalogue(search_db_uri)
     return search_db_uri

@@ -72,6 +72,10 @@ def stack_env(rabbit_config, tmp_path):
         "SEARCH_DB_URI": f"sqlite:///{tmp_path}/search.db",
         "USERS_DB_URI": f"sqlite:///{tmp_path}/users.db",
         "AUTH_DB_URI": f"sqlite:///{tmp_path}/auth.db",
+        "RESERVATIONS_DB_URI": f"sqlite:///{tmp_path}/reservations.db",
+        "PAYMENTS_DB_URI": f"sqlite:///{tmp_path}/payments.db",
+        "BANK_URL": f"http://localhost:{free_port()}",
+        "BANK_LEDGER": str(tmp_path / "bank.db"),
         "SMTP_PORT": str(free_port()),
         "MAIL_DIR": str(tmp_path / "mail"),
     }

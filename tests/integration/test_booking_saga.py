@@ -1,0 +1,221 @@
+"""The booking saga's guarantees, with every service in a real container on the real
+broker, the sandbox bank and the mail sink in their own processes, on SQLite and
+on PostgreSQL."""
+import time
+from datetime import date, timedelta
+
+import eventlet
+import pytest
+import requests
+from nameko.standalone.events import event_dispatcher
+from nameko.testing.services import entrypoint_hook
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from booking.auth.service import AuthService
+from booking.devstack.mailsink import read_messages
+from booking.kit.database import create_db_engine
+from booking.payments.service import PaymentsService
+from booking.reservations.models import Reservation, RoomNight
+from booking.reservations.service import ReservationsService
+from booking.search.service import SearchService
+from booking.users.service import UsersService
+from entrypoints.gateway.service import GatewayService
+from tests.integration.test_accounts import Client, login, register
+
+CHECK_IN = date.today() + timedelta(days=30)
+STAY = {"check_in": CHECK_IN.isoformat(), "check_out": (CHECK_IN + timedelta(days=2)).isoformat()}
+# Le Petit Paris has 6 double rooms, and nothing else
+LAST_ROOMS_HOTEL = {"hotel_id": 3, "room_type": "double", "guests": 2, **STAY}
+VISA, DECLINED = "4242424242424242", "4000000000000002"
+
+
+def card(number=VISA):
+    return {"number": number, "exp_month": 12, "exp_year": date.today().year + 2, "cvc": "123",
+            "holder": "Ada Lovelace"}
+
+
+@pytest.fixture
+def saga_config(config, db_uris, sandbox_bank):
+    return {**config, "DB_URIS": db_uris, "BANK_URL": sandbox_bank, "RPC_TIMEOUT": 10}
+
+
+@pytest.fixture
+def containers(container_factory, saga_config):
+    started = {}
+    for service in (SearchService, UsersService, AuthService, ReservationsService, ReservationsService,
+                    PaymentsService, GatewayService):
+        container = container_factory(service, saga_config)
+        container.start()
+        started.setdefault(container.service_name, container)
+    return started
+
+
+@pytest.fixture
+def guest(containers, saga_config):
+    """A logged-in guest's HTTP client."""
+    with Client(f"http://{saga_config['WEB_SERVER_ADDRESS']}") as web:
+        register(web)
+        web.headers["Authorization"] = f"Bearer {login(web)['access_token']}"
+        yield web
+
+
+class Bank(requests.Session):
+    def __init__(self, url):
+        super().__init__()
+        self.url = url
+        self.headers["Authorization"] = "Bearer sk_test_booking"
+
+    def charges(self, reference):
+        return self.get(f"{self.url}/v1/charges", params={"reference": reference}, timeout=10).json()["data"]
+
+    def balance(self):
+        return self.get(f"{self.url}/v1/balance", timeout=10).json()
+
+
+@pytest.fixture
+def bank(saga_config):
+    with Bank(saga_config["BANK_URL"]) as session:
+        yield session
+
+
+def hold(guest, key, **stay):
+    return guest.post("/api/v1/reservations", json={**LAST_ROOMS_HOTEL, **stay},
+                      headers={"Idempotency-Key": key})
+
+
+def pay(guest, reservation_id, key, number=VISA):
+    return guest.post(f"/api/v1/reservations/{reservation_id}/payment", json={"card": card(number)},
+                      headers={"Idempotency-Key": key})
+
+
+def eventually(check, timeout=15):
+    """Wait until `check()` neither fails an assertion nor returns False (events
+    take a moment to travel)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            assert check() is not False
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            eventlet.sleep(0.1)
+
+
+def status_of(guest, reservation_id):
+    return guest.get(f"/api/v1/reservations/{reservation_id}").json()["status"]
+
+
+def room_nights(saga_config):
+    engine = create_db_engine(saga_config["DB_URIS"]["reservations"])
+    with Session(engine) as session:
+        nights = [(n.night, n.held, n.capacity) for n in session.scalars(select(RoomNight))]
+    engine.dispose()
+    return nights
+
+
+def test_a_hundred_concurrent_holds_for_the_last_five_rooms_give_exactly_five(guest, saga_config):
+    assert hold(guest, "first").status_code == 201  # 6 rooms: 5 left
+    pool = eventlet.GreenPool(100)
+    answers = list(pool.imap(lambda n: hold(guest, f"race-{n}"), range(100)))
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses.count(201) == 5, statuses
+    assert statuses.count(409) == 95
+    assert {answer.json()["error"] for answer in answers if answer.status_code == 409} == {"NO_ROOM_LEFT"}
+    assert [(held, capacity) for _, held, capacity in room_nights(saga_config)] == [(6, 6), (6, 6)]
+
+
+def test_every_write_delivered_three_times_changes_nothing_more_and_charges_once(
+        guest, bank, saga_config):
+    held = [hold(guest, "once") for _ in range(3)]
+    assert [h.status_code for h in held] == [201, 201, 201]
+    reservation_id = held[0].json()["id"]
+    assert {h.json()["id"] for h in held} == {reservation_id}
+    assert len(guest.get("/api/v1/reservations").json()["items"]) == 1
+
+    paid = [pay(guest, reservation_id, "pay-once") for _ in range(3)]
+    assert [p.status_code for p in paid] == [200, 200, 200]
+    assert len({p.json()["id"] for p in paid}) == 1
+    assert len(bank.charges(reservation_id)) == 1
+    eventually(lambda: status_of(guest, reservation_id) == "confirmed")
+
+    # the payment's event delivered twice more: confirmed once, one confirmation e-mail
+    dispatch = event_dispatcher(saga_config)
+    payment = paid[0].json()
+    for _ in range(2):
+        dispatch("payments", "payment_succeeded", {"payment_id": payment["id"], "reservation_id": reservation_id,
+                                                   "user_id": 1, "status": "succeeded"})
+    eventlet.sleep(1)
+
+    def one_confirmation_and_one_receipt():
+        subjects = [m["Subject"] for m in read_messages(saga_config["MAIL_DIR"])]
+        assert sum(s.startswith("Booking confirmed") for s in subjects) == 1, subjects
+        assert sum(s.startswith("Your receipt") for s in subjects) == 1, subjects
+    eventually(one_confirmation_and_one_receipt)
+
+    cancelled = [guest.post(f"/api/v1/reservations/{reservation_id}/cancel") for _ in range(3)]
+    assert {c.json()["status"] for c in cancelled} == {"cancelled"}
+    reservation = cancelled[0].json()
+    for _ in range(2):
+        dispatch("reservations", "reservation_cancelled", {**reservation, "reservation_id": reservation_id})
+
+    def refunded_once():
+        assert bank.balance()["refunded"] == bank.balance()["charged"] == 30000  # 2 nights at 150.00
+        assert guest.get(f"/api/v1/reservations/{reservation_id}").json()["refunded"] is True
+    eventually(refunded_once)
+    eventlet.sleep(1)
+    assert bank.balance()["refunded"] == bank.balance()["charged"]
+    assert [charge["refunded_amount"] for charge in bank.charges(reservation_id)] == [30000]
+
+
+def test_a_declined_card_releases_the_hold(guest, bank, saga_config):
+    reservation_id = hold(guest, "declined").json()["id"]
+    declined = pay(guest, reservation_id, "pay-declined", DECLINED)
+    assert declined.status_code == 402 and declined.json()["error"] == "PAYMENT_DECLINED"
+    eventually(lambda: status_of(guest, reservation_id) == "cancelled")
+    eventually(lambda: [held for _, held, _ in room_nights(saga_config)] == [0, 0])
+    assert bank.balance()["charged"] == 0
+    assert [charge["status"] for charge in bank.charges(reservation_id)] == ["failed"]
+
+
+def test_an_expired_hold_frees_its_rooms(guest, containers, saga_config):
+    reservation_id = hold(guest, "to-expire").json()["id"]
+    engine = create_db_engine(saga_config["DB_URIS"]["reservations"])
+    with Session(engine) as session, session.begin():
+        session.get(Reservation, reservation_id).expires_at = CHECK_IN - timedelta(days=40)
+    engine.dispose()
+    with entrypoint_hook(containers["reservations"], "expire_holds") as expire_holds:
+        expire_holds()
+    assert status_of(guest, reservation_id) == "expired"
+    assert [held for _, held, _ in room_nights(saga_config)] == [0, 0]
+    with entrypoint_hook(containers["reservations"], "expire_holds") as expire_holds:
+        expire_holds()  # a second sweep (or a second instance) changes nothing
+    assert [held for _, held, _ in room_nights(saga_config)] == [0, 0]
+
+
+def test_money_adds_up(guest, bank, saga_config):
+    outcomes = {"paid-1": VISA, "paid-2": VISA, "declined": DECLINED, "refunded": VISA}
+    ids = {}
+    for key, number in outcomes.items():
+        ids[key] = hold(guest, key).json()["id"]
+        pay(guest, ids[key], f"pay-{key}", number)
+    guest.post(f"/api/v1/reservations/{ids['refunded']}/cancel")
+
+    def books_balance():
+        reservations = guest.get("/api/v1/reservations").json()["items"]
+        confirmed = [r for r in reservations if r["status"] == "confirmed"]
+        assert len(confirmed) == 2
+        assert all(r["payment_id"] for r in confirmed)
+        owed = sum(int(r["total"]["amount"].replace(".", "")) for r in confirmed if not r["refunded"])
+        assert bank.balance()["net"] == owed
+        assert bank.balance()["refunded"] == bank.balance()["charged"] - owed
+    eventually(books_balance)
+
+    engine = create_db_engine(saga_config["DB_URIS"]["reservations"])
+    with Session(engine) as session:
+        unpaid_confirmed = session.scalar(select(func.count()).where(
+            Reservation.status == "confirmed", Reservation.payment_id.is_(None)))
+    engine.dispose()
+    assert unpaid_confirmed == 0
+
