@@ -6,6 +6,8 @@ loads it from wrk on loopback for a bounded time:
 1. GET /api/v1/hotels?city=…  gateway -> search RPC -> SQLite, at 1, 10, 50 clients
 2. GET /ready?service=search   gateway -> a bare echo RPC (search.ping), same clients
 3. raw AMQP request/reply with kombu, no nameko: one at a time and 50 in flight
+4. complete bookings (hold, pay with the sandbox bank, confirmed) at 10 clients,
+   then a check that no night of any room type is held beyond its rooms
 
 and prints req/s, p50 and p99 for each, with the ratios between them. This is a
 benchmark, not a test: it asserts nothing and its figures vary with the machine.
@@ -13,6 +15,10 @@ benchmark, not a test: it asserts nothing and its figures vary with the machine.
 import argparse
 import json
 import multiprocessing
+import random
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
 import os
 import re
 import signal
@@ -24,6 +30,7 @@ import time
 import uuid
 from pathlib import Path
 
+import requests
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,9 +77,18 @@ def latency_ms(text):
     return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
 
 
+BENCH_VAR = ROOT / "var" / "bench"
+
+
 def start_stack(port):
+    """`booking run` on its own ports and its own databases under var/bench/."""
+    BENCH_VAR.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}", "PUBLIC_URL": f"http://localhost:{port}",
-           "LOG_LEVEL": "WARNING", "AMQP_URI": AMQP_URI}
+           "LOG_LEVEL": "WARNING", "AMQP_URI": AMQP_URI, "SMTP_PORT": str(free_port()),
+           "MAIL_DIR": str(BENCH_VAR / "mail"), "BANK_URL": f"http://localhost:{free_port()}",
+           "BANK_LEDGER": str(BENCH_VAR / "bank.db")}
+    for service in ("search", "users", "auth", "reservations", "payments"):
+        env[f"{service.upper()}_DB_URI"] = f"sqlite:///{BENCH_VAR / service}.db"
     stack = subprocess.Popen([str(Path(sys.executable).parent / "booking"), "run"], cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 180
@@ -84,6 +100,64 @@ def start_stack(port):
             break
     stack.send_signal(signal.SIGINT)
     raise SystemExit("the stack did not become ready")
+
+
+# -- complete bookings ---------------------------------------------------------
+
+def bench_bookings(base, seconds, clients=10):
+    """Hold and pay, as fast as `clients` guests can, for `seconds`."""
+    account = {"email": f"bench-{uuid.uuid4().hex[:8]}@example.com", "password": "benchmark guest 2026",
+               "full_name": "Bench Guest"}
+    requests.post(f"{base}/api/v1/users", json=account, timeout=30).raise_for_status()
+    login = requests.post(f"{base}/api/v1/auth/login", timeout=30,
+                          json={k: account[k] for k in ("email", "password")}).json()
+    headers = {"Authorization": f"Bearer {login['access_token']}"}
+    card = {"number": "4242424242424242", "exp_month": 12, "exp_year": date.today().year + 2,
+            "cvc": "123", "holder": "Bench Guest"}
+    end = time.monotonic() + seconds
+    rng = random.Random(7)
+
+    def guest(_):
+        done, failed, latencies = 0, 0, []
+        with requests.Session() as session:
+            session.headers.update(headers)
+            while time.monotonic() < end:
+                check_in = date.today() + timedelta(days=rng.randint(1, 300))
+                started = time.perf_counter()
+                held = session.post(f"{base}/api/v1/reservations", timeout=30, json={
+                    "hotel_id": rng.randint(1, 2000), "room_type": "double", "guests": 2,
+                    "check_in": check_in.isoformat(), "check_out": (check_in + timedelta(days=2)).isoformat(),
+                }, headers={"Idempotency-Key": uuid.uuid4().hex})
+                if held.status_code != 201:
+                    failed += 1
+                    continue
+                paid = session.post(f"{base}/api/v1/reservations/{held.json()['id']}/payment", timeout=30,
+                                    json={"card": card}, headers={"Idempotency-Key": uuid.uuid4().hex})
+                if paid.status_code == 200:
+                    done += 1
+                    latencies.append(time.perf_counter() - started)
+                else:
+                    failed += 1
+        return done, failed, latencies
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(clients) as pool:
+        outcomes = list(pool.map(guest, range(clients)))
+    elapsed = time.monotonic() - started
+    latencies = sorted(latency for _, _, found in outcomes for latency in found)
+    return {
+        "clients": clients,
+        "rps": sum(done for done, _, _ in outcomes) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000 if latencies else 0,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0,
+        "errors": sum(failed for _, failed, _ in outcomes),
+    }
+
+
+def double_bookings():
+    """Nights held beyond their rooms, by the reservations database."""
+    with sqlite3.connect(BENCH_VAR / "reservations.db") as db:
+        return db.execute("SELECT COUNT(*) FROM room_nights WHERE held > capacity").fetchone()[0]
 
 
 # -- raw AMQP request/reply ---------------------------------------------------
@@ -187,6 +261,8 @@ def main():
         wrk(f"{base}/api/v1/hotels?city=Paris", 10, 3)  # warm caches and connection pools
         results["search"] = [wrk(base, n, args.seconds, script.name) for n in CLIENTS]
         results["echo_rpc"] = [wrk(f"{base}/ready?service=search", n, args.seconds) for n in CLIENTS]
+        results["bookings"] = [bench_bookings(base, args.seconds)]
+        results["double_bookings"] = double_bookings()
     finally:
         stack.send_signal(signal.SIGINT)
         stack.wait(60)
@@ -198,6 +274,8 @@ def main():
     table("gateway -> search.find_hotels -> SQLite   GET /api/v1/hotels?city=…", results["search"])
     table("gateway -> search.ping (bare echo RPC)     GET /ready?service=search", results["echo_rpc"])
     table("raw AMQP request/reply (kombu, no nameko)  clients = requests in flight", results["raw_amqp"])
+    table("complete bookings: hold + pay (bank) -> confirmed  (req/s = bookings/s)", results["bookings"])
+    print(f"  nights held beyond their rooms: {results['double_bookings']}")
     search50, echo50 = results["search"][-1], results["echo_rpc"][-1]
     amqp1, amqp50 = results["raw_amqp"]
     print("\nratios (throughput)")
