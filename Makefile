@@ -36,12 +36,18 @@ define apt
 	{ [ -n "$$APT_UPDATED" ] || $(SUDO) apt-get update -q >/dev/null; } && $(APT_INSTALL) $(1) >/dev/null
 endef
 
+# RabbitMQ; the fonts every PDF embeds (Latin, Greek, Cyrillic; Japanese and Chinese)
 system-packages:
 	@[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || { echo "Installing RabbitMQ…"; $(call apt,rabbitmq-server); }
+	@[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && [ -f /usr/share/fonts/opentype/ipafont-gothic/ipag.ttf ] || \
+		{ echo "Installing fonts…"; $(call apt,fonts-dejavu-core fonts-ipafont-gothic); }
 
+# PostgreSQL (a throwaway server per run); qpdf and pdftoppm check and picture the PDFs
 test-packages:
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		{ echo "Installing PostgreSQL…"; $(call apt,postgresql); }
+	@command -v qpdf >/dev/null && command -v pdftoppm >/dev/null || \
+		{ echo "Installing qpdf and poppler-utils…"; $(call apt,qpdf poppler-utils); }
 
 bench-packages:
 	@command -v wrk >/dev/null || { echo "Installing wrk…"; $(call apt,wrk); }

@@ -1,3 +1,4 @@
+import re
 from datetime import datetime, timezone
 
 from marshmallow import ValidationError, fields, validate, validates_schema
@@ -28,13 +29,13 @@ class CardSchema(Schema):
     number = fields.String(required=True, validate=validate.Length(min=12, max=23))
     exp_month = fields.Integer(required=True, validate=validate.Range(min=1, max=12))
     exp_year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
-    cvc = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{3,4}$", error="3 or 4 digits."))
+    cvc = fields.String(required=True, validate=validate.Regexp(r"\A[0-9]{3,4}\Z", error="3 or 4 digits."))
     holder = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
     @validates_schema
     def validate_card(self, data, **kwargs):
         number = data.get("number", "").replace(" ", "").replace("-", "")
-        if not number.isdigit() or not 12 <= len(number) <= 19 or not luhn_valid(number):
+        if not re.fullmatch(r"[0-9]{12,19}", number, re.ASCII) or not luhn_valid(number):
             raise ValidationError("Not a valid card number.", "number")
         now = datetime.now(timezone.utc)
         if "exp_year" in data and "exp_month" in data and (data["exp_year"], data["exp_month"]) < (now.year, now.month):

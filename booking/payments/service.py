@@ -1,7 +1,11 @@
+import base64
+import logging
+from datetime import timedelta
+
 from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher, event_handler
 from nameko.rpc import rpc
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from booking.kit.database import Database
@@ -24,6 +28,13 @@ from booking.payments.models import Base, Payment
 from booking.payments.schemas import PayRequest, PaymentEvent, PaymentIdRequest, PaymentSchema, card_brand
 
 
+log = logging.getLogger(__name__)
+
+# longer than any charge takes (the bank's timeout, twice): a payment pending this
+# long lost its worker, and only then may a sweep settle it with the bank
+ABANDONED_AFTER_SECONDS = 60
+
+
 class PaymentsService:
     """Charges through the bank; never keeps a card number or a CVC."""
 
@@ -37,6 +48,7 @@ class PaymentsService:
     config = Config()
     reservations = ServiceRpc("reservations")
     users = ServiceRpc("users", as_service=True)
+    reports = ServiceRpc("reports", as_service=True)
 
     @rpc(expected_exceptions=BookingError, sensitive_arguments=("card",))
     def pay(self, reservation_id, card, idempotency_key):
@@ -64,8 +76,10 @@ class PaymentsService:
         reservation = self.reservations.get(request["reservation_id"])  # the caller's, or NotFound
         if reservation["status"] != "held":
             raise NotPayable(details={"status": reservation["status"]})
-        payment = self._start(caller.user_id, key, fingerprint, reservation, card)
+        # the bank checks the card before anything is recorded, so a refused card
+        # leaves nothing behind and the same key may be tried again
         token = self.bank.tokenize(card)
+        payment = self._start(caller.user_id, key, fingerprint, reservation, card)
         try:
             charge = self.bank.charge(
                 amount_minor=payment["amount_minor"], currency=payment["currency"], source=token["id"],
@@ -91,9 +105,12 @@ class PaymentsService:
         """The payments of a reservation, oldest first, after settling with the bank
         any whose outcome was unknown. For its owner, or scope `payments:read`."""
         caller = self.caller.require()
+        # a pending payment is settled only once its own worker must have given up on it
+        abandoned = ledger.utcnow() - timedelta(seconds=ABANDONED_AFTER_SECONDS)
         with self.db.get_session() as session:
             unknown = list(session.scalars(select(Payment.id).where(
-                Payment.reservation_id == reservation_id, Payment.status.in_(("unknown", "pending")))))
+                Payment.reservation_id == reservation_id,
+                or_(Payment.status == "unknown", and_(Payment.status == "pending", Payment.updated_at < abandoned)))))
         for payment_id in unknown:
             try:
                 self._conclude(payment_id, self._settle_with_bank(payment_id))
@@ -125,19 +142,40 @@ class PaymentsService:
 
     @event_handler("payments", "payment_succeeded")
     def send_receipt(self, event):
-        """E-mail the receipt, once however often the event comes."""
+        """E-mail the receipt, once however often (and however concurrently) the
+        event comes: the first handler to claim it sends it."""
         with self.db.get_session() as session:
-            payment = session.get(Payment, event["payment_id"])
-            if payment is None or payment.receipt_sent_at is not None:
-                return
-            receipt = PaymentSchema().dump(payment)
-        guest = self.users.get(event["user_id"])
-        subject, text, html = emails.receipt(guest["full_name"], receipt)
-        self.mailer.send(guest["email"], subject, text, html)
-        with self.db.get_session() as session:
-            session.get(Payment, event["payment_id"]).receipt_sent_at = ledger.utcnow()
+            claimed = session.execute(
+                update(Payment).where(Payment.id == event["payment_id"], Payment.receipt_sent_at.is_(None))
+                .values(receipt_sent_at=ledger.utcnow())).rowcount
+            payment = session.get(Payment, event["payment_id"]) if claimed else None
+            receipt = PaymentSchema().dump(payment) if payment else None
+        if receipt is None:
+            return
+        try:
+            guest = self.users.get(event["user_id"])
+            subject, text, html = emails.receipt(guest["full_name"], receipt)
+            self.mailer.send(guest["email"], subject, text, html, attachments=self._receipt_pdf(guest, receipt))
+        except Exception:
+            with self.db.get_session() as session:  # not sent: let a redelivery try again
+                session.get(Payment, event["payment_id"]).receipt_sent_at = None
+            raise
 
     # -- internals -------------------------------------------------------------------
+
+    def _receipt_pdf(self, guest, receipt):
+        """The receipt as a PDF to attach; without it the e-mail still goes."""
+        try:
+            document = self.reports.render("payment_receipt", {
+                "reference": receipt["reservation_id"], "payment_id": receipt["id"],
+                "guest_name": guest["full_name"], "description": f"Booking {receipt['reservation_id']}",
+                "amount": receipt["amount"]["amount"], "currency": receipt["amount"]["currency"],
+                "card_brand": receipt["card"]["brand"], "card_last4": receipt["card"]["last4"],
+                "bank_reference": receipt["bank_reference"], "paid_at": receipt["created_at"]})
+        except BookingError:
+            log.warning("sending the receipt of %s without its PDF", receipt["id"])
+            return []
+        return [(document["filename"], base64.b64decode(document["content_base64"]), "application/pdf")]
 
     def _start(self, user_id, key, fingerprint, reservation, card):
         now = ledger.utcnow()

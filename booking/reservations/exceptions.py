@@ -19,3 +19,8 @@ class RoomTypeNotFound(NotFound):
 class ReservationNotCancellable(Conflict):
     code = "NOT_CANCELLABLE"
     default_message = "This reservation can no longer be cancelled"
+
+
+class NotConfirmed(Conflict):
+    code = "NOT_CONFIRMED"
+    default_message = "This reservation is not confirmed (yet), so it has no confirmation"

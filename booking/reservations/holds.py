@@ -82,12 +82,15 @@ def give_back_rooms(session, reservation):
     )
 
 
-def move(session, reservation_id, to_status, reason=None, now=None, **changes):
-    """Move a reservation to `to_status` if its current state allows it; the rooms
-    go back when it stops holding them. Returns the reservation if this call moved
-    it, None if it was already elsewhere (so a replayed event changes nothing)."""
+def move(session, reservation_id, to_status, reason=None, now=None, only_from=None, **changes):
+    """Move a reservation to `to_status` if its current state allows it (and is one
+    of `only_from`, if given); the rooms go back when it stops holding them.
+    Returns the reservation if this call moved it, None if it was already
+    elsewhere (so a replayed event changes nothing)."""
     reservation = session.get(Reservation, reservation_id)
     if reservation is None or to_status not in TRANSITIONS.get(reservation.status, ()):
+        return None
+    if only_from is not None and reservation.status not in only_from:
         return None
     # the conditional UPDATE makes two instances racing for the same move agree
     moved = session.execute(

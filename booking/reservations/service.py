@@ -1,4 +1,8 @@
+import base64
+import hashlib
+import logging
 from datetime import timedelta
+from decimal import Decimal
 
 from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher, event_handler
@@ -14,6 +18,7 @@ from booking.kit.rpc import ServiceRpc
 from booking.kit.schemas import load, to_minor
 from booking.reservations import holds
 from booking.reservations.exceptions import (
+    NotConfirmed,
     ReservationNotCancellable,
     ReservationNotFound,
     RoomTypeNotFound,
@@ -27,7 +32,11 @@ from booking.reservations.schemas import (
     ReservationSchema,
 )
 
+log = logging.getLogger(__name__)
+
 HOLD_SECONDS = 15 * 60
+# prices include VAT at this rate; the confirmation shows the part that is tax
+VAT_RATE = Decimal("0.10")
 SWEEP_SECONDS = 30
 # a hold races other holds for the same nights; PostgreSQL may ask us to try again
 HOLD_ATTEMPTS = 3
@@ -44,6 +53,8 @@ class ReservationsService:
     config = Config()
     search = ServiceRpc("search")
     payments = ServiceRpc("payments", as_service=True)
+    reports = ServiceRpc("reports", as_service=True)
+    users = ServiceRpc("users", as_service=True)
 
     @rpc(expected_exceptions=BookingError)
     def hold(self, hotel_id, room_type, check_in, check_out, guests=1, idempotency_key=None):
@@ -133,6 +144,22 @@ class ReservationsService:
             return holds.rooms_left(session, request["hotel_id"], capacities,
                                     holds.nights(request["check_in"], request["check_out"]))
 
+    @rpc(expected_exceptions=BookingError)
+    def confirmation_pdf(self, reservation_id):
+        """The confirmation PDF of a confirmed reservation of the caller's (or any,
+        with scope `reservations:read`): {filename, content_type, content_base64,
+        pages, sha256, size}. Rendered by reports on confirmation and kept.
+        Raises ReservationNotFound, NotConfirmed."""
+        caller = self.caller.require()
+        with self.db.get_session() as session:
+            reservation = self._find(session, caller, reservation_id)
+            if reservation.status != "confirmed":
+                raise NotConfirmed(details={"status": reservation.status})
+            kept = reservation.confirmation_pdf
+        if kept is None:
+            kept = self._render_confirmation(reservation_id)
+        return pdf_file(reservation_id, kept)
+
     @rpc
     def ping(self):
         """"pong": the service is up and consuming."""
@@ -150,6 +177,11 @@ class ReservationsService:
             event = ReservationEvent().dump(moved) if moved else None
             late = moved is None and self._status(session, payment["reservation_id"]) in ("cancelled", "expired")
         if event:
+            try:
+                self._render_confirmation(payment["reservation_id"])
+            except Exception:  # the booking is confirmed whatever happens to its document
+                log.warning("the confirmation of %s will be rendered when first asked for",
+                            payment["reservation_id"], exc_info=True)
             self.dispatch("reservation_confirmed", event)
         elif late:
             self.payments.refund(payment["payment_id"])
@@ -206,9 +238,22 @@ class ReservationsService:
             return {"reservation": ReservationSchema().dump(reservation),
                     "event": ReservationEvent().dump(reservation)}
 
+    def _render_confirmation(self, reservation_id):
+        """Render the confirmation through reports and keep it; no transaction is
+        open while reports works."""
+        with self.db.get_session() as session:
+            reservation = ReservationSchema().dump(session.get(Reservation, reservation_id))
+        guest = self.users.get(reservation["user_id"])
+        document = self.reports.render("booking_confirmation", confirmation_data(reservation, guest))
+        pdf = base64.b64decode(document["content_base64"])
+        with self.db.get_session() as session:
+            session.get(Reservation, reservation_id).confirmation_pdf = pdf
+        return pdf
+
     def _end_hold(self, reservation_id, status, reason):
         with self.db.get_session() as session:
-            moved = holds.move(session, reservation_id, status, reason=reason)
+            # only a hold ends here: a failed second card must not cancel a paid booking
+            moved = holds.move(session, reservation_id, status, reason=reason, only_from=("held",))
             event = ReservationEvent().dump(moved) if moved else None
         if event:
             self.dispatch(f"reservation_{status}", event)
@@ -229,3 +274,23 @@ class ReservationsService:
             raise ReservationNotFound(details={"reservation_id": str(reservation_id)})
         return reservation
 
+
+
+def confirmation_data(reservation, guest):
+    """What the booking_confirmation template needs, from a reservation and its guest."""
+    total = Decimal(reservation["total"]["amount"])
+    return {
+        "reference": reservation["id"], "guest_name": guest["full_name"], "guest_email": guest["email"],
+        "hotel_name": reservation["hotel_name"], "hotel_address": reservation["hotel_address"],
+        "room_name": reservation["room_name"], "guests": reservation["guests"],
+        "check_in": reservation["check_in"], "check_out": reservation["check_out"],
+        "nightly_price": reservation["nightly_price"]["amount"],
+        "taxes": str((total - total / (1 + VAT_RATE)).quantize(Decimal("0.01"))),
+        "total": str(total), "currency": reservation["total"]["currency"],
+    }
+
+
+def pdf_file(reservation_id, pdf):
+    return {"filename": f"confirmation-{reservation_id}.pdf", "content_type": "application/pdf",
+            "content_base64": base64.b64encode(pdf).decode(), "sha256": hashlib.sha256(pdf).hexdigest(),
+            "size": len(pdf)}

@@ -1,15 +1,19 @@
+import base64
+import logging
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher, event_handler
 from nameko.rpc import rpc
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
 from booking.kit.identity import CallerIdentity
 from booking.kit.mail import Mailer
+from booking.kit.rpc import ServiceRpc
 from booking.kit.schemas import load
 from booking.users import emails, passwords
 from booking.users.exceptions import EmailTaken, InvalidCredentials, UserNotFound
@@ -25,6 +29,9 @@ from booking.users.schemas import (
 )
 
 
+log = logging.getLogger(__name__)
+
+
 class UsersService:
     """Accounts: who people are, and the e-mails they get."""
 
@@ -35,6 +42,7 @@ class UsersService:
     dispatch = EventDispatcher()
     mailer = Mailer()
     config = Config()
+    reservations = ServiceRpc("reservations", as_service=True)
 
     @rpc(expected_exceptions=BookingError, sensitive_arguments=("password",))
     def register(self, email, password, full_name):
@@ -111,37 +119,59 @@ class UsersService:
     def send_welcome(self, payload):
         """Welcome a new account by e-mail, once however often the event comes."""
         with self.db.get_session() as session:
-            user = session.get(User, payload["user_id"])
-            if user is None or user.welcome_sent_at is not None:
-                return
-            to, full_name = user.email, user.full_name
-        # no transaction is open while the mail goes out; a crash between the two
-        # sends the welcome again, which beats never sending it
+            # the first handler to claim it sends it, even with twins running at once
+            claimed = session.execute(
+                update(User).where(User.id == payload["user_id"], User.welcome_sent_at.is_(None))
+                .values(welcome_sent_at=datetime.now(timezone.utc))).rowcount
+            user = session.get(User, payload["user_id"]) if claimed else None
+            to, full_name = (user.email, user.full_name) if user else (None, None)
+        if to is None:
+            return
         subject, text, html = emails.welcome(full_name, self.config.get("PUBLIC_URL", ""))
-        self.mailer.send(to, subject, text, html)
-        with self.db.get_session() as session:
-            session.get(User, payload["user_id"]).welcome_sent_at = datetime.now(timezone.utc)
+        with self._unclaimed_on_failure(lambda session: setattr(session.get(User, payload["user_id"]),
+                                                                "welcome_sent_at", None)):
+            self.mailer.send(to, subject, text, html)
 
     @event_handler("reservations", "reservation_confirmed")
     def send_confirmation(self, reservation):
-        """E-mail the guest that the booking is confirmed, once per reservation."""
+        """E-mail the guest that the booking is confirmed, with its PDF, once per reservation."""
         key = f"confirmation:{reservation['reservation_id']}"
-        with self.db.get_session() as session:
-            if session.get(SentEmail, key) is not None:
-                return
-            user = session.get(User, reservation["user_id"])
-            if user is None:
-                return
-            to, full_name = user.email, user.full_name
+        try:
+            with self.db.get_session() as session:
+                session.add(SentEmail(key=key, sent_at=datetime.now(timezone.utc)))
+                user = session.get(User, reservation["user_id"])
+                to, full_name = (user.email, user.full_name) if user else (None, None)
+        except IntegrityError:
+            return  # claimed (sent) already
+        if to is None:
+            return
         subject, text, html = emails.confirmation(full_name, reservation, self.config.get("PUBLIC_URL", ""))
-        self.mailer.send(to, subject, text, html)
-        with self.db.get_session() as session:
-            session.merge(SentEmail(key=key, sent_at=datetime.now(timezone.utc)))
+        with self._unclaimed_on_failure(lambda session: session.delete(session.get(SentEmail, key))):
+            self.mailer.send(to, subject, text, html, attachments=self._confirmation_pdf(reservation))
 
     @rpc
     def ping(self):
         """"pong": the service is up and consuming."""
         return "pong"
+
+    @contextmanager
+    def _unclaimed_on_failure(self, unclaim):
+        """If the mail does not go, give up the claim so a redelivery tries again."""
+        try:
+            yield
+        except Exception:
+            with self.db.get_session() as session:
+                unclaim(session)
+            raise
+
+    def _confirmation_pdf(self, reservation):
+        """The PDF to attach; without it the e-mail still goes (the PDF stays in My bookings)."""
+        try:
+            document = self.reservations.confirmation_pdf(reservation["reservation_id"])
+        except BookingError:
+            log.warning("sending the confirmation of %s without its PDF", reservation["reservation_id"])
+            return []
+        return [(document["filename"], base64.b64decode(document["content_base64"]), "application/pdf")]
 
     def _find(self, email):
         with self.db.get_session() as session:

@@ -18,5 +18,6 @@ class GatewayService(HealthRoutes, SearchRoutes, AccountRoutes, BookingRoutes):
     auth = ServiceRpc("auth")
     reservations = ServiceRpc("reservations")
     payments = ServiceRpc("payments")
+    reports = ServiceRpc("reports")
     session = WebSessions()
     templates = Templates()

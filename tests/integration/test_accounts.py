@@ -114,7 +114,7 @@ def test_oauth_token_endpoint_speaks_rfc_6749(stack, web):
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
     basic = web.post("/oauth/token", data={"grant_type": "client_credentials"},
                      auth=("developer", stack["OAUTH_CLIENTS"]["developer"]["secret"]))
-    assert basic.status_code == 200 and basic.json()["scope"] == "users:read"
+    assert basic.status_code == 200 and basic.json()["scope"] == "reports:render users:read"
     assert "refresh_token" not in basic.json()
     missing = web.post("/oauth/token", data={})
     assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
@@ -279,7 +279,7 @@ def test_the_nameko_shell_helpers_give_calls_a_token(stack, web):
             n.rpc.users.me()
         assert shell_login(n, "ada@example.com", PASSWORD)["email"] == "ada@example.com"
         assert n.rpc.users.update_profile(full_name="Ada King")["full_name"] == "Ada King"
-        assert as_client(n, "developer", stack["OAUTH_CLIENTS"]["developer"]["secret"]) == "users:read"
+        assert as_client(n, "developer", stack["OAUTH_CLIENTS"]["developer"]["secret"]) == "reports:render users:read"
         assert n.rpc.users.get(1)["full_name"] == "Ada King"
     finally:
         proxy.stop()

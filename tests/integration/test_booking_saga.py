@@ -2,6 +2,7 @@
 broker, the sandbox bank and the mail sink in their own processes, on SQLite and
 on PostgreSQL."""
 import time
+import io
 from datetime import date, timedelta
 
 import eventlet
@@ -9,6 +10,7 @@ import pytest
 import requests
 from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_hook
+from pypdf import PdfReader
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -17,6 +19,7 @@ from booking.devstack.mailsink import read_messages
 from booking.kit.database import create_db_engine
 from booking.payments.service import PaymentsService
 from booking.reservations.models import Reservation, RoomNight
+from booking.reports.service import ReportsService
 from booking.reservations.service import ReservationsService
 from booking.search.service import SearchService
 from booking.users.service import UsersService
@@ -44,7 +47,7 @@ def saga_config(config, db_uris, sandbox_bank):
 def containers(container_factory, saga_config):
     started = {}
     for service in (SearchService, UsersService, AuthService, ReservationsService, ReservationsService,
-                    PaymentsService, GatewayService):
+                    PaymentsService, ReportsService, GatewayService):
         container = container_factory(service, saga_config)
         container.start()
         started.setdefault(container.service_name, container)
@@ -219,3 +222,40 @@ def test_money_adds_up(guest, bank, saga_config):
     engine.dispose()
     assert unpaid_confirmed == 0
 
+
+
+def pdf_text(content):
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+def test_a_confirmed_booking_has_its_pdf_in_the_api_and_in_both_emails(guest, saga_config):
+    reservation_id = hold(guest, "with-pdf").json()["id"]
+    early = guest.get(f"/api/v1/reservations/{reservation_id}/confirmation.pdf")
+    assert early.status_code == 409 and early.json()["error"] == "NOT_CONFIRMED"
+    assert pay(guest, reservation_id, "pay-with-pdf").status_code == 200
+    eventually(lambda: status_of(guest, reservation_id) == "confirmed")
+
+    pdf = guest.get(f"/api/v1/reservations/{reservation_id}/confirmation.pdf")
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    assert f"confirmation-{reservation_id}.pdf" in pdf.headers["Content-Disposition"]
+    printed = pdf_text(pdf.content)
+    for words in (reservation_id, "Ada Lovelace", "Le Petit Paris", "300.00 EUR", "27.27 EUR",
+                  date.fromisoformat(STAY["check_in"]).strftime("%d %B %Y")):
+        assert words in printed, words
+
+    with Client(guest.base_url) as stranger:
+        register(stranger, email="eve@example.com", full_name="Eve")
+        stranger.headers["Authorization"] = f"Bearer {login(stranger, email='eve@example.com')['access_token']}"
+        assert stranger.get(f"/api/v1/reservations/{reservation_id}/confirmation.pdf").status_code == 404
+
+    def attachments():
+        found = {}
+        for message in read_messages(saga_config["MAIL_DIR"]):
+            for part in message.iter_attachments():
+                found[part.get_filename()] = part.get_content()
+        assert {f"confirmation-{reservation_id}.pdf", f"receipt-{reservation_id}.pdf"} <= set(found), found.keys()
+        return found
+    eventually(attachments)
+    found = attachments()
+    assert found[f"confirmation-{reservation_id}.pdf"] == pdf.content
+    assert "Visa ending in 4242" in pdf_text(found[f"receipt-{reservation_id}.pdf"])

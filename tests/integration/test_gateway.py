@@ -116,7 +116,7 @@ def test_search_not_answering_in_time_is_503_after_the_timeout(gateway, containe
 def test_ready_names_each_service(gateway, search, api):
     assert api.get("/ready").json() == {"status": "unavailable", "services": {
         "search": "up", "users": "unavailable", "auth": "unavailable", "reservations": "unavailable",
-        "payments": "unavailable"}}
+        "payments": "unavailable", "reports": "unavailable"}}
     assert api.get("/ready", params={"service": "search"}).status_code == 200
 
 

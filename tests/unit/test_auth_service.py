@@ -68,11 +68,11 @@ def refresh(auth, refresh_token, **parameters):
 def test_client_credentials_give_a_verifiable_token_with_the_clients_scopes(auth):
     answer = developer_token(auth)
 
-    assert (answer["token_type"], answer["expires_in"], answer["scope"]) == ("Bearer", 600, "users:read")
+    assert (answer["token_type"], answer["expires_in"], answer["scope"]) == ("Bearer", 600, "reports:render users:read")
     assert "refresh_token" not in answer
     caller = verified(auth, answer["access_token"])
     assert (caller.subject, caller.client_id, caller.scopes) == (
-        "client:developer", "developer", frozenset({"users:read"}))
+        "client:developer", "developer", frozenset({"users:read", "reports:render"}))
 
 
 def test_client_credentials_for_a_scope_the_client_lacks_are_refused(auth):

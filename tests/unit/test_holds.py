@@ -21,10 +21,15 @@ STATUSES = ["held", "confirmed", "cancelled", "expired"]
 ALLOWED = {("held", "confirmed"), ("held", "cancelled"), ("held", "expired"), ("confirmed", "cancelled")}
 
 
+def migrated_engine(tmp_path, service):
+    """An engine on a new SQLite file holding `service`'s tables (its migrations applied)."""
+    upgrade(service, uri := f"sqlite:///{tmp_path}/{service}.db")
+    return create_db_engine(uri)
+
+
 @pytest.fixture
 def engine(tmp_path):
-    upgrade("reservations", uri := f"sqlite:///{tmp_path}/reservations.db")
-    engine = create_db_engine(uri)
+    engine = migrated_engine(tmp_path, "reservations")
     yield engine
     engine.dispose()
 
@@ -180,6 +185,19 @@ def test_a_second_identical_move_returns_none_and_gives_nothing_back_again(engin
     after = stored(engine, "BKAAAA0001")
     assert (after.status, after.status_reason, after.updated_at) == (
         before.status, before.status_reason, before.updated_at)
+    assert held(engine) == {night: 1 for night in STAY}
+
+
+def test_of_two_racing_moves_only_the_first_moves_and_gives_the_rooms_back(engine):
+    book(engine, "BKAAAA0001")
+    book(engine, "BKAAAA0002")
+
+    with Session(engine) as late, late.begin():
+        assert late.get(Reservation, "BKAAAA0001").status == "held"  # read before the other commits
+        assert move(engine, "BKAAAA0001", "cancelled") == ("BKAAAA0001", "cancelled")
+        assert holds.move(late, "BKAAAA0001", "expired") is None
+
+    assert stored(engine, "BKAAAA0001").status == "cancelled"
     assert held(engine) == {night: 1 for night in STAY}
 
 

@@ -1,3 +1,7 @@
+import base64
+
+from werkzeug.wrappers import Response
+
 from booking.kit.errors import ValidationFailed
 from entrypoints.gateway.http import api, json_body, json_response
 
@@ -38,3 +42,10 @@ class BookingRoutes:
     @api("POST", "/api/v1/reservations/<string:reservation_id>/cancel")
     def cancel(self, request, reservation_id):
         return self.reservations.cancel(reservation_id)
+
+    @api("GET", "/api/v1/reservations/<string:reservation_id>/confirmation.pdf")
+    def confirmation_pdf(self, request, reservation_id):
+        document = self.reservations.confirmation_pdf(reservation_id)
+        return Response(base64.b64decode(document["content_base64"]), mimetype="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="{document["filename"]}"',
+            "Cache-Control": "private, no-store"})

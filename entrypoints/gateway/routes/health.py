@@ -2,7 +2,7 @@ from booking.kit.errors import NotFound, ServiceUnavailable
 from entrypoints.gateway.http import api, json_response, query_args
 
 # the services /ready asks; each answers `ping`
-SERVICES = ("search", "users", "auth", "reservations", "payments")
+SERVICES = ("search", "users", "auth", "reservations", "payments", "reports")
 
 
 class HealthRoutes:

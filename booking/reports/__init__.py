@@ -1,0 +1,1 @@
+"""reports: PDF documents (confirmations, receipts, invoices) from a template and data."""

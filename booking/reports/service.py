@@ -1,0 +1,34 @@
+from nameko.rpc import rpc
+
+from booking.kit.errors import BookingError
+from booking.kit.identity import CallerIdentity
+from booking.reports import rendering
+
+
+class ReportsService:
+    """PDF documents from a template and data: confirmations, receipts, invoices."""
+
+    name = "reports"
+
+    caller = CallerIdentity()
+
+    @rpc(expected_exceptions=BookingError)
+    def render(self, template, data):
+        """Render `template` (see `templates()`) with `data`.
+
+        Needs a token (services render for their guests). Returns {filename,
+        content_type, content_base64, pages, sha256, size}.
+        Raises UnknownTemplate, ValidationFailed (naming each field's problem).
+        """
+        self.caller.require("reports:render")
+        return rendering.render(template, data)
+
+    @rpc
+    def templates(self):
+        """Every template: {name, title, fields: [{name, type, required}]}. Public."""
+        return rendering.describe()
+
+    @rpc
+    def ping(self):
+        """"pong": the service is up and consuming."""
+        return "pong"

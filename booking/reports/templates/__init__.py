@@ -1,0 +1,9 @@
+"""The document templates: each module has a `DataSchema` (what it needs), a
+`title`, a `filename(data)` and `flowables(data)` (what it prints)."""
+from booking.reports.templates import confirmation, invoice, receipt
+
+TEMPLATES = {
+    "booking_confirmation": confirmation,
+    "payment_receipt": receipt,
+    "invoice": invoice,
+}

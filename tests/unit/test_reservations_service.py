@@ -1,0 +1,320 @@
+"""ReservationsService with worker_factory: its database a throwaway SQLite file, its
+caller a stand-in for the verified token, `search`, `payments`, `users`, `reports` and
+`dispatch` mocks."""
+import base64
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import nameko_sqlalchemy
+import pytest
+from nameko.testing.services import worker_factory
+from sqlalchemy import select, update
+from sqlalchemy.orm import sessionmaker
+
+from booking.kit.errors import IdempotencyKeyReused, ServiceUnavailable, ValidationFailed
+from booking.kit.tokens import MissingScope
+from booking.reservations.exceptions import NoRoomLeft, ReservationNotFound, RoomTypeNotFound
+from booking.reservations.holds import utcnow
+from booking.reservations.models import Reservation
+from booking.reservations.service import ReservationsService
+from tests.unit.test_holds import migrated_engine
+from tests.unit.test_users_service import calling_as
+
+CHECK_IN = utcnow().date() + timedelta(days=30)
+STAY = {"check_in": CHECK_IN.isoformat(), "check_out": (CHECK_IN + timedelta(days=2)).isoformat()}
+HOTEL = {
+    "id": 3, "name": "Le Petit Paris", "address": "3 Main Street, Paris", "city": "Paris", "stars": 3,
+    "room_types": [
+        {"code": "double", "name": "Double", "room_count": 2, "max_guests": 2,
+         "nightly_price": {"amount": "150.00", "currency": "EUR"}},
+        {"code": "single", "name": "Single", "room_count": 3, "max_guests": 1,
+         "nightly_price": {"amount": "90.00", "currency": "EUR"}},
+    ],
+}
+ADA = calling_as("user:7", "account", "bookings")
+GRACE = calling_as("user:8", "account", "bookings")
+PAYMENTS_SERVICE = calling_as("client:payments", "users:read", "reservations:read", client_id="payments")
+PAYMENT_ID = "pay_0123456789abcdefghij"
+PDF = {"filename": "confirmation.pdf", "content_type": "application/pdf",
+       "content_base64": base64.b64encode(b"%PDF-1.7 a confirmation").decode()}
+
+
+@pytest.fixture
+def db(tmp_path):
+    """Stands in for the Database provider: each `get_session()` a session that commits at
+    the end of its `with` block, as nameko-sqlalchemy's."""
+    engine = migrated_engine(tmp_path, "reservations")
+    yield SimpleNamespace(get_session=sessionmaker(engine, class_=nameko_sqlalchemy.database.Session))
+    engine.dispose()
+
+
+def worker(db, caller=ADA):
+    service = worker_factory(ReservationsService, db=db, caller=caller, config={"HOLD_SECONDS": 900})
+    service.search.get_hotel.return_value = HOTEL
+    service.users.get.return_value = {"id": 7, "email": "ada@example.com", "full_name": "Ada Lovelace"}
+    service.reports.render.return_value = PDF  # the confirmation, rendered on confirming
+    return service
+
+
+@pytest.fixture
+def reservations(db):
+    return worker(db)
+
+
+def hold(service, key="key-1", **arguments):
+    return service.hold(**{"hotel_id": 3, "room_type": "double", "guests": 2, "idempotency_key": key,
+                           **STAY, **arguments})
+
+
+def dispatched(service, event_type):
+    """The payloads `service` dispatched as `event_type`, in order."""
+    return [call.args[1] for call in service.dispatch.call_args_list if call.args[0] == event_type]
+
+
+def stored(db, reservation_id=None):
+    """The statuses of the stored reservations, or the (status, reason, payment id) of one."""
+    with db.get_session() as session:
+        if reservation_id:
+            reservation = session.get(Reservation, reservation_id)
+            return reservation.status, reservation.status_reason, reservation.payment_id
+        return [reservation.status for reservation in session.scalars(select(Reservation))]
+
+
+def make_overdue(db, reservation_id):
+    with db.get_session() as session:
+        session.execute(update(Reservation).where(Reservation.id == reservation_id)
+                        .values(expires_at=utcnow() - timedelta(seconds=1)))
+
+
+def doubles_left(service):
+    return service.availability(3, **STAY)["double"]
+
+
+def payment_succeeded(reservation_id):
+    return {"payment_id": PAYMENT_ID, "reservation_id": reservation_id, "user_id": 7, "status": "succeeded",
+            "amount_minor": 30000, "refunded_minor": 0, "currency": "EUR", "failure_code": None}
+
+
+def test_hold_holds_a_room_for_fifteen_minutes_at_the_price_of_the_stay(reservations):
+    answer = hold(reservations)
+
+    assert (answer["status"], answer["user_id"], answer["hotel_name"], answer["room_name"]) == (
+        "held", 7, "Le Petit Paris", "Double")
+    assert (answer["nights"], answer["total"]) == (2, {"amount": "300.00", "currency": "EUR"})
+    assert answer["nightly_price"] == {"amount": "150.00", "currency": "EUR"}
+    expires_in = datetime.fromisoformat(answer["expires_at"]) - datetime.now(timezone.utc)
+    assert timedelta(minutes=14, seconds=50) < expires_in <= timedelta(minutes=15)
+    reservations.search.get_hotel.assert_called_once_with(3, guests=2)
+    assert doubles_left(reservations) == 1
+
+
+def test_hold_announces_the_hold_once(reservations):
+    answer = hold(reservations)
+
+    reservations.dispatch.assert_called_once()
+    assert dispatched(reservations, "reservation_held") == [{
+        "reservation_id": answer["id"], "user_id": 7, "hotel_id": 3, "hotel_name": "Le Petit Paris",
+        "room_type": "double", "check_in": STAY["check_in"], "check_out": STAY["check_out"], "rooms": 1,
+        "status": "held", "reason": None, "total_minor": 30000, "currency": "EUR", "payment_id": None}]
+
+
+def test_the_same_idempotency_key_returns_the_same_reservation_without_asking_or_announcing_again(
+        reservations, db):
+    first = hold(reservations)
+
+    assert hold(reservations) == first
+
+    reservations.search.get_hotel.assert_called_once()
+    assert len(dispatched(reservations, "reservation_held")) == 1
+    assert stored(db) == ["held"] and doubles_left(reservations) == 1
+
+
+def test_the_same_idempotency_key_for_another_stay_is_refused(reservations, db):
+    hold(reservations)
+
+    with pytest.raises(IdempotencyKeyReused) as refusal:
+        hold(reservations, check_out=(CHECK_IN + timedelta(days=3)).isoformat())
+
+    assert refusal.value.http_status == 422
+    assert stored(db) == ["held"]
+
+
+def test_a_third_hold_of_two_rooms_finds_no_room_left(reservations, db):
+    hold(reservations, key="key-1")
+    hold(worker(db, GRACE), key="key-1")
+
+    with pytest.raises(NoRoomLeft) as refusal:
+        hold(reservations, key="key-3")
+
+    assert refusal.value.http_status == 409
+    assert stored(db) == ["held", "held"]
+    assert len(dispatched(reservations, "reservation_held")) == 1
+
+
+def test_an_unknown_room_type_is_not_found(reservations, db):
+    with pytest.raises(RoomTypeNotFound) as refusal:
+        hold(reservations, room_type="suite")
+
+    assert (refusal.value.http_status, refusal.value.details) == (404, {"room_type": "suite"})
+    assert stored(db) == []
+    reservations.dispatch.assert_not_called()
+
+
+def test_hold_needs_the_bookings_scope(db):
+    service = worker(db, calling_as("user:7", "account"))
+
+    with pytest.raises(MissingScope):
+        hold(service)
+
+    service.search.get_hotel.assert_not_called()
+    assert stored(db) == []
+
+
+@pytest.mark.parametrize("stay, field", [
+    ({"check_in": (CHECK_IN - timedelta(days=31)).isoformat()}, "check_in"),
+    ({"check_out": (CHECK_IN - timedelta(days=1)).isoformat()}, "check_out"),
+    ({"check_out": CHECK_IN.isoformat()}, "check_out"),
+])
+def test_a_stay_in_the_past_or_ending_before_it_begins_is_not_valid(reservations, db, stay, field):
+    with pytest.raises(ValidationFailed) as refusal:
+        hold(reservations, **stay)
+
+    assert list(refusal.value.details) == [field]
+    reservations.search.get_hotel.assert_not_called()
+    assert stored(db) == []
+
+
+def test_get_gives_the_callers_own_reservation(reservations):
+    answer = hold(reservations)
+
+    assert reservations.get(answer["id"]) == answer
+
+
+def test_someone_elses_reservation_is_not_found(reservations, db):
+    answer = hold(reservations)
+
+    with pytest.raises(ReservationNotFound) as refusal:
+        worker(db, GRACE).get(answer["id"])
+
+    assert (refusal.value.http_status, refusal.value.details) == (404, {"reservation_id": answer["id"]})
+
+
+def test_a_service_with_the_reservations_read_scope_gets_any_reservation(reservations, db):
+    answer = hold(reservations)
+
+    assert worker(db, PAYMENTS_SERVICE).get(answer["id"]) == answer
+
+
+def test_cancel_releases_a_held_room_and_announces_it_once(reservations, db):
+    answer = hold(reservations)
+
+    cancelled = reservations.cancel(answer["id"])
+
+    assert (cancelled["status"], cancelled["status_reason"]) == ("cancelled", "cancelled_by_guest")
+    assert doubles_left(reservations) == 2
+    [event] = dispatched(reservations, "reservation_cancelled")
+    assert (event["reservation_id"], event["status"], event["reason"]) == (
+        answer["id"], "cancelled", "cancelled_by_guest")
+
+    assert reservations.cancel(answer["id"]) == cancelled
+    assert len(dispatched(reservations, "reservation_cancelled")) == 1
+    assert doubles_left(reservations) == 2
+
+
+def test_confirm_paid_confirms_a_held_reservation_once(reservations, db):
+    answer = hold(reservations)
+
+    reservations.confirm_paid(payment_succeeded(answer["id"]))
+    reservations.confirm_paid(payment_succeeded(answer["id"]))
+
+    assert stored(db, answer["id"]) == ("confirmed", "paid", PAYMENT_ID)
+    [event] = dispatched(reservations, "reservation_confirmed")
+    assert (event["reservation_id"], event["status"], event["payment_id"]) == (answer["id"], "confirmed", PAYMENT_ID)
+    reservations.payments.refund.assert_not_called()
+    assert doubles_left(reservations) == 1
+
+
+def test_a_payment_for_an_expired_hold_is_refunded_not_confirmed(reservations, db):
+    answer = hold(reservations)
+    make_overdue(db, answer["id"])
+    reservations.payments.for_reservation.return_value = []
+    reservations.expire_holds()
+
+    reservations.confirm_paid(payment_succeeded(answer["id"]))
+
+    assert stored(db, answer["id"])[0] == "expired"
+    reservations.payments.refund.assert_called_once_with(PAYMENT_ID)
+    assert dispatched(reservations, "reservation_confirmed") == []
+
+
+def test_a_failed_payment_releases_the_hold(reservations, db):
+    answer = hold(reservations)
+
+    reservations.release_unpaid({**payment_succeeded(answer["id"]), "status": "failed",
+                                 "failure_code": "card_declined"})
+
+    assert stored(db, answer["id"]) == ("cancelled", "payment_failed", None)
+    assert [event["reason"] for event in dispatched(reservations, "reservation_cancelled")] == ["payment_failed"]
+    assert doubles_left(reservations) == 2
+
+
+def test_a_failed_payment_does_not_cancel_a_reservation_paid_meanwhile(reservations, db):
+    answer = hold(reservations)
+    reservations.confirm_paid(payment_succeeded(answer["id"]))
+
+    reservations.release_unpaid({**payment_succeeded(answer["id"]), "payment_id": "pay_declined-attempt",
+                                 "status": "failed", "failure_code": "card_declined"})
+
+    assert stored(db, answer["id"])[0] == "confirmed"
+    assert dispatched(reservations, "reservation_cancelled") == []
+
+
+def test_expire_holds_expires_an_unpaid_hold_past_due_and_gives_its_room_back(reservations, db):
+    overdue, fresh = hold(reservations, key="key-1"), hold(reservations, key="key-2")
+    make_overdue(db, overdue["id"])
+    reservations.payments.for_reservation.return_value = []
+
+    reservations.expire_holds()
+
+    reservations.payments.for_reservation.assert_called_once_with(overdue["id"])
+    assert stored(db, overdue["id"]) == ("expired", "not_paid_in_time", None)
+    assert stored(db, fresh["id"]) == ("held", None, None)
+    assert [event["reservation_id"] for event in dispatched(reservations, "reservation_expired")] == [overdue["id"]]
+    assert doubles_left(reservations) == 1
+
+
+def test_expire_holds_confirms_a_hold_paid_after_all(reservations, db):
+    answer = hold(reservations)
+    make_overdue(db, answer["id"])
+    reservations.payments.for_reservation.return_value = [
+        {"id": "pay_failed-attempt", "status": "failed"}, {"id": PAYMENT_ID, "status": "succeeded"}]
+
+    reservations.expire_holds()
+
+    assert stored(db, answer["id"]) == ("confirmed", "paid", PAYMENT_ID)
+    assert len(dispatched(reservations, "reservation_confirmed")) == 1
+    assert dispatched(reservations, "reservation_expired") == []
+    assert doubles_left(reservations) == 1
+
+
+def test_expire_holds_keeps_the_hold_while_payments_cannot_say(reservations, db):
+    answer = hold(reservations)
+    make_overdue(db, answer["id"])
+    reservations.payments.for_reservation.side_effect = ServiceUnavailable(details={"service": "payments"})
+
+    reservations.expire_holds()
+
+    assert stored(db, answer["id"]) == ("held", None, None)
+    assert dispatched(reservations, "reservation_expired") == []
+    assert doubles_left(reservations) == 1
+
+
+def test_availability_gives_the_rooms_left_of_each_room_type(reservations, db):
+    hold(reservations, key="key-1")
+    hold(reservations, key="key-2", room_type="single", guests=1)
+    hold(reservations, key="key-3", room_type="single", guests=1,
+         check_in=(CHECK_IN + timedelta(days=1)).isoformat())
+
+    assert worker(db, calling_as("user:9")).availability(3, **STAY) == {"double": 1, "single": 1}
+    assert reservations.availability(3, STAY["check_out"], (CHECK_IN + timedelta(days=5)).isoformat()) == {
+        "double": 2, "single": 3}
