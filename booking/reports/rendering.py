@@ -3,12 +3,17 @@ import base64
 import hashlib
 
 from eventlet import tpool
+from eventlet.semaphore import Semaphore
 from marshmallow import fields
 
 from booking.kit.schemas import load
 from booking.reports import document, fonts
 from booking.reports.exceptions import UnknownTemplate
 from booking.reports.templates import TEMPLATES
+
+# reportlab keeps global state and is not thread-safe: one document at a time per
+# process (it is CPU-bound, so a second thread would gain nothing under the GIL)
+ONE_AT_A_TIME = Semaphore()
 
 
 def template(name):
@@ -24,7 +29,8 @@ def render(name, data):
     valid = load(chosen.DataSchema(), data if isinstance(data, dict) else {"data": data})
     fonts.register()
     # reportlab is CPU-bound pure Python: a real thread keeps the eventlet hub serving
-    pdf, pages = tpool.execute(document.build, chosen.title, chosen.flowables(valid), chosen.title)
+    with ONE_AT_A_TIME:
+        pdf, pages = tpool.execute(lambda: document.build(chosen.title, chosen.flowables(valid), chosen.title))
     return {
         "filename": chosen.filename(valid),
         "content_type": "application/pdf",

@@ -8,6 +8,7 @@ loads it from wrk on loopback for a bounded time:
 3. raw AMQP request/reply with kombu, no nameko: one at a time and 50 in flight
 4. complete bookings (hold, pay with the sandbox bank, confirmed) at 10 clients,
    then a check that no night of any room type is held beyond its rooms
+5. booking confirmations rendered by reports (RPC, one at a time and 4 at once)
 
 and prints req/s, p50 and p99 for each, with the ratios between them. This is a
 benchmark, not a test: it asserts nothing and its figures vary with the machine.
@@ -154,6 +155,39 @@ def bench_bookings(base, seconds, clients=10):
     }
 
 
+def bench_renders(base, seconds):
+    """Confirmation PDFs rendered through the reports service, over RPC."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    token = requests.post(f"{base}/oauth/token", timeout=30, data={
+        "grant_type": "client_credentials", "client_id": "developer",
+        "client_secret": os.environ.get("DEVELOPER_CLIENT_SECRET", "dev-developer-secret")}).json()
+    config = {"AMQP_URI": AMQP_URI}
+    data = {"reference": "BK7F3K9QX2", "guest_name": "Zoë Ångström", "hotel_name": "Grand Hôtel Łódź 東京",
+            "hotel_address": "1 Piotrkowska, Łódź", "room_name": "Junior Suite", "guests": 2,
+            "check_in": "2027-03-01", "check_out": "2027-03-04", "nightly_price": "150.00", "taxes": "40.91",
+            "total": "450.00", "currency": "EUR"}
+
+    def renderer(end):
+        latencies = []
+        with ClusterRpcProxy(config, context_data={"authorization": f"Bearer {token['access_token']}"}) as rpc:
+            while time.monotonic() < end:
+                started = time.perf_counter()
+                rpc.reports.render("booking_confirmation", data)
+                latencies.append(time.perf_counter() - started)
+        return latencies
+
+    rows = []
+    for clients in (1, 4):
+        started = time.monotonic()
+        with ThreadPoolExecutor(clients) as pool:
+            found = sorted(x for run in pool.map(renderer, [started + seconds] * clients) for x in run)
+        elapsed = time.monotonic() - started
+        rows.append({"clients": clients, "rps": len(found) / elapsed, "p50_ms": found[len(found) // 2] * 1000,
+                     "p99_ms": found[int(len(found) * 0.99)] * 1000, "errors": 0})
+    return rows
+
+
 def double_bookings():
     """Nights held beyond their rooms, by the reservations database."""
     with sqlite3.connect(BENCH_VAR / "reservations.db") as db:
@@ -263,6 +297,7 @@ def main():
         results["echo_rpc"] = [wrk(f"{base}/ready?service=search", n, args.seconds) for n in CLIENTS]
         results["bookings"] = [bench_bookings(base, args.seconds)]
         results["double_bookings"] = double_bookings()
+        results["renders"] = bench_renders(base, args.seconds)
     finally:
         stack.send_signal(signal.SIGINT)
         stack.wait(60)
@@ -276,6 +311,7 @@ def main():
     table("raw AMQP request/reply (kombu, no nameko)  clients = requests in flight", results["raw_amqp"])
     table("complete bookings: hold + pay (bank) -> confirmed  (req/s = bookings/s)", results["bookings"])
     print(f"  nights held beyond their rooms: {results['double_bookings']}")
+    table("confirmation PDFs rendered by reports (req/s = documents/s)", results["renders"])
     search50, echo50 = results["search"][-1], results["echo_rpc"][-1]
     amqp1, amqp50 = results["raw_amqp"]
     print("\nratios (throughput)")
