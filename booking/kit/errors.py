@@ -6,6 +6,8 @@ exception registry), so callers write `except HotelNotFound:` rather than matchi
 strings. The gateway maps each class to an HTTP status and a stable JSON body via
 `code` and `http_status`, in one place.
 """
+import importlib
+
 from nameko.exceptions import get_module_path, registry
 
 
@@ -36,6 +38,15 @@ class BookingError(Exception):
 
 
 registry[get_module_path(BookingError)] = BookingError
+
+
+def import_service_errors(service_name):
+    """Make a service's typed errors known in this process, so that they arrive
+    as themselves (nameko rebuilds a remote error only if its class is registered)."""
+    try:
+        importlib.import_module(f"booking.{service_name}.exceptions")
+    except ModuleNotFoundError:
+        pass
 
 
 class ValidationFailed(BookingError):

@@ -22,7 +22,7 @@ from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider, SharedExtension
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from booking.kit.errors import BookingError, ServiceUnavailable, Unauthorized
+from booking.kit.errors import BookingError, ServiceUnavailable, Unauthorized, import_service_errors
 from booking.kit.tokens import UnknownSigningKey, bearer_token, public_keys, verify_access_token
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ class AuthClient(SharedExtension):
     keys, the revoked tokens, and this service's own client-credentials token."""
 
     def setup(self):
+        import_service_errors("auth")
         config = self.container.config
         self.issuer = config["TOKEN_ISSUER"]
         self.audience = config["TOKEN_AUDIENCE"]

@@ -15,7 +15,6 @@ Calls carry the caller's context data (so the user's token travels on);
 `ServiceRpc("users", as_service=True)` calls with this service's own
 client-credentials token instead, for what the service does in its own name.
 """
-import importlib
 import time
 
 import eventlet
@@ -23,7 +22,7 @@ from kombu.exceptions import OperationalError
 from nameko.exceptions import UnknownService
 from nameko.rpc import MethodProxy, RpcProxy, RpcReply
 
-from booking.kit.errors import ServiceUnavailable
+from booking.kit.errors import ServiceUnavailable, import_service_errors
 from booking.kit.identity import AuthClient
 
 DEFAULT_TIMEOUT_SECONDS = 5
@@ -38,7 +37,7 @@ class ServiceRpc(RpcProxy):
         self.as_service = as_service
 
     def setup(self):
-        import_errors(self.target_service)
+        import_service_errors(self.target_service)
         if self.timeout is None:
             self.timeout = float(self.container.config.get("RPC_TIMEOUT", DEFAULT_TIMEOUT_SECONDS))
 
@@ -48,15 +47,6 @@ class ServiceRpc(RpcProxy):
         return TimedServiceProxy(
             worker_ctx, self.target_service, self.rpc_reply_listener, self.timeout, self.options
         )
-
-
-def import_errors(service_name):
-    """Make the target's typed errors known here, so they arrive as themselves
-    (nameko rebuilds a remote error only if its class is registered)."""
-    try:
-        importlib.import_module(f"booking.{service_name}.exceptions")
-    except ModuleNotFoundError:
-        pass
 
 
 class AsService:
