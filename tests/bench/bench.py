@@ -285,6 +285,15 @@ def main():
     args = parser.parse_args()
 
     broker = ensure_broker(AMQP_URI)
+    try:
+        results = run_all(args.seconds)
+    finally:
+        if broker:
+            broker.stop()
+    report(results, args.seconds)
+
+
+def run_all(seconds):
     port = free_port()
     stack = start_stack(port)
     results = {}
@@ -293,19 +302,20 @@ def main():
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(ROTATING_CITIES % ", ".join(f'"{c.replace(" ", "%20")}"' for c in CITIES))
         wrk(f"{base}/api/v1/hotels?city=Paris", 10, 3)  # warm caches and connection pools
-        results["search"] = [wrk(base, n, args.seconds, script.name) for n in CLIENTS]
-        results["echo_rpc"] = [wrk(f"{base}/ready?service=search", n, args.seconds) for n in CLIENTS]
-        results["bookings"] = [bench_bookings(base, args.seconds)]
+        results["search"] = [wrk(base, n, seconds, script.name) for n in CLIENTS]
+        results["echo_rpc"] = [wrk(f"{base}/ready?service=search", n, seconds) for n in CLIENTS]
+        results["bookings"] = [bench_bookings(base, seconds)]
         results["double_bookings"] = double_bookings()
-        results["renders"] = bench_renders(base, args.seconds)
+        results["renders"] = bench_renders(base, seconds)
     finally:
         stack.send_signal(signal.SIGINT)
         stack.wait(60)
-    results["raw_amqp"] = bench_amqp(args.seconds)
-    if broker:
-        broker.stop()
+    results["raw_amqp"] = bench_amqp(seconds)
+    return results
 
-    print(f"\nBooking benchmark: {os.cpu_count()} cores, {args.seconds} s a run, loopback only")
+
+def report(results, seconds):
+    print(f"\nBooking benchmark: {os.cpu_count()} cores, {seconds} s a run, loopback only")
     table("gateway -> search.find_hotels -> SQLite   GET /api/v1/hotels?city=…", results["search"])
     table("gateway -> search.ping (bare echo RPC)     GET /ready?service=search", results["echo_rpc"])
     table("raw AMQP request/reply (kombu, no nameko)  clients = requests in flight", results["raw_amqp"])
