@@ -8,7 +8,7 @@ from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher, event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from booking.kit.database import Database
@@ -247,8 +247,11 @@ class ReservationsService:
         document = self.reports.render("booking_confirmation", confirmation_data(reservation, guest))
         pdf = base64.b64decode(document["content_base64"])
         with self.db.get_session() as session:
-            session.get(Reservation, reservation_id).confirmation_pdf = pdf
-        return pdf
+            # the first rendering kept wins, so every reader gets the same document
+            session.execute(update(Reservation).where(Reservation.id == reservation_id,
+                                                      Reservation.confirmation_pdf.is_(None))
+                            .values(confirmation_pdf=pdf))
+            return session.scalar(select(Reservation.confirmation_pdf).where(Reservation.id == reservation_id))
 
     def _end_hold(self, reservation_id, status, reason):
         with self.db.get_session() as session:

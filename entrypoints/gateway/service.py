@@ -1,13 +1,16 @@
+from nameko.dependency_providers import Config
+
 from booking.kit.rpc import ServiceRpc
 from entrypoints.gateway.routes.accounts import AccountRoutes
 from entrypoints.gateway.routes.bookings import BookingRoutes
+from entrypoints.gateway.routes.docs import DocsRoutes
 from entrypoints.gateway.routes.health import HealthRoutes
 from entrypoints.gateway.routes.search import SearchRoutes
 from entrypoints.gateway.sessions import WebSessions
 from entrypoints.gateway.templating import Templates
 
 
-class GatewayService(HealthRoutes, SearchRoutes, AccountRoutes, BookingRoutes):
+class GatewayService(HealthRoutes, SearchRoutes, AccountRoutes, BookingRoutes, DocsRoutes):
     """The booking UI and the public JSON API. Its routes live in `routes/`, one
     module per area; every call it makes to a service has a deadline."""
 
@@ -21,3 +24,4 @@ class GatewayService(HealthRoutes, SearchRoutes, AccountRoutes, BookingRoutes):
     reports = ServiceRpc("reports")
     session = WebSessions()
     templates = Templates()
+    config = Config()

@@ -1,0 +1,156 @@
+"""The public API as an OpenAPI 3 document, built with apispec from the same
+marshmallow schemas the services validate with. A test checks that every JSON
+route of the gateway appears here, and that the document is valid."""
+import json
+import re
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import fields
+
+from booking.auth.schemas import TokenResponse
+from booking.kit.schemas import Schema
+from booking.payments.schemas import CardSchema, PaymentSchema
+from booking.reservations.schemas import HoldRequest, ReservationSchema
+from booking.search.schemas import CitySchema, FindHotelsRequest, HotelPageSchema, HotelSchema, StaySchema
+from booking.users.schemas import CredentialsRequest, RegisterRequest, UserSchema
+
+
+class ErrorSchema(Schema):
+    error = fields.String(required=True, metadata={"description": "a stable code, e.g. NO_ROOM_LEFT"})
+    message = fields.String(required=True)
+    details = fields.Dict(required=True, metadata={"description": "per field or per fact"})
+
+
+class OAuthErrorSchema(Schema):
+    error = fields.String(required=True, metadata={"description": "RFC 6749 §5.2 code, e.g. invalid_grant"})
+    error_description = fields.String()
+
+
+class CityListSchema(Schema):
+    items = fields.List(fields.Nested(CitySchema))
+
+
+class ReservationListSchema(Schema):
+    items = fields.List(fields.Nested(ReservationSchema))
+
+
+class HoldBody(HoldRequest):
+    class Meta:
+        exclude = ("idempotency_key",)  # sent as the Idempotency-Key header
+
+
+class PayBody(Schema):
+    card = fields.Nested(CardSchema, required=True)
+
+
+class TokenForm(Schema):
+    grant_type = fields.String(required=True, metadata={"enum": ["client_credentials", "refresh_token"]})
+    client_id = fields.String()
+    client_secret = fields.String()
+    refresh_token = fields.String()
+    scope = fields.String()
+
+
+class RevokeForm(Schema):
+    token = fields.String(required=True)
+    token_type_hint = fields.String()
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+
+
+class ReadySchema(Schema):
+    status = fields.String(metadata={"enum": ["ready", "unavailable"]})
+    services = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class JwksSchema(Schema):
+    keys = fields.List(fields.Dict())
+
+
+IDEMPOTENCY_KEY = {"in": "header", "name": "Idempotency-Key", "required": True, "schema": {"type": "string"},
+                   "description": "the same key returns the first answer again (422 with another body)"}
+
+# method, path, tag, summary, parameters, body (schema, media type), answer (status, schema), errors, needs a token
+ROUTES = [
+    ("get", "/health", "health", "The gateway process is alive", [], None, (200, HealthSchema), [], False),
+    ("get", "/ready", "health", "Every service answers (or one: ?service=)", [
+        {"in": "query", "name": "service", "schema": {"type": "string"}}], None, (200, ReadySchema), [503], False),
+    ("get", "/api/v1/openapi.json", "health", "This document", [], None, (200, None), [], False),
+    ("get", "/api/v1/cities", "search", "Cities with their number of hotels", [
+        {"in": "query", "name": "prefix", "schema": {"type": "string"}}], None, (200, CityListSchema), [400], False),
+    ("get", "/api/v1/hotels", "search", "Hotels of a city; with dates, only those free every night",
+     [{"in": "query", "schema": FindHotelsRequest}], None, (200, HotelPageSchema), [400], False),
+    ("get", "/api/v1/hotels/{hotel_id}", "search", "One hotel, its room types, prices and rooms left",
+     [{"in": "query", "schema": StaySchema}], None, (200, HotelSchema), [400, 404], False),
+    ("post", "/api/v1/users", "accounts", "Open an account", [], (RegisterRequest, "application/json"),
+     (201, UserSchema), [400, 409, 413], False),
+    ("post", "/api/v1/auth/login", "accounts", "First-party login: access and refresh token", [],
+     (CredentialsRequest, "application/json"), (200, TokenResponse), [400, 401, 429], False),
+    ("get", "/api/v1/me", "accounts", "The caller's account", [], None, (200, UserSchema), [401, 403], True),
+    ("post", "/oauth/token", "oauth", "OAuth2 token endpoint (client_credentials, refresh_token)", [],
+     (TokenForm, "application/x-www-form-urlencoded"), (200, TokenResponse), [], False),
+    ("post", "/oauth/revoke", "oauth", "Revoke an access or refresh token (RFC 7009)", [],
+     (RevokeForm, "application/x-www-form-urlencoded"), (200, None), [], False),
+    ("get", "/.well-known/jwks.json", "oauth", "The public keys that sign access tokens", [], None,
+     (200, JwksSchema), [], False),
+    ("post", "/api/v1/reservations", "bookings", "Hold a room for every night of a stay", [IDEMPOTENCY_KEY],
+     (HoldBody, "application/json"), (201, ReservationSchema), [400, 401, 404, 409, 422], True),
+    ("get", "/api/v1/reservations", "bookings", "The caller's reservations", [], None,
+     (200, ReservationListSchema), [401], True),
+    ("get", "/api/v1/reservations/{reservation_id}", "bookings", "One of the caller's reservations", [], None,
+     (200, ReservationSchema), [401, 404], True),
+    ("post", "/api/v1/reservations/{reservation_id}/payment", "bookings", "Pay a held reservation by card",
+     [IDEMPOTENCY_KEY], (PayBody, "application/json"), (200, PaymentSchema), [400, 401, 402, 404, 409, 422], True),
+    ("post", "/api/v1/reservations/{reservation_id}/cancel", "bookings", "Cancel (refunded if paid)", [], None,
+     (200, ReservationSchema), [401, 404, 409], True),
+    ("get", "/api/v1/reservations/{reservation_id}/confirmation.pdf", "bookings", "The confirmation PDF", [],
+     None, (200, "application/pdf"), [401, 404, 409], True),
+]
+OAUTH_PATHS = ("/oauth/token", "/oauth/revoke")
+
+
+def openapi_path(werkzeug_rule):
+    """"/api/v1/hotels/{hotel_id}" from "/api/v1/hotels/<int:hotel_id>"."""
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", werkzeug_rule)
+
+
+def build(server_url):
+    spec = APISpec(title="Booking API", version="1.0.0", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()], servers=[{"url": server_url}],
+                   info={"description": "Hotel search, accounts and bookings. Errors have one body: "
+                                        "{error, message, details}; OAuth endpoints answer as RFC 6749 says."})
+    spec.components.schema("Error", schema=ErrorSchema)
+    spec.components.schema("OAuthError", schema=OAuthErrorSchema)
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    for method, path, tag, summary, parameters, body, answer, errors, secured in ROUTES:
+        operation = {"tags": [tag], "summary": summary, "parameters": list(parameters),
+                     "responses": responses(path, answer, errors)}
+        operation["parameters"] += [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+                                    for name in re.findall(r"{(\w+)}", path)]
+        if body is not None:
+            schema, media_type = body
+            operation["requestBody"] = {"required": True, "content": {media_type: {"schema": schema}}}
+        if secured:
+            operation["security"] = [{"bearer": []}]
+        spec.path(path=path, operations={method: operation})
+    # plain JSON: limits and defaults of Decimal fields become numbers
+    return json.loads(json.dumps(spec.to_dict(), default=float))
+
+
+def responses(path, answer, errors):
+    status, schema = answer
+    if schema is None:
+        answered = {"description": "done"}
+    elif isinstance(schema, str):
+        answered = {"description": "the file", "content": {schema: {"schema": {"type": "string",
+                                                                               "format": "binary"}}}}
+    else:
+        answered = {"description": "OK", "content": {"application/json": {"schema": schema}}}
+    error_schema = "OAuthError" if path in OAUTH_PATHS else "Error"
+    codes = sorted(set(errors) | ({400, 401} if path in OAUTH_PATHS else set()) | {500, 503})
+    return {str(status): answered, **{str(code): {"description": "see the error code",
+                                                  "content": {"application/json": {"schema": error_schema}}}
+                                      for code in codes}}
