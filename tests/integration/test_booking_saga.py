@@ -1,8 +1,9 @@
 """The booking saga's guarantees, with every service in a real container on the real
 broker, the sandbox bank and the mail sink in their own processes, on SQLite and
 on PostgreSQL."""
-import time
 import io
+import re
+import time
 from datetime import date, timedelta
 
 import eventlet
@@ -24,7 +25,7 @@ from booking.reservations.service import ReservationsService
 from booking.search.service import SearchService
 from booking.users.service import UsersService
 from entrypoints.gateway.service import GatewayService
-from tests.integration.test_accounts import Client, login, register
+from tests.integration.test_accounts import PASSWORD, Client, login, register
 
 CHECK_IN = date.today() + timedelta(days=30)
 STAY = {"check_in": CHECK_IN.isoformat(), "check_out": (CHECK_IN + timedelta(days=2)).isoformat()}
@@ -259,3 +260,50 @@ def test_a_confirmed_booking_has_its_pdf_in_the_api_and_in_both_emails(guest, sa
     found = attachments()
     assert found[f"confirmation-{reservation_id}.pdf"] == pdf.content
     assert "Visa ending in 4242" in pdf_text(found[f"receipt-{reservation_id}.pdf"])
+
+
+def form_of(page, action):
+    """The hidden fields of the form posting to `action` on `page`."""
+    form = page.text[page.text.index(f'action="{action}"'):]
+    form = form[:form.index("</form>")]
+    return dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', form))
+
+
+def test_the_pages_take_a_guest_from_the_hotel_to_a_confirmed_booking_and_back(containers, saga_config):
+    with Client(f"http://{saga_config['WEB_SERVER_ADDRESS']}") as web:
+        signup = web.get("/register")
+        web.post("/register", data={**form_of(signup, "/register"), "email": "ada@example.com",
+                                    "password": PASSWORD, "full_name": "Ada Lovelace"})
+        hotel = web.get("/hotels/3", params={**STAY, "guests": 2})
+        assert "Book" in hotel.text and ">6<" in hotel.text  # 6 double rooms left
+        booked = web.post("/hotels/3/book", data=form_of(hotel, "/hotels/3/book"))
+        assert booked.status_code == 303
+        booking_url = booked.headers["Location"]
+        again = web.post("/hotels/3/book", data=form_of(hotel, "/hotels/3/book"))  # a double submit
+        assert again.headers["Location"] == booking_url
+
+        held = web.get(booking_url)
+        assert "The room is held for you" in held.text and "4242 4242 4242 4242" in held.text
+        payment = form_of(held, f"{booking_url}/pay")
+        card = {"holder": "Ada Lovelace", "exp_month": "12", "exp_year": str(date.today().year + 2), "cvc": "123"}
+        declined = web.post(f"{booking_url}/pay", data={**payment, **card, "number": DECLINED,
+                                                         "idempotency_key": "declined-form"})
+        assert declined.status_code == 402 and "The card was declined" in declined.text
+
+        hotel = web.get("/hotels/3", params={**STAY, "guests": 2})
+        booking_url = web.post("/hotels/3/book", data=form_of(hotel, "/hotels/3/book")).headers["Location"]
+        held = web.get(booking_url)
+        paid = web.post(f"{booking_url}/pay", data={**form_of(held, f"{booking_url}/pay"), **card, "number": VISA})
+        assert paid.status_code == 303
+        eventually(lambda: "Download the confirmation" in web.get(booking_url).text)
+        pdf = web.get(f"{booking_url}/confirmation.pdf")
+        assert pdf.headers["Content-Type"] == "application/pdf" and "Ada Lovelace" in pdf_text(pdf.content)
+
+        mine = web.get("/bookings")
+        reference = booking_url.rsplit("/", 1)[1]
+        assert reference in mine.text and "cancelled" in mine.text  # the declined one
+        cancelled = web.post(f"/bookings/{reference}/cancel", data=form_of(mine, f"/bookings/{reference}/cancel"))
+        assert cancelled.status_code == 303
+        eventually(lambda: "refunded" in web.get(booking_url).text)
+
+        assert web.post(f"/bookings/{reference}/cancel", data={}).status_code == 403  # no CSRF token

@@ -1,4 +1,5 @@
 import mimetypes
+import uuid
 from importlib import resources
 
 from werkzeug.wrappers import Response
@@ -49,7 +50,8 @@ class SearchRoutes:
     def hotel_page(self, request, hotel_id):
         stay = query_args(request, STAY_ARGS)
         hotel = self.search.get_hotel(hotel_id, **stay)
-        return self.templates.render("hotel.html", session=self.session, hotel=hotel, stay=stay)
+        return self.templates.render("hotel.html", session=self.session, hotel=hotel, stay=stay,
+                                     key=uuid.uuid4().hex)
 
     @page("GET", "/static/<path:filename>")
     def static(self, request, filename):
