@@ -283,3 +283,13 @@ def test_the_nameko_shell_helpers_give_calls_a_token(stack, web):
         assert n.rpc.users.get(1)["full_name"] == "Ada King"
     finally:
         proxy.stop()
+
+
+def test_the_development_outbox_lists_what_was_sent(stack, web):
+    register(web)
+    wait_for_message(stack["MAIL_DIR"], lambda m: m["To"] == "ada@example.com")
+    outbox = web.get("/dev/outbox")
+    assert outbox.status_code == 200 and "Welcome to Booking" in outbox.text
+    message = web.get("/dev/outbox/0")
+    assert "Hello Ada Lovelace" in message.text
+    assert web.get("/dev/outbox/99").status_code == 404
