@@ -263,8 +263,8 @@ def test_a_confirmed_booking_has_its_pdf_in_the_api_and_in_both_emails(guest, sa
 
 
 def form_of(page, action):
-    """The hidden fields of the form posting to `action` on `page`."""
-    form = page.text[page.text.index(f'action="{action}"'):]
+    """The hidden fields of the form posting to `action` (or an action starting so) on `page`."""
+    form = page.text[page.text.index(f'action="{action}'):]
     form = form[:form.index("</form>")]
     return dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', form))
 
@@ -307,3 +307,16 @@ def test_the_pages_take_a_guest_from_the_hotel_to_a_confirmed_booking_and_back(c
         eventually(lambda: "refunded" in web.get(booking_url).text)
 
         assert web.post(f"/bookings/{reference}/cancel", data={}).status_code == 403  # no CSRF token
+
+
+def test_a_visitor_is_asked_to_log_in_and_comes_back_to_the_hotel(containers, saga_config):
+    with Client(f"http://{saga_config['WEB_SERVER_ADDRESS']}") as web:
+        hotel = web.get("/hotels/3", params={**STAY, "guests": 2})
+        assert "Log in to book" in hotel.text and 'action="/hotels/3/book"' not in hotel.text
+        bounced = web.post("/hotels/3/book", data={**STAY, "guests": "2", "room_type": "double"})
+        assert bounced.status_code == 303 and bounced.headers["Location"].startswith("/login?next=")
+        register(web)
+        form = web.get(bounced.headers["Location"])
+        back = web.post(bounced.headers["Location"], data={**form_of(form, "/login?next="), "email": "ada@example.com",
+                                                           "password": PASSWORD})
+        assert back.status_code == 303 and back.headers["Location"].startswith("/hotels/3?check_in=")

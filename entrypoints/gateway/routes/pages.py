@@ -3,6 +3,7 @@ Forms work without JavaScript; every form carries the session's CSRF token and
 an idempotency key made when the form was shown, so a double submit books once."""
 import base64
 import uuid
+from urllib.parse import urlencode
 
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response
@@ -28,8 +29,9 @@ class BookingPages:
 
     @page("POST", "/hotels/<int:hotel_id>/book")
     def book(self, request, hotel_id):
-        if not self.session.logged_in:
-            return self._login_first(request)
+        if not self.session.logged_in:  # back to the hotel page once logged in
+            stay = {key: request.form.get(key, "") for key in ("check_in", "check_out", "guests")}
+            return redirect(f"/login?{urlencode({'next': f'/hotels/{hotel_id}?{urlencode(stay)}'})}", code=303)
         self.session.check_csrf(request.form)
         form = form_fields(request, HOLD_FIELDS)
         try:
