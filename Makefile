@@ -42,12 +42,14 @@ system-packages:
 	@[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && [ -f /usr/share/fonts/opentype/ipafont-gothic/ipag.ttf ] || \
 		{ echo "Installing fonts…"; $(call apt,fonts-dejavu-core fonts-ipafont-gothic); }
 
-# PostgreSQL (a throwaway server per run); qpdf and pdftoppm check and picture the PDFs
+# PostgreSQL (a throwaway server per run); qpdf and pdftoppm check and picture the
+# PDFs; Chromium runs the browser tests (driven by Playwright, which uses this one)
 test-packages:
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		{ echo "Installing PostgreSQL…"; $(call apt,postgresql); }
 	@command -v qpdf >/dev/null && command -v pdftoppm >/dev/null || \
 		{ echo "Installing qpdf and poppler-utils…"; $(call apt,qpdf poppler-utils); }
+	@[ -x /usr/bin/chromium ] || { echo "Installing Chromium…"; $(call apt,chromium); }
 
 bench-packages:
 	@command -v wrk >/dev/null || { echo "Installing wrk…"; $(call apt,wrk); }
