@@ -77,7 +77,8 @@ IDEMPOTENCY_KEY = {"in": "header", "name": "Idempotency-Key", "required": True, 
 ROUTES = [
     ("get", "/health", "health", "The gateway process is alive", [], None, (200, HealthSchema), [], False),
     ("get", "/ready", "health", "Every service answers (or one: ?service=)", [
-        {"in": "query", "name": "service", "schema": {"type": "string"}}], None, (200, ReadySchema), [503], False),
+        {"in": "query", "name": "service", "schema": {"type": "string"}}], None, (200, ReadySchema), [404, 503],
+     False),
     ("get", "/api/v1/openapi.json", "health", "This document", [], None, (200, None), [], False),
     ("get", "/api/v1/cities", "search", "Cities with their number of hotels", [
         {"in": "query", "name": "prefix", "schema": {"type": "string"}}], None, (200, CityListSchema), [400], False),

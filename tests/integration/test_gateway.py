@@ -143,3 +143,10 @@ def test_hotel_page_and_static_files(gateway, search, api):
     assert missing.status_code == 404 and "We could not find that" in missing.text
     assert api.get("/static/style.css").headers["Content-Type"].startswith("text/css")
     assert api.get("/static/../service.py").status_code == 404
+
+
+def test_another_method_on_a_known_route_is_405_and_a_booking_write_needs_a_token_first(gateway, api):
+    assert api.put("/api/v1/hotels").status_code == 405
+    assert_error(api.get("/api/v1/no/such/route"), 404, "NOT_FOUND")
+    unauthenticated = api.post("/api/v1/reservations", json={"hotel_id": 1})  # no token, no key
+    assert_error(unauthenticated, 401, "UNAUTHORIZED")

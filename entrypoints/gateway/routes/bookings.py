@@ -2,7 +2,8 @@ import base64
 
 from werkzeug.wrappers import Response
 
-from booking.kit.errors import ValidationFailed
+from booking.kit.errors import Unauthorized, ValidationFailed
+from booking.kit.tokens import bearer_token
 from entrypoints.gateway.http import api, json_body, json_response
 
 HOLD_FIELDS = ("hotel_id", "room_type", "check_in", "check_out", "guests")
@@ -10,7 +11,10 @@ HOLD_FIELDS = ("hotel_id", "room_type", "check_in", "check_out", "guests")
 
 def idempotency_key(request):
     """The `Idempotency-Key` header, which every booking write needs: a retried
-    request with the same key gets the first answer and changes nothing."""
+    request with the same key gets the first answer and changes nothing. Who is
+    asking comes first: without a token, the answer is 401 whatever else is wrong."""
+    if bearer_token(request.headers.get("Authorization")) is None:
+        raise Unauthorized("This needs an access token")
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key:
         raise ValidationFailed("This request needs an Idempotency-Key header",
