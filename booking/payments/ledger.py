@@ -19,12 +19,12 @@ def new_payment_id():
     return "pay_" + secrets.token_urlsafe(18)
 
 
-def request_hash(reservation_id, card):
+def request_hash(reservation_id, summary):
     """A fingerprint of the request that holds no card data: the last four digits,
-    expiry and holder are enough to tell two requests apart."""
-    summary = {"reservation": reservation_id, "last4": card["number"][-4:], "exp": [card["exp_month"], card["exp_year"]],
-               "holder": card["holder"]}
-    return hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()
+    expiry and holder (a `card_summary`) are enough to tell two requests apart."""
+    fields = {"reservation": reservation_id, "last4": summary["last4"],
+              "exp": [summary["exp_month"], summary["exp_year"]], "holder": summary["holder"]}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
 def record_outcome(session, payment_id, charge):

@@ -1,7 +1,7 @@
 import re
 from datetime import datetime, timezone
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, pre_load, validate, validates_schema
 
 from booking.kit.schemas import Money, Schema, UtcDateTime
 
@@ -32,9 +32,15 @@ class CardSchema(Schema):
     cvc = fields.String(required=True, validate=validate.Regexp(r"\A[0-9]{3,4}\Z", error="3 or 4 digits."))
     holder = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
+    @pre_load
+    def compact_number(self, data, **kwargs):
+        if isinstance(data, dict) and isinstance(data.get("number"), str):
+            data = {**data, "number": data["number"].replace(" ", "").replace("-", "")}
+        return data
+
     @validates_schema
     def validate_card(self, data, **kwargs):
-        number = data.get("number", "").replace(" ", "").replace("-", "")
+        number = data.get("number", "")
         if not re.fullmatch(r"[0-9]{12,19}", number, re.ASCII) or not luhn_valid(number):
             raise ValidationError("Not a valid card number.", "number")
         now = datetime.now(timezone.utc)
@@ -42,10 +48,35 @@ class CardSchema(Schema):
             raise ValidationError("The card has expired.", "exp_month")
 
 
+class CardTokenSchema(Schema):
+    """A card the bank has tokenized already (as the gateway does): the card's
+    number never travels further than the edge."""
+
+    token = fields.String(required=True, validate=validate.Regexp(r"\Atok_[A-Za-z0-9_-]{6,80}\Z"))
+    brand = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    last4 = fields.String(required=True, validate=validate.Regexp(r"\A[0-9]{4}\Z"))
+    exp_month = fields.Integer(required=True, validate=validate.Range(min=1, max=12))
+    exp_year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    holder = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
 class PayRequest(Schema):
     reservation_id = fields.String(required=True, validate=validate.Regexp(r"^BK[0-9A-Z]{8}$"))
     card = fields.Nested(CardSchema, required=True)
     idempotency_key = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class TokenPayRequest(PayRequest):
+    card = fields.Nested(CardTokenSchema, required=True)
+
+
+def card_summary(card):
+    """What is kept and compared of a card, from either form: brand, last four
+    digits, expiry, holder."""
+    if "token" in card:
+        return {key: card[key] for key in ("brand", "last4", "exp_month", "exp_year", "holder")}
+    return {"brand": card_brand(card["number"]), "last4": card["number"][-4:], "exp_month": card["exp_month"],
+            "exp_year": card["exp_year"], "holder": card["holder"]}
 
 
 class PaymentIdRequest(Schema):

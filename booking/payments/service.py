@@ -25,7 +25,14 @@ from booking.payments.exceptions import (
     PaymentPending,
 )
 from booking.payments.models import Base, Payment
-from booking.payments.schemas import PayRequest, PaymentEvent, PaymentIdRequest, PaymentSchema, card_brand
+from booking.payments.schemas import (
+    PaymentEvent,
+    PaymentIdRequest,
+    PaymentSchema,
+    PayRequest,
+    TokenPayRequest,
+    card_summary,
+)
 
 
 log = logging.getLogger(__name__)
@@ -54,7 +61,9 @@ class PaymentsService:
     def pay(self, reservation_id, card, idempotency_key):
         """Pay a held reservation of the caller's with a card.
 
-        Takes reservation_id, card {number, exp_month, exp_year, cvc, holder} and
+        Takes reservation_id, card (either {number, exp_month, exp_year, cvc,
+        holder}, or a bank token {token, brand, last4, exp_month, exp_year,
+        holder} as the gateway sends, so that the number stops at the edge) and
         an idempotency_key (the same key gives the first answer again and never
         charges twice). Needs a user token (scope `bookings`). Returns the payment
         {id, status "succeeded", amount, card {brand, last4}, bank_reference} and
@@ -64,10 +73,11 @@ class PaymentsService:
         unknown and is being settled), IdempotencyKeyReused, ValidationFailed.
         """
         caller = self.caller.require("bookings")
-        request = load(PayRequest(), {"reservation_id": reservation_id, "card": card,
-                                      "idempotency_key": idempotency_key})
-        card = {**request["card"], "number": request["card"]["number"].replace(" ", "").replace("-", "")}
-        fingerprint = ledger.request_hash(request["reservation_id"], card)
+        tokenized = isinstance(card, dict) and "token" in card
+        request = load(TokenPayRequest() if tokenized else PayRequest(),
+                       {"reservation_id": reservation_id, "card": card, "idempotency_key": idempotency_key})
+        card, summary = request["card"], card_summary(request["card"])
+        fingerprint = ledger.request_hash(request["reservation_id"], summary)
         key = f"{caller.user_id}:{request['idempotency_key']}"
         with self.db.get_session() as session:
             existing = session.scalar(select(Payment).where(Payment.idempotency_key == key))
@@ -78,11 +88,11 @@ class PaymentsService:
             raise NotPayable(details={"status": reservation["status"]})
         # the bank checks the card before anything is recorded, so a refused card
         # leaves nothing behind and the same key may be tried again
-        token = self.bank.tokenize(card)
-        payment = self._start(caller.user_id, key, fingerprint, reservation, card)
+        source = card["token"] if tokenized else self.bank.tokenize(card)["id"]
+        payment = self._start(caller.user_id, key, fingerprint, reservation, summary)
         try:
             charge = self.bank.charge(
-                amount_minor=payment["amount_minor"], currency=payment["currency"], source=token["id"],
+                amount_minor=payment["amount_minor"], currency=payment["currency"], source=source,
                 reference=reservation["id"], description=f"Booking {reservation['id']}",
                 idempotency_key=payment["id"])
         except BankUnavailable:
@@ -177,7 +187,7 @@ class PaymentsService:
             return []
         return [(document["filename"], base64.b64decode(document["content_base64"]), "application/pdf")]
 
-    def _start(self, user_id, key, fingerprint, reservation, card):
+    def _start(self, user_id, key, fingerprint, reservation, summary):
         now = ledger.utcnow()
         try:
             with self.db.get_session() as session:
@@ -185,8 +195,8 @@ class PaymentsService:
                     id=ledger.new_payment_id(), idempotency_key=key, request_hash=fingerprint,
                     reservation_id=reservation["id"], user_id=user_id,
                     amount_minor=to_minor(reservation["total"]["amount"]),
-                    currency=reservation["total"]["currency"], card_brand=card_brand(card["number"]),
-                    card_last4=card["number"][-4:], status="pending", refunded_minor=0,
+                    currency=reservation["total"]["currency"], card_brand=summary["brand"],
+                    card_last4=summary["last4"], status="pending", refunded_minor=0,
                     created_at=now, updated_at=now)
                 session.add(payment)
                 session.flush()

@@ -1,6 +1,7 @@
 from nameko.dependency_providers import Config
 
 from booking.kit.rpc import ServiceRpc
+from booking.payments.bank import Bank
 from entrypoints.gateway.routes.accounts import AccountRoutes
 from entrypoints.gateway.routes.bookings import BookingRoutes
 from entrypoints.gateway.routes.docs import DocsRoutes
@@ -28,3 +29,5 @@ class GatewayService(HealthRoutes, SearchRoutes, AccountRoutes, BookingRoutes, B
     session = WebSessions()
     templates = Templates()
     config = Config()
+    # only to tokenize cards at the edge; payments does the charging
+    bank = Bank()

@@ -320,3 +320,23 @@ def test_a_visitor_is_asked_to_log_in_and_comes_back_to_the_hotel(containers, sa
         back = web.post(bounced.headers["Location"], data={**form_of(form, "/login?next="), "email": "ada@example.com",
                                                            "password": PASSWORD})
         assert back.status_code == 303 and back.headers["Location"].startswith("/hotels/3?check_in=")
+
+
+def test_the_card_number_stops_at_the_gateway(guest, saga_config):
+    """What the broker carries to payments is the bank's token, not the card."""
+    from kombu import Connection, Exchange, Queue
+
+    with Connection(saga_config["AMQP_URI"]) as connection:
+        spy = Queue("spy-payments-pay", Exchange("nameko-rpc", type="topic", durable=True),
+                    routing_key="payments.pay", auto_delete=True)
+        spy(connection.default_channel).declare()
+        reservation_id = hold(guest, "spied").json()["id"]
+        assert pay(guest, reservation_id, "pay-spied").status_code == 200
+        message = spy(connection.default_channel).get(no_ack=True)
+    carried = message.body if isinstance(message.body, str) else message.body.decode()
+    assert VISA not in carried and "4242 4242" not in carried and '"cvc"' not in carried
+    assert '"token": "tok_' in carried and '"last4": "4242"' in carried
+    invalid = guest.post(f"/api/v1/reservations/{reservation_id}/payment",
+                         json={"card": {**card(), "number": "4242424242424241"}},
+                         headers={"Idempotency-Key": "pay-invalid"})
+    assert invalid.status_code == 400 and invalid.json()["details"] == {"card": {"number": ["Not a valid card number."]}}

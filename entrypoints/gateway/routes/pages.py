@@ -9,9 +9,9 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Response
 
 from booking.kit.errors import BookingError
-from booking.payments.exceptions import PaymentDeclined
 from booking.payments.schemas import CardSchema
 from entrypoints.gateway.http import form_fields, page
+from entrypoints.gateway.routes.bookings import card_token
 
 HOLD_FIELDS = ("room_type", "check_in", "check_out", "guests", "idempotency_key")
 CARD_FIELDS = tuple(CardSchema().fields) + ("idempotency_key",)
@@ -72,8 +72,8 @@ class BookingPages:
         form = form_fields(request, CARD_FIELDS)
         key = form.pop("idempotency_key", None) or new_key()
         try:
-            self.payments.pay(reservation_id, form, key)
-        except (PaymentDeclined, BookingError) as refused:
+            self.payments.pay(reservation_id, card_token(self.bank, form), key)
+        except BookingError as refused:
             return self._booking_page(reservation_id, error=refused.message, status=refused.http_status)
         return redirect(f"/bookings/{reservation_id}", code=303)
 
