@@ -340,3 +340,23 @@ def test_the_card_number_stops_at_the_gateway(guest, saga_config):
                          json={"card": {**card(), "number": "4242424242424241"}},
                          headers={"Idempotency-Key": "pay-invalid"})
     assert invalid.status_code == 400 and invalid.json()["details"] == {"card": {"number": ["Not a valid card number."]}}
+
+
+@pytest.mark.parametrize("db_uris", ["sqlite"], indirect=True)  # an outage is the same on either
+def test_with_payments_down_search_and_bookings_go_on_and_the_page_says_what_is_missing(
+        containers, guest, saga_config):
+    reservation_id = hold(guest, "before-the-outage").json()["id"]
+    containers["payments"].kill()
+    assert guest.get("/api/v1/hotels", params={"city": "Paris"}).status_code == 200
+    assert hold(guest, "during-the-outage").status_code == 201
+    unpaid = pay(guest, reservation_id, "pay-during-the-outage")
+    assert unpaid.status_code == 503
+    assert unpaid.json()["details"] == {"service": "payments"}
+    with Client(guest.base_url) as web:
+        signup = web.get("/register")
+        web.post("/register", data={**form_of(signup, "/register"), "email": "grace@example.com",
+                                    "password": PASSWORD, "full_name": "Grace Hopper"})
+        hotel = web.get("/hotels/3", params={**STAY, "guests": 2})
+        page = web.get(web.post("/hotels/3/book", data=form_of(hotel, "/hotels/3/book")).headers["Location"])
+    assert page.status_code == 503
+    assert "The payments service" in page.text and "Traceback" not in page.text
