@@ -4,6 +4,7 @@ import unicodedata
 
 from sqlalchemy import func, select
 
+from booking.kit.schemas import to_minor
 from booking.search import availability
 from booking.search.exceptions import HotelNotFound
 from booking.search.models import Hotel, RoomType
@@ -19,10 +20,6 @@ def fold(text):
     "Łódź" gives "lodz"."""
     decomposed = unicodedata.normalize("NFKD", text.strip().translate(UNDECOMPOSED))
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
-def minor_units(amount):
-    return int(amount * 100)
 
 
 def find_hotels(session, *, city, guests, min_stars, max_price, sort, page, per_page,
@@ -43,7 +40,7 @@ def find_hotels(session, *, city, guests, min_stars, max_price, sort, page, per_
     if min_stars is not None:
         query = query.where(Hotel.stars >= min_stars)
     if max_price is not None:
-        query = query.where(RoomType.price_minor <= minor_units(max_price))
+        query = query.where(RoomType.price_minor <= to_minor(max_price))
     if check_in is not None:
         query = query.where(~availability.full_on_some_night(check_in, check_out))
 
