@@ -4,6 +4,8 @@
     booking seed               add the demo catalogue (safe to run again)
     booking run                broker, databases, every service and the gateway
     booking run --scale search=3
+    booking rotate-keys        a new token-signing key signs from now on (old ones stay published)
+    booking rotate-keys --retire-old   ... and tokens signed by the old ones stop working
 
 `--config FILE` (default config.yaml, or $BOOKING_CONFIG) picks the configuration.
 """
@@ -13,6 +15,21 @@ import sys
 from booking.devstack.broker import BrokerError
 from booking.kit.config import load_config
 from booking.kit.migrations import migrate_all, seed_all
+
+
+def rotate_signing_keys(config, retire_old=False):
+    """A new signing key in auth's database; services fetch it when a token names it."""
+    from sqlalchemy.orm import Session
+
+    from booking.auth import keys
+    from booking.kit.config import db_uri
+    from booking.kit.database import create_db_engine
+
+    engine = create_db_engine(db_uri(config, "auth"))
+    with Session(engine) as session, session.begin():
+        kid = keys.rotate(session, config["SIGNING_KEY_PASSPHRASE"], retire_older=retire_old).kid
+    engine.dispose()
+    return kid
 
 
 def parse_scale(text):
@@ -32,6 +49,9 @@ def build_parser():
     run.add_argument("--scale", type=parse_scale, action="append", default=[],
                      metavar="NAME=COUNT", help="run COUNT instances of a process")
     run.add_argument("--no-seed", action="store_true", help="do not add the demo data")
+    rotate = commands.add_parser("rotate-keys", help="make a new signing key for access tokens")
+    rotate.add_argument("--retire-old", action="store_true",
+                        help="stop publishing the old keys (tokens they signed are refused)")
     return parser
 
 
@@ -43,6 +63,9 @@ def main(argv=None):
         migrate_all(config)
     elif args.command == "seed":
         seed_all(config)
+    elif args.command == "rotate-keys":
+        kid = rotate_signing_keys(config, retire_old=args.retire_old)
+        print(f"Access tokens are now signed with key {kid}")
     elif args.command == "run":
         from booking.devstack.stack import StackError, run
 

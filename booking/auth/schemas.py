@@ -2,9 +2,6 @@ from marshmallow import fields, validate
 
 from booking.kit.schemas import Schema
 
-GRANT_TYPES = ("client_credentials", "refresh_token", "password", "authorization_code")
-
-
 class TokenRequest(Schema):
     grant_type = fields.String(required=True, validate=validate.Length(max=50))
     client_id = fields.String(load_default=None, validate=validate.Length(max=100))

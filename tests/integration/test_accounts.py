@@ -293,3 +293,22 @@ def test_the_development_outbox_lists_what_was_sent(stack, web):
     message = web.get("/dev/outbox/0")
     assert "Hello Ada Lovelace" in message.text
     assert web.get("/dev/outbox/99").status_code == 404
+
+
+def test_signing_keys_rotate_by_kid(stack, web):
+    from booking.cli import rotate_signing_keys
+    from tests.forged_tokens import segments
+
+    register(web)
+    before = login(web)["access_token"]
+    new_kid = rotate_signing_keys(stack)
+    after = login(web)["access_token"]
+    assert segments(after)[0]["kid"] == new_kid != segments(before)[0]["kid"]
+    published = {key["kid"] for key in web.get("/.well-known/jwks.json").json()["keys"]}
+    assert published == {new_kid, segments(before)[0]["kid"]}
+    for token in (before, after):  # a token naming the new kid makes services fetch the keys again
+        assert web.get("/api/v1/me", headers=web.bearer(token)).status_code == 200
+
+    rotate_signing_keys(stack, retire_old=True)
+    published = {key["kid"] for key in web.get("/.well-known/jwks.json").json()["keys"]}
+    assert new_kid not in published and len(published) == 1
