@@ -8,12 +8,13 @@ from booking.auth.models import Base
 from booking.auth.schemas import LoginRequest, RevokeRequest, TokenRequest
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
+from booking.kit.health import Pingable
 from booking.kit.rpc import ServiceRpc
 from booking.kit.schemas import load
 from booking.users.exceptions import InvalidCredentials
 
 
-class AuthService:
+class AuthService(Pingable):
     """OAuth2 for Booking: access tokens (JWT, EdDSA), refresh tokens, revocation."""
 
     name = "auth"
@@ -110,8 +111,3 @@ class AuthService:
         """The ids (`jti`) of revoked access tokens that have not expired yet."""
         with self.db.get_session() as session:
             return sorted(self.issuer(session).revoked())
-
-    @rpc
-    def ping(self):
-        """"pong": the service is up and consuming."""
-        return "pong"

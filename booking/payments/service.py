@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from booking.kit.database import Database
 from booking.kit.errors import BookingError, IdempotencyKeyReused
+from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
 from booking.kit.mail import Mailer
 from booking.kit.rpc import ServiceRpc
@@ -34,7 +35,6 @@ from booking.payments.schemas import (
     card_summary,
 )
 
-
 log = logging.getLogger(__name__)
 
 # longer than any charge takes (the bank's timeout, twice): a payment pending this
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 ABANDONED_AFTER_SECONDS = 60
 
 
-class PaymentsService:
+class PaymentsService(Pingable):
     """Charges through the bank; never keeps a card number or a CVC."""
 
     name = "payments"
@@ -138,11 +138,6 @@ class PaymentsService:
         reservations). Refunding again changes nothing."""
         self.caller.require("payments:refund")
         return self._refund(load(PaymentIdRequest(), {"payment_id": payment_id})["payment_id"])
-
-    @rpc
-    def ping(self):
-        """"pong": the service is up and consuming."""
-        return "pong"
 
     @event_handler("reservations", "reservation_cancelled")
     def refund_cancelled(self, reservation):
@@ -260,4 +255,3 @@ class PaymentsService:
     @staticmethod
     def _may_see(caller, owner_id):
         return caller.user_id == owner_id or "payments:read" in caller.scopes
-

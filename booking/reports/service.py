@@ -1,11 +1,12 @@
 from nameko.rpc import rpc
 
 from booking.kit.errors import BookingError
+from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
 from booking.reports import rendering
 
 
-class ReportsService:
+class ReportsService(Pingable):
     """PDF documents from a template and data: confirmations, receipts, invoices."""
 
     name = "reports"
@@ -27,8 +28,3 @@ class ReportsService:
     def templates(self):
         """Every template: {name, title, fields: [{name, type, required}]}. Public."""
         return rendering.describe()
-
-    @rpc
-    def ping(self):
-        """"pong": the service is up and consuming."""
-        return "pong"

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
+from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
 from booking.kit.rpc import ServiceRpc
 from booking.kit.schemas import load, to_minor
@@ -42,7 +43,7 @@ SWEEP_SECONDS = 30
 HOLD_ATTEMPTS = 3
 
 
-class ReservationsService:
+class ReservationsService(Pingable):
     """Rooms held night by night, confirmed when paid, released when not."""
 
     name = "reservations"
@@ -160,11 +161,6 @@ class ReservationsService:
             kept = self._render_confirmation(reservation_id)
         return pdf_file(reservation_id, kept)
 
-    @rpc
-    def ping(self):
-        """"pong": the service is up and consuming."""
-        return "pong"
-
     # -- the saga ------------------------------------------------------------------
 
     @event_handler("payments", "payment_succeeded")
@@ -276,7 +272,6 @@ class ReservationsService:
             # someone else's reservation is as unknown as a missing one
             raise ReservationNotFound(details={"reservation_id": str(reservation_id)})
         return reservation
-
 
 
 def confirmation_data(reservation, guest):

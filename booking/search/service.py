@@ -3,6 +3,7 @@ from nameko.rpc import rpc
 
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
+from booking.kit.health import Pingable
 from booking.kit.schemas import load
 from booking.search import availability, catalogue
 from booking.search.models import Base
@@ -16,7 +17,7 @@ from booking.search.schemas import (
 )
 
 
-class SearchService:
+class SearchService(Pingable):
     """The hotel catalogue. Every method here is a public read: no token needed."""
 
     name = "search"
@@ -83,8 +84,3 @@ class SearchService:
     def count_expired(self, reservation):
         with self.db.get_session() as session:
             availability.stop(session, reservation)
-
-    @rpc
-    def ping(self):
-        """"pong": the service is up and consuming (used by the gateway's /ready)."""
-        return "pong"

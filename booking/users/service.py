@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
+from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
 from booking.kit.mail import Mailer
 from booking.kit.rpc import ServiceRpc
@@ -28,11 +29,10 @@ from booking.users.schemas import (
     normalise_email,
 )
 
-
 log = logging.getLogger(__name__)
 
 
-class UsersService:
+class UsersService(Pingable):
     """Accounts: who people are, and the e-mails they get."""
 
     name = "users"
@@ -148,11 +148,6 @@ class UsersService:
         subject, text, html = emails.confirmation(full_name, reservation, self.config.get("PUBLIC_URL", ""))
         with self._unclaimed_on_failure(lambda session: session.delete(session.get(SentEmail, key))):
             self.mailer.send(to, subject, text, html, attachments=self._confirmation_pdf(reservation))
-
-    @rpc
-    def ping(self):
-        """"pong": the service is up and consuming."""
-        return "pong"
 
     @contextmanager
     def _unclaimed_on_failure(self, unclaim):

@@ -6,6 +6,7 @@ carried back over RPC) becomes its `http_status` and its stable body
 `{"error", "message", "details"}`; anything else is logged and answered as a
 generic 500, never with a stack trace or an exception's text.
 """
+import base64
 import json
 import logging
 
@@ -55,6 +56,13 @@ def error_headers(exc):
     if exc.http_status == 429 and "retry_after" in exc.details:
         return {"Retry-After": exc.details["retry_after"]}
     return {}
+
+
+def pdf_response(document):
+    """A document from reports (base64 in its reply) as a download."""
+    return Response(base64.b64decode(document["content_base64"]), mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{document["filename"]}"',
+        "Cache-Control": "private, no-store"})
 
 
 def json_response(payload, status=200, headers=None):

@@ -1,12 +1,10 @@
-import base64
 
-from werkzeug.wrappers import Response
 
 from booking.kit.errors import Unauthorized, ValidationFailed
 from booking.kit.schemas import load
-from booking.payments.schemas import CardSchema
 from booking.kit.tokens import bearer_token
-from entrypoints.gateway.http import api, json_body, json_response
+from booking.payments.schemas import CardSchema
+from entrypoints.gateway.http import api, json_body, json_response, pdf_response
 
 HOLD_FIELDS = ("hotel_id", "room_type", "check_in", "check_out", "guests")
 
@@ -62,6 +60,4 @@ class BookingRoutes:
     @api("GET", "/api/v1/reservations/<string:reservation_id>/confirmation.pdf")
     def confirmation_pdf(self, request, reservation_id):
         document = self.reservations.confirmation_pdf(reservation_id)
-        return Response(base64.b64decode(document["content_base64"]), mimetype="application/pdf", headers={
-            "Content-Disposition": f'attachment; filename="{document["filename"]}"',
-            "Cache-Control": "private, no-store"})
+        return pdf_response(document)

@@ -1,16 +1,14 @@
 """The booking pages of the web UI: book, pay, see the confirmation, cancel.
 Forms work without JavaScript; every form carries the session's CSRF token and
 an idempotency key made when the form was shown, so a double submit books once."""
-import base64
 import uuid
 from urllib.parse import urlencode
 
 from werkzeug.utils import redirect
-from werkzeug.wrappers import Response
 
 from booking.kit.errors import BookingError
 from booking.payments.schemas import CardSchema
-from entrypoints.gateway.http import form_fields, page
+from entrypoints.gateway.http import form_fields, page, pdf_response
 from entrypoints.gateway.routes.bookings import card_token
 
 HOLD_FIELDS = ("room_type", "check_in", "check_out", "guests", "idempotency_key")
@@ -90,6 +88,4 @@ class BookingPages:
         if not self.session.logged_in:
             return self._login_first(request)
         document = self.reservations.confirmation_pdf(reservation_id)
-        return Response(base64.b64decode(document["content_base64"]), mimetype="application/pdf", headers={
-            "Content-Disposition": f'attachment; filename="{document["filename"]}"',
-            "Cache-Control": "private, no-store"})
+        return pdf_response(document)

@@ -1,0 +1,11 @@
+"""The health entrypoint every service shares."""
+from nameko.rpc import rpc
+
+
+class Pingable:
+    """Mixed into each service: `ping`, which the gateway's /ready calls."""
+
+    @rpc
+    def ping(self):
+        """"pong": the service is up and consuming."""
+        return "pong"
