@@ -3,6 +3,7 @@ import eventlet
 
 eventlet.monkey_patch()  # noqa: E402
 
+import json  # noqa: E402
 import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -182,3 +183,28 @@ def catalogue_db_uri(search_db_uri):
     """The search database holding `small_catalogue()`."""
     add_small_catalogue(search_db_uri)
     return search_db_uri
+
+
+# Figures: what the fault, hostile-input and secrets tests measured, printed at the
+# end of the run and kept in var/test/figures.json (the README quotes them).
+FIGURES_FILE = PROJECT_ROOT / "var" / "test" / "figures.json"
+_figures = {}
+
+
+@pytest.fixture
+def figures(request):
+    """`figures["confirmed"] = 87`: a figure of this test, reported after the run."""
+    return _figures.setdefault(request.node.nodeid, {})
+
+
+def pytest_terminal_summary(terminalreporter):
+    measured = {test: values for test, values in _figures.items() if values}
+    if not measured:
+        return
+    terminalreporter.section("figures")
+    for test, values in measured.items():
+        terminalreporter.write_line(test)
+        for name, value in values.items():
+            terminalreporter.write_line(f"    {name}: {value}")
+    FIGURES_FILE.parent.mkdir(parents=True, exist_ok=True)
+    FIGURES_FILE.write_text(json.dumps(measured, indent=2, default=str) + "\n")
