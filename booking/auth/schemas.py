@@ -12,7 +12,8 @@ class TokenRequest(Schema):
 
 class LoginRequest(Schema):
     email = fields.String(required=True, validate=validate.Length(min=1, max=320))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    # sealed by the gateway (booking.kit.sealed): longer than typed; users checks the rest
+    password = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     client_address = fields.String(load_default=None, validate=validate.Length(max=100))
 
 

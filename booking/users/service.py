@@ -16,6 +16,7 @@ from booking.kit.identity import CallerIdentity
 from booking.kit.mail import Mailer
 from booking.kit.rpc import ServiceRpc
 from booking.kit.schemas import load
+from booking.kit.sealed import unseal
 from booking.users import emails, passwords
 from booking.users.exceptions import EmailTaken, InvalidCredentials, UserNotFound
 from booking.users.models import Base, SentEmail, User
@@ -48,13 +49,15 @@ class UsersService(Pingable):
     def register(self, email, password, full_name):
         """Open an account. Public: no token needed.
 
-        Takes email, password (at least 12 characters, not a common one) and
+        Takes email, password (at least 12 characters, not a common one; in the
+        clear, or sealed as the gateway sends it: booking.kit.sealed) and
         full_name. Returns the user {id, email, full_name, created_at} and emits
         `user_registered`. Registering again with the same e-mail and password
         returns the same account (a retried request changes nothing).
         Raises ValidationFailed, WeakPassword, EmailTaken.
         """
-        request = load(RegisterRequest(), {"email": email, "password": password, "full_name": full_name})
+        request = load(RegisterRequest(), {"email": email, "password": self._unsealed(password),
+                                           "full_name": full_name})
         passwords.check_policy(request["password"], request["email"])
         existing = self._find(request["email"])
         if existing is None:
@@ -109,11 +112,19 @@ class UsersService(Pingable):
         service (scope `users:verify_password`). Raises InvalidCredentials, which
         is the same for an unknown e-mail and a wrong password."""
         self.caller.require("users:verify_password")
-        request = load(CredentialsRequest(), {"email": email, "password": password})
+        request = load(CredentialsRequest(), {"email": email, "password": self._unsealed(password)})
         user = self._find(normalise_email(request["email"]))
         if not passwords.verify_password(user.password_hash if user else None, request["password"]):
             raise InvalidCredentials()
         return UserSchema().dump(user)
+
+    def _unsealed(self, password):
+        """The password as typed: the gateway seals it for the broker (booking.kit.sealed)."""
+        try:
+            return unseal(password, self.config)
+        except ValueError:
+            log.error("A password sealed with another CREDENTIALS_KEY than users' came in")
+            raise InvalidCredentials() from None
 
     @event_handler("users", "user_registered")
     def send_welcome(self, payload):

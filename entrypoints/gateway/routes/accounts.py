@@ -2,6 +2,7 @@ from werkzeug.utils import redirect
 
 from booking.auth.exceptions import TooManyAttempts
 from booking.kit.errors import BookingError, ValidationFailed
+from booking.kit.sealed import seal
 from booking.users.exceptions import EmailTaken, InvalidCredentials
 from entrypoints.gateway.http import api, form_fields, json_body, json_response, oauth, page
 
@@ -15,15 +16,22 @@ def safe_next(target):
 
 
 class AccountRoutes:
+    def _sealed(self, fields):
+        """`fields` with the password sealed: no broker message carries it in the clear."""
+        if "password" in fields:
+            fields = {**fields, "password": seal(fields["password"], self.config)}
+        return fields
+
     # -- JSON API ---------------------------------------------------------------
 
     @api("POST", "/api/v1/users")
     def register(self, request):
-        return json_response(self.users.register(**json_body(request, REGISTER_FIELDS)), status=201)
+        fields = self._sealed(json_body(request, REGISTER_FIELDS))
+        return json_response(self.users.register(**fields), status=201)
 
     @api("POST", "/api/v1/auth/login")
     def login(self, request):
-        credentials = json_body(request, LOGIN_FIELDS)
+        credentials = self._sealed(json_body(request, LOGIN_FIELDS))
         return self.auth.login(**credentials, client_address=request.remote_addr)
 
     @api("GET", "/api/v1/me")
@@ -64,9 +72,10 @@ class AccountRoutes:
     def register_form(self, request):
         self.session.check_csrf(request.form)
         form = form_fields(request, REGISTER_FIELDS)
+        credentials = self._sealed(form)
         try:
-            self.users.register(**form)
-            tokens = self.auth.login(email=form["email"], password=form["password"],
+            self.users.register(**credentials)
+            tokens = self.auth.login(email=credentials["email"], password=credentials["password"],
                                      client_address=request.remote_addr)
         except (ValidationFailed, EmailTaken) as refused:
             return self.templates.render("register.html", session=self.session, status=refused.http_status,
@@ -85,7 +94,7 @@ class AccountRoutes:
         target = safe_next(request.args.get("next"))
         form = form_fields(request, LOGIN_FIELDS)
         try:
-            tokens = self.auth.login(**form, client_address=request.remote_addr)
+            tokens = self.auth.login(**self._sealed(form), client_address=request.remote_addr)
         except (InvalidCredentials, TooManyAttempts, ValidationFailed) as refused:
             # an empty field reads as wrong credentials, like any other miss
             shown = InvalidCredentials() if isinstance(refused, ValidationFailed) else refused
