@@ -1,5 +1,4 @@
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 
 from booking.auth import grants, limits
 from booking.auth.exceptions import InvalidGrant, OAuthError, UnsupportedGrantType
@@ -9,7 +8,7 @@ from booking.auth.schemas import LoginRequest, RevokeRequest, TokenRequest
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
 from booking.kit.health import Pingable
-from booking.kit.rpc import ServiceRpc
+from booking.kit.rpc import ServiceRpc, rpc
 from booking.kit.schemas import load
 from booking.users.exceptions import InvalidCredentials
 

@@ -102,7 +102,7 @@ class LocalBroker:
                 start_new_session=True,
             )
         try:
-            self._ctl("wait", str(self.pid_file), "--timeout", str(timeout), timeout=timeout + 5)
+            self.ctl("wait", str(self.pid_file), "--timeout", str(timeout), timeout=timeout + 5)
             self._wait_for_port(self.management_port, timeout=30)
         except Exception:
             self.stop()
@@ -113,7 +113,7 @@ class LocalBroker:
         if self.process is None:
             return
         try:
-            self._ctl("stop", str(self.pid_file), timeout=30)
+            self.ctl("stop", str(self.pid_file), timeout=30)
         except (BrokerError, subprocess.TimeoutExpired):
             pass
         # the node's process group holds the Erlang VM, its helpers and its epmd
@@ -127,11 +127,17 @@ class LocalBroker:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         self._kill_group_leftovers()
-        # epmd daemonises out of the group; it runs on our own port, so it is ours
+        # epmd daemonises out of the group; it runs on our own port, so it is ours,
+        # but other nodes of ours (the tests run several) may still be using it
         epmd = shutil.which("epmd")
-        if epmd:
+        if epmd and not self._other_nodes(epmd):
             subprocess.run([epmd, "-port", str(EPMD_PORT), "-kill"], env=self.env, capture_output=True)
         self.process = None
+
+    def _other_nodes(self, epmd):
+        names = subprocess.run([epmd, "-port", str(EPMD_PORT), "-names"], env=self.env,
+                               capture_output=True, text=True).stdout
+        return [line for line in names.splitlines() if line.startswith("name ")]
 
     def _kill_group_leftovers(self):
         deadline = time.monotonic() + 10
@@ -142,7 +148,8 @@ class LocalBroker:
                 return
             time.sleep(0.1)
 
-    def _ctl(self, *args, timeout):
+    def ctl(self, *args, timeout=60):
+        """rabbitmqctl against this node (`ctl("stop_app")`); raises BrokerError if it fails."""
         result = subprocess.run(
             [str(RABBITMQ_BIN / "rabbitmqctl"), "-n", self.node, *args],
             env=self.env, capture_output=True, text=True, timeout=timeout,

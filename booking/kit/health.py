@@ -1,5 +1,5 @@
 """The health entrypoint every service shares."""
-from nameko.rpc import rpc
+from booking.kit.rpc import rpc
 
 
 class Pingable:

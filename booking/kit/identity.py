@@ -22,8 +22,18 @@ from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider, SharedExtension
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from booking.kit.errors import BookingError, ServiceUnavailable, Unauthorized, import_service_errors
-from booking.kit.tokens import UnknownSigningKey, bearer_token, public_keys, verify_access_token
+from booking.kit.errors import (
+    BookingError,
+    ServiceUnavailable,
+    Unauthorized,
+    import_service_errors,
+)
+from booking.kit.tokens import (
+    UnknownSigningKey,
+    bearer_token,
+    public_keys,
+    verify_access_token,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +57,7 @@ class AuthClient(SharedExtension):
         self.client_secret = config.get("OAUTH_CLIENTS", {}).get(self.client_id, {}).get("secret")
         self.timeout = float(config.get("RPC_TIMEOUT", 5))
         self.revocations_max_age = float(config.get("REVOCATIONS_MAX_AGE", REVOCATIONS_MAX_AGE_SECONDS))
-        self._proxy = None
+        self._standalone = self._proxy = None
         # the standalone proxy serves one call at a time
         self._lock = Semaphore()
         self._keys, self._keys_at = {}, 0.0
@@ -55,9 +65,7 @@ class AuthClient(SharedExtension):
         self._token, self._token_renew_at = None, 0.0
 
     def stop(self):
-        if self._proxy is not None:
-            self._proxy.stop()
-            self._proxy = None
+        self._stop_proxy()
 
     def call(self, method, **kwargs):
         """`auth.<method>(**kwargs)`, bounded by RPC_TIMEOUT; `ServiceUnavailable` if
@@ -66,24 +74,26 @@ class AuthClient(SharedExtension):
             try:
                 with eventlet.Timeout(self.timeout):
                     if self._proxy is None:
-                        self._proxy = ClusterRpcProxy(self.container.config).start()
+                        # start() gives the proxy to call; stop() belongs to its maker
+                        self._standalone = ClusterRpcProxy(self.container.config)
+                        self._proxy = self._standalone.start()
                     return getattr(self._proxy.auth, method)(**kwargs)
             except BookingError:
                 raise
             except (Exception, eventlet.Timeout):
                 log.warning("the auth service did not answer %s", method)
-                if self._proxy is not None:
-                    self._safely_stop_proxy()
+                self._stop_proxy()
                 raise ServiceUnavailable(
                     "The auth service is not available", details={"service": "auth"}
                 ) from None
 
-    def _safely_stop_proxy(self):
-        try:
-            self._proxy.stop()
-        except Exception:
-            pass
-        self._proxy = None
+    def _stop_proxy(self):
+        if self._standalone is not None:
+            try:
+                self._standalone.stop()
+            except Exception:  # its connection may be gone already
+                pass
+        self._standalone = self._proxy = None
 
     def keys(self, refresh=False):
         if refresh or time.monotonic() - self._keys_at > KEYS_MAX_AGE_SECONDS:

@@ -69,9 +69,11 @@ def flag(value):
     return bool(value)
 
 
-def build_message(sender, to, subject, text, html, attachments=()):
+def build_message(sender, to, subject, text, html, attachments=(), key=None):
     """A message with a plain-text part, its HTML alternative and the attachments,
     each `(filename, content_bytes, mime_type)`. `to` is one address or a list.
+    `key` ("receipt-<payment id>") makes the Message-ID: a message sent again after
+    its sender died half-way is then the same message, and mail clients show it once.
 
     Every part is 7-bit (quoted-printable text, base64 attachments, encoded
     non-ASCII headers and file names), so any SMTP server carries it unchanged.
@@ -82,7 +84,8 @@ def build_message(sender, to, subject, text, html, attachments=()):
     message["Subject"] = subject
     message["Date"] = format_datetime(datetime.now(timezone.utc))
     # the sender's domain, not socket.getfqdn(), which may wait on DNS
-    message["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or "booking.local")
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "booking.local"
+    message["Message-ID"] = f"<{key}@{domain}>" if key else make_msgid(domain=domain)
     message.set_content(text, cte="quoted-printable")
     message.add_alternative(html, subtype="html", cte="quoted-printable")
     for filename, content, mime_type in attachments:
@@ -137,9 +140,10 @@ class Mail:
     def __init__(self, settings):
         self.settings = settings
 
-    def send(self, to, subject, text, html, attachments=()):
-        """Send to `to` (an address or a list); returns the Message-ID."""
-        message = build_message(self.settings.sender, to, subject, text, html, attachments)
+    def send(self, to, subject, text, html, attachments=(), key=None):
+        """Send to `to` (an address or a list); returns the Message-ID (made of
+        `key`, if given: see `build_message`)."""
+        message = build_message(self.settings.sender, to, subject, text, html, attachments, key)
         deliver(message, self.settings)
         return str(message["Message-ID"])
 

@@ -14,18 +14,41 @@ seconds (from the config, or given) and turns "nobody answered" into the typed
 Calls carry the caller's context data (so the user's token travels on);
 `ServiceRpc("users", as_service=True)` calls with this service's own
 client-credentials token instead, for what the service does in its own name.
+
+The other side, `rpc`, is nameko's entrypoint made to outlive a broker restart.
 """
+import logging
 import time
 
 import eventlet
 from kombu.exceptions import OperationalError
 from nameko.exceptions import UnknownService
-from nameko.rpc import MethodProxy, RpcProxy, RpcReply
+from nameko.rpc import MethodProxy, Rpc, RpcProxy, RpcReply
 
 from booking.kit.errors import ServiceUnavailable, import_service_errors
 from booking.kit.identity import AuthClient
 
+log = logging.getLogger(__name__)
+
 DEFAULT_TIMEOUT_SECONDS = 5
+
+
+class BrokerTolerantRpc(Rpc):
+    """nameko's `@rpc`, except that a reply the broker cannot take does not kill the
+    service. nameko 2.14 lets that error end the container: a broker restarted under
+    load would take every busy service down with it. Here the request, never acked,
+    is delivered again once the broker is back, and (every call being idempotent)
+    answered then; its caller has long had its 503."""
+
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        try:
+            return super().handle_result(message, worker_ctx, result, exc_info)
+        except (OperationalError, ConnectionError):
+            log.warning("no reply for %s: the broker is away; the call will come again", worker_ctx.call_id)
+            return result, exc_info
+
+
+rpc = BrokerTolerantRpc.decorator
 
 
 class ServiceRpc(RpcProxy):

@@ -13,6 +13,8 @@ import hashlib
 from cryptography.fernet import Fernet, InvalidToken
 
 PREFIX = "sealed:"
+# a sealed password copied off the broker opens nothing after this long
+SEALED_TTL_SECONDS = 120
 
 
 def _fernet(config):
@@ -30,10 +32,10 @@ def seal(value, config):
 
 def unseal(value, config):
     """What `seal` sealed, or `value` itself if it is not sealed. ValueError if it
-    was sealed with another key, or altered."""
+    was sealed with another key, altered, or sealed too long ago."""
     if not (isinstance(value, str) and value.startswith(PREFIX)):
         return value
     try:
-        return _fernet(config).decrypt(value[len(PREFIX):].encode()).decode()
+        return _fernet(config).decrypt(value[len(PREFIX):].encode(), ttl=SEALED_TTL_SECONDS).decode()
     except InvalidToken:
         raise ValueError("A sealed value that CREDENTIALS_KEY does not open") from None

@@ -30,6 +30,9 @@ class Payment(Base):
     bank_charge_id: Mapped[str | None] = mapped_column(String(60))
     bank_refund_id: Mapped[str | None] = mapped_column(String(60))
     refunded_minor: Mapped[int] = mapped_column(Integer, default=0)
+    # a worker claims the receipt, then marks it sent; a claim older than the
+    # lease was left by a worker that died, and may be taken over
+    receipt_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     receipt_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher, event_handler
-from nameko.rpc import rpc
+from nameko.timer import timer
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -13,7 +13,7 @@ from booking.kit.errors import BookingError, IdempotencyKeyReused
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
 from booking.kit.mail import Mailer
-from booking.kit.rpc import ServiceRpc
+from booking.kit.rpc import ServiceRpc, rpc
 from booking.kit.schemas import load, to_minor
 from booking.payments import emails, ledger
 from booking.payments.bank import Bank, Charge
@@ -37,9 +37,11 @@ from booking.payments.schemas import (
 
 log = logging.getLogger(__name__)
 
-# longer than any charge takes (the bank's timeout, twice): a payment pending this
-# long lost its worker, and only then may a sweep settle it with the bank
-ABANDONED_AFTER_SECONDS = 60
+# how often payments whose worker died are looked for and settled with the bank,
+# and receipts left unsent are sent
+SWEEP_SECONDS = 15
+# longer than sending a receipt takes: a claim this old lost its worker
+RECEIPT_LEASE_SECONDS = 60
 
 
 class PaymentsService(Pingable):
@@ -81,8 +83,14 @@ class PaymentsService(Pingable):
         key = f"{caller.user_id}:{request['idempotency_key']}"
         with self.db.get_session() as session:
             existing = session.scalar(select(Payment).where(Payment.idempotency_key == key))
-            if existing is not None:
+            orphaned = existing is not None and existing.id in self._unsettled(session, Payment.id == existing.id)
+            if existing is not None and not orphaned:
                 return self._replay(existing, fingerprint)
+            if orphaned and existing.request_hash != fingerprint:
+                raise IdempotencyKeyReused()
+            orphan_id = existing.id if orphaned else None
+        if orphan_id:  # the first attempt's worker died mid-charge: the bank knows how it ended
+            return self._conclude(orphan_id, self._settle_with_bank(orphan_id))
         reservation = self.reservations.get(request["reservation_id"])  # the caller's, or NotFound
         if reservation["status"] != "held":
             raise NotPayable(details={"status": reservation["status"]})
@@ -115,17 +123,9 @@ class PaymentsService(Pingable):
         """The payments of a reservation, oldest first, after settling with the bank
         any whose outcome was unknown. For its owner, or scope `payments:read`."""
         caller = self.caller.require()
-        # a pending payment is settled only once its own worker must have given up on it
-        abandoned = ledger.utcnow() - timedelta(seconds=ABANDONED_AFTER_SECONDS)
         with self.db.get_session() as session:
-            unknown = list(session.scalars(select(Payment.id).where(
-                Payment.reservation_id == reservation_id,
-                or_(Payment.status == "unknown", and_(Payment.status == "pending", Payment.updated_at < abandoned)))))
-        for payment_id in unknown:
-            try:
-                self._conclude(payment_id, self._settle_with_bank(payment_id))
-            except BookingError:
-                pass  # still unknown; the next look tries again
+            unsettled = self._unsettled(session, Payment.reservation_id == reservation_id)
+        self._settle(unsettled)
         with self.db.get_session() as session:
             payments = list(session.scalars(select(Payment).where(Payment.reservation_id == reservation_id)
                                             .order_by(Payment.created_at)))
@@ -148,25 +148,67 @@ class PaymentsService(Pingable):
     @event_handler("payments", "payment_succeeded")
     def send_receipt(self, event):
         """E-mail the receipt, once however often (and however concurrently) the
-        event comes: the first handler to claim it sends it."""
+        event comes: the handler that claims it sends it."""
+        self._send_receipt(event["payment_id"])
+
+    @timer(interval=SWEEP_SECONDS, eager=True)
+    def sweep(self):
+        """Settle with the bank the charges whose worker died or whose answer the bank
+        lost, so that money taken always meets its booking (or its refund); send the
+        receipts that a dead worker or a failed send left unsent."""
         with self.db.get_session() as session:
-            claimed = session.execute(
-                update(Payment).where(Payment.id == event["payment_id"], Payment.receipt_sent_at.is_(None))
-                .values(receipt_sent_at=ledger.utcnow())).rowcount
-            payment = session.get(Payment, event["payment_id"]) if claimed else None
-            receipt = PaymentSchema().dump(payment) if payment else None
+            unsettled = self._unsettled(session)
+            unsent = list(session.scalars(select(Payment.id).where(self._receipt_due())))
+        self._settle(unsettled)
+        for payment_id in unsent:
+            try:
+                self._send_receipt(payment_id)
+            except Exception:
+                log.warning("the receipt of %s is still not sent; the next sweep tries again", payment_id)
+
+    # -- internals -------------------------------------------------------------------
+
+    @staticmethod
+    def _receipt_due():
+        """SQL condition: paid, receipt not sent, and not claimed by a live worker."""
+        lease = ledger.utcnow() - timedelta(seconds=RECEIPT_LEASE_SECONDS)
+        return and_(Payment.status.in_(("succeeded", "refunded")), Payment.receipt_sent_at.is_(None),
+                    or_(Payment.receipt_claimed_at.is_(None), Payment.receipt_claimed_at < lease))
+
+    def _send_receipt(self, payment_id):
+        with self.db.get_session() as session:
+            claimed = session.execute(update(Payment).where(Payment.id == payment_id, self._receipt_due())
+                                      .values(receipt_claimed_at=ledger.utcnow())).rowcount
+            payment = session.get(Payment, payment_id) if claimed else None
+            receipt, user_id = (PaymentSchema().dump(payment), payment.user_id) if payment else (None, None)
         if receipt is None:
             return
         try:
-            guest = self.users.get(event["user_id"])
+            guest = self.users.get(user_id)
             subject, text, html = emails.receipt(guest["full_name"], receipt)
-            self.mailer.send(guest["email"], subject, text, html, attachments=self._receipt_pdf(guest, receipt))
+            self.mailer.send(guest["email"], subject, text, html, attachments=self._receipt_pdf(guest, receipt),
+                             key=f"receipt-{payment_id}")
         except Exception:
-            with self.db.get_session() as session:  # not sent: let a redelivery try again
-                session.get(Payment, event["payment_id"]).receipt_sent_at = None
+            with self.db.get_session() as session:  # not sent: the next sweep tries again
+                session.execute(update(Payment).where(Payment.id == payment_id).values(receipt_claimed_at=None))
             raise
+        with self.db.get_session() as session:
+            session.execute(update(Payment).where(Payment.id == payment_id).values(receipt_sent_at=ledger.utcnow()))
 
-    # -- internals -------------------------------------------------------------------
+    def _unsettled(self, session, *criteria):
+        """The ids of payments whose outcome nobody is finding out: unknown ones, and
+        pending ones older than any live worker takes (two bank timeouts and a margin)."""
+        abandoned = ledger.utcnow() - timedelta(seconds=2 * float(self.config.get("BANK_TIMEOUT", 10)) + 5)
+        return list(session.scalars(select(Payment.id).where(
+            or_(Payment.status == "unknown", and_(Payment.status == "pending", Payment.updated_at < abandoned)),
+            *criteria)))
+
+    def _settle(self, payment_ids):
+        for payment_id in payment_ids:
+            try:
+                self._conclude(payment_id, self._settle_with_bank(payment_id))
+            except BookingError:
+                pass  # declined (now recorded), or still unknown: the next look tries again
 
     def _receipt_pdf(self, guest, receipt):
         """The receipt as a PDF to attach; without it the e-mail still goes."""

@@ -1,8 +1,7 @@
-from nameko.rpc import rpc
-
 from booking.kit.errors import BookingError
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
+from booking.kit.rpc import rpc
 from booking.reports import rendering
 
 

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher, event_handler
-from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -15,7 +14,7 @@ from booking.kit.database import Database
 from booking.kit.errors import BookingError
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
-from booking.kit.rpc import ServiceRpc
+from booking.kit.rpc import ServiceRpc, rpc
 from booking.kit.schemas import load, to_minor
 from booking.reservations import holds
 from booking.reservations.exceptions import (
@@ -75,7 +74,7 @@ class ReservationsService(Pingable):
         with self.db.get_session() as session:
             existing = holds.find_by_key(session, caller.user_id, request["idempotency_key"], fingerprint)
             if existing is not None:
-                return ReservationSchema().dump(existing)
+                return self._replayed_hold(existing)
         # the catalogue answers before any transaction opens
         hotel = self.search.get_hotel(request["hotel_id"], guests=request["guests"])
         room = next((r for r in hotel["room_types"] if r["code"] == request["room_type"]), None)
@@ -90,7 +89,7 @@ class ReservationsService(Pingable):
                     existing = holds.find_by_key(session, caller.user_id, request["idempotency_key"],
                                                  fingerprint)
                     if existing is not None:
-                        return ReservationSchema().dump(existing)
+                        return self._replayed_hold(existing)
                 if attempt == HOLD_ATTEMPTS:
                     raise
             except OperationalError:
@@ -124,9 +123,9 @@ class ReservationsService(Pingable):
         caller = self.caller.require("bookings")
         with self.db.get_session() as session:
             reservation = self._find(session, caller, reservation_id)
-            if reservation.status == "cancelled":
-                return ReservationSchema().dump(reservation)
-            moved = holds.move(session, reservation.id, "cancelled", reason="cancelled_by_guest")
+            # cancelled already: announced again, in case the first call died before it could
+            moved = reservation if reservation.status == "cancelled" else holds.move(
+                session, reservation.id, "cancelled", reason="cancelled_by_guest")
             if moved is None:
                 raise ReservationNotCancellable(details={"status": reservation.status})
             answer, event = ReservationSchema().dump(moved), ReservationEvent().dump(moved)
@@ -166,12 +165,17 @@ class ReservationsService(Pingable):
     @event_handler("payments", "payment_succeeded")
     def confirm_paid(self, payment):
         """Paid: the hold becomes a confirmed reservation. Paid too late (the hold
-        expired or was cancelled meanwhile): the money goes back."""
+        expired or was cancelled meanwhile) or twice: the money goes back.
+        Delivered again, it announces the confirmation again (its first worker may
+        have died before it could); those who listen do their part once."""
         with self.db.get_session() as session:
             moved = holds.move(session, payment["reservation_id"], "confirmed", reason="paid",
                                payment_id=payment["payment_id"])
-            event = ReservationEvent().dump(moved) if moved else None
-            late = moved is None and self._status(session, payment["reservation_id"]) in ("cancelled", "expired")
+            reservation = moved or session.get(Reservation, payment["reservation_id"])
+            by_this_payment = reservation is not None and reservation.status == "confirmed" and (
+                reservation.payment_id == payment["payment_id"])
+            event = ReservationEvent().dump(reservation) if by_this_payment else None
+            late = reservation is not None and reservation.status != "held" and not by_this_payment
         if event:
             try:
                 self._render_confirmation(payment["reservation_id"])
@@ -185,7 +189,7 @@ class ReservationsService(Pingable):
     @event_handler("payments", "payment_failed")
     def release_unpaid(self, payment):
         """The card was refused: the rooms go back at once."""
-        self._end_hold(payment["reservation_id"], "cancelled", "payment_failed")
+        self._end_hold(payment["reservation_id"], "cancelled", "payment_failed", announce_again=True)
 
     @event_handler("payments", "payment_refunded")
     def note_refund(self, payment):
@@ -194,7 +198,8 @@ class ReservationsService(Pingable):
             if reservation is not None:
                 reservation.refunded = True
 
-    @timer(interval=SWEEP_SECONDS)
+    # eager: a restarted instance sweeps at once, so restarts never postpone an expiry
+    @timer(interval=SWEEP_SECONDS, eager=True)
     def expire_holds(self):
         """Holds past their expiry give their rooms back, unless a payment for them
         went through after all: payments settles any unknown outcome with the bank
@@ -235,9 +240,12 @@ class ReservationsService(Pingable):
                     "event": ReservationEvent().dump(reservation)}
 
     def _render_confirmation(self, reservation_id):
-        """Render the confirmation through reports and keep it; no transaction is
-        open while reports works."""
+        """The confirmation kept, or rendered through reports and kept; no
+        transaction is open while reports works."""
         with self.db.get_session() as session:
+            kept = session.scalar(select(Reservation.confirmation_pdf).where(Reservation.id == reservation_id))
+            if kept is not None:
+                return kept
             reservation = ReservationSchema().dump(session.get(Reservation, reservation_id))
         guest = self.users.get(reservation["user_id"])
         document = self.reports.render("booking_confirmation", confirmation_data(reservation, guest))
@@ -249,18 +257,25 @@ class ReservationsService(Pingable):
                             .values(confirmation_pdf=pdf))
             return session.scalar(select(Reservation.confirmation_pdf).where(Reservation.id == reservation_id))
 
-    def _end_hold(self, reservation_id, status, reason):
+    def _end_hold(self, reservation_id, status, reason, announce_again=False):
+        """End a hold. `announce_again`: if it ended so already (a redelivered event),
+        announce it again, in case the first worker died before it could."""
         with self.db.get_session() as session:
             # only a hold ends here: a failed second card must not cancel a paid booking
             moved = holds.move(session, reservation_id, status, reason=reason, only_from=("held",))
+            if moved is None and announce_again:
+                ended = session.get(Reservation, reservation_id)
+                moved = ended if ended and (ended.status, ended.status_reason) == (status, reason) else None
             event = ReservationEvent().dump(moved) if moved else None
         if event:
             self.dispatch(f"reservation_{status}", event)
 
-    @staticmethod
-    def _status(session, reservation_id):
-        reservation = session.get(Reservation, reservation_id)
-        return reservation.status if reservation else None
+    def _replayed_hold(self, reservation):
+        """The first answer again; still held, announced again too (the first call may
+        have died between keeping the hold and announcing it)."""
+        if reservation.status == "held":
+            self.dispatch("reservation_held", ReservationEvent().dump(reservation))
+        return ReservationSchema().dump(reservation)
 
     @staticmethod
     def _find(session, caller, reservation_id):

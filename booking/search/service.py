@@ -1,9 +1,9 @@
 from nameko.events import event_handler
-from nameko.rpc import rpc
 
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
 from booking.kit.health import Pingable
+from booking.kit.rpc import rpc
 from booking.kit.schemas import load
 from booking.search import availability, catalogue
 from booking.search.models import Base

@@ -5,7 +5,6 @@ from datetime import datetime, timezone
 
 from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher, event_handler
-from nameko.rpc import rpc
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -14,7 +13,7 @@ from booking.kit.errors import BookingError
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
 from booking.kit.mail import Mailer
-from booking.kit.rpc import ServiceRpc
+from booking.kit.rpc import ServiceRpc, rpc
 from booking.kit.schemas import load
 from booking.kit.sealed import unseal
 from booking.users import emails, passwords
@@ -141,7 +140,7 @@ class UsersService(Pingable):
         subject, text, html = emails.welcome(full_name, self.config.get("PUBLIC_URL", ""))
         with self._unclaimed_on_failure(lambda session: setattr(session.get(User, payload["user_id"]),
                                                                 "welcome_sent_at", None)):
-            self.mailer.send(to, subject, text, html)
+            self.mailer.send(to, subject, text, html, key=f"welcome-{payload['user_id']}")
 
     @event_handler("reservations", "reservation_confirmed")
     def send_confirmation(self, reservation):
@@ -158,7 +157,8 @@ class UsersService(Pingable):
             return
         subject, text, html = emails.confirmation(full_name, reservation, self.config.get("PUBLIC_URL", ""))
         with self._unclaimed_on_failure(lambda session: session.delete(session.get(SentEmail, key))):
-            self.mailer.send(to, subject, text, html, attachments=self._confirmation_pdf(reservation))
+            self.mailer.send(to, subject, text, html, attachments=self._confirmation_pdf(reservation),
+                             key=f"confirmation-{reservation['reservation_id']}")
 
     @contextmanager
     def _unclaimed_on_failure(self, unclaim):

@@ -4,81 +4,20 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import eventlet
 import pytest
 import requests
 
 from booking.devstack.mailsink import wait_for_message
-from booking.devstack.ports import free_port
 from booking.kit.config import PROJECT_ROOT
-
-BOOKING = str(Path(sys.executable).parent / "booking")
-
-
-class Stack:
-    def __init__(self, env):
-        self.process = subprocess.Popen(
-            [BOOKING, "run"], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True,
-        )
-        self.lines = []
-        eventlet.spawn(self._read)
-
-    def _read(self):
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip())
-
-    @property
-    def output(self):
-        return "\n".join(self.lines)
-
-    def wait_for(self, pattern, timeout=120):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            match = re.search(pattern, self.output)
-            if match:
-                return match
-            if self.process.poll() is not None:
-                break
-            eventlet.sleep(0.2)
-        raise AssertionError(f"never saw {pattern!r}; output:\n{self.output}")
-
-    def pids(self):
-        return {name: int(pid) for name, pid in re.findall(r"(\w+) \| started \(pid (\d+)\)", self.output)}
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie is gone for our purpose; only its parent's wait() is missing
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split()[2] != "Z"
+from tests.e2e.stack import BOOKING, Stack, stack_environment
 
 
 @pytest.fixture
 def stack_env(rabbit_config, tmp_path):
-    port = free_port()
-    return {
-        **os.environ,
-        "AMQP_URI": rabbit_config["AMQP_URI"],
-        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
-        "PUBLIC_URL": f"http://localhost:{port}",
-        "SEARCH_DB_URI": f"sqlite:///{tmp_path}/search.db",
-        "USERS_DB_URI": f"sqlite:///{tmp_path}/users.db",
-        "AUTH_DB_URI": f"sqlite:///{tmp_path}/auth.db",
-        "RESERVATIONS_DB_URI": f"sqlite:///{tmp_path}/reservations.db",
-        "PAYMENTS_DB_URI": f"sqlite:///{tmp_path}/payments.db",
-        "BANK_URL": f"http://localhost:{free_port()}",
-        "BANK_LEDGER": str(tmp_path / "bank.db"),
-        "SMTP_PORT": str(free_port()),
-        "MAIL_DIR": str(tmp_path / "mail"),
-    }
+    return stack_environment(rabbit_config["AMQP_URI"], tmp_path)
 
 
 def test_booking_run_serves_everything_restarts_the_dead_and_stops_cleanly(stack_env):
@@ -110,10 +49,7 @@ def test_booking_run_serves_everything_restarts_the_dead_and_stops_cleanly(stack
             assert time.monotonic() < deadline, stack.output
             eventlet.sleep(0.5)
     finally:
-        children = set(stack.pids().values())
-        stack.process.send_signal(signal.SIGINT)
-        assert stack.process.wait(timeout=60) == 0, stack.output
-    assert not [pid for pid in children if alive(pid)]
+        assert stack.stop(), stack.output
 
 
 def test_a_port_in_use_is_refused_with_a_clear_message(stack_env):

@@ -3,6 +3,7 @@ a fake that answers as told, `reservations`, `users`, `reports`, `mailer` and
 `dispatch` mocks; and the card rules of booking.payments.schemas."""
 import base64
 import re
+from datetime import timedelta
 from types import SimpleNamespace
 
 import nameko_sqlalchemy
@@ -12,10 +13,11 @@ from nameko.rpc import Rpc
 from nameko.testing.services import worker_factory
 from nameko.testing.utils import get_extension
 from nameko.utils import get_redacted_args
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
 from booking.kit.errors import BookingError, IdempotencyKeyReused, ValidationFailed
+from booking.kit.mail import MailNotSent
 from booking.kit.schemas import load
 from booking.kit.tokens import MissingScope
 from booking.payments.bank import Charge
@@ -260,9 +262,50 @@ def test_for_reservation_settles_an_unknown_payment_once_the_bank_answers(paymen
 
     assert (settled["status"], settled["bank_reference"]) == ("succeeded", "ch_9")
     assert sweeper.for_reservation("BKAAAA0001") == [settled]
-    assert len(bank.made("find_charge")) == 3
+    assert len(bank.made("find_charge")) == 4  # each pay and each look asked the bank
     assert len(dispatched(sweeper, "payment_succeeded")) == 1
     assert pay(payments) == settled
+
+
+class WorkerDied(BaseException):
+    """What SIGKILL does to a worker half-way through a charge, as far as the ledger sees."""
+
+
+def orphan(payments, bank, db):
+    """A payment left pending by a worker that died while the bank charged the card."""
+    def die():
+        raise WorkerDied()
+    bank.while_charging = die
+    with pytest.raises(WorkerDied):
+        pay(payments)
+    bank.while_charging = None
+    with db.get_session() as session:
+        session.execute(update(Payment).values(updated_at=utcnow() - timedelta(hours=1)))
+        session.commit()
+
+
+def test_a_retry_of_a_payment_whose_worker_died_settles_it_with_the_bank(payments, bank, db):
+    orphan(payments, bank, db)
+    bank.found = Charge("succeeded", "ch_1")
+
+    answer = pay(payments)
+
+    assert (answer["status"], answer["bank_reference"]) == ("succeeded", "ch_1")
+    assert len(bank.made("charge")) == 1 and bank.made("find_charge") == [answer["id"]]
+    assert len(dispatched(payments, "payment_succeeded")) == 1
+
+
+def test_the_timer_settles_a_payment_whose_worker_died_and_a_live_one_is_left_alone(payments, bank, db):
+    orphan(payments, bank, db)
+    bank.found = None  # the charge never reached the bank
+    bank.while_charging = lambda: sweeper.sweep()  # a sweep during a live charge
+    sweeper = worker(db, bank, RESERVATIONS_SERVICE)
+    pay(payments, key="key-2")
+
+    assert len(bank.made("find_charge")) == 1  # the orphan only
+    assert statuses(db) == ["failed", "succeeded"]
+    [failed] = dispatched(sweeper, "payment_failed")
+    assert failed["failure_code"] == "not_charged"
 
 
 def test_refund_needs_the_refund_scope(payments, bank):
@@ -324,6 +367,41 @@ def test_the_receipt_is_sent_once_with_only_the_last_four_digits(payments):
     assert answer["bank_reference"] in text
     assert NUMBER not in repr(payments.mailer.send.call_args)
     assert NUMBER not in repr(payments.reports.render.call_args_list)  # nor in the PDF receipt
+
+
+def test_a_receipt_whose_sender_died_or_failed_is_sent_by_a_later_sweep(payments, db):
+    pay(payments)
+    [event] = dispatched(payments, "payment_succeeded")
+    payments.mailer.send.side_effect = WorkerDied()  # dies after claiming the receipt
+    with pytest.raises(WorkerDied):
+        payments.send_receipt(event)
+    payments.mailer.send.side_effect = None
+
+    payments.sweep()  # the claim is fresh: its worker may still be sending
+    payments.mailer.send.assert_called_once()
+    with db.get_session() as session:  # the lease runs out
+        session.execute(update(Payment).values(receipt_claimed_at=utcnow() - timedelta(hours=1)))
+        session.commit()
+    payments.sweep()
+    payments.sweep()
+
+    assert payments.mailer.send.call_count == 2
+    payments.send_receipt(event)  # a late redelivery finds it sent
+    assert payments.mailer.send.call_count == 2
+
+
+def test_a_receipt_the_mail_server_refused_is_sent_by_the_next_sweep(payments):
+    pay(payments)
+    [event] = dispatched(payments, "payment_succeeded")
+    payments.mailer.send.side_effect = MailNotSent("the mail server is down")
+    with pytest.raises(MailNotSent):
+        payments.send_receipt(event)
+    payments.mailer.send.side_effect = None
+
+    payments.sweep()
+    payments.sweep()
+
+    assert payments.mailer.send.call_count == 2
 
 
 def logged_arguments(method, **arguments):
