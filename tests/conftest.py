@@ -95,9 +95,11 @@ def db_uris(request, tmp_path):
     return uris
 
 
-def start_listening(port, *argv):
-    """A helper process (`python -m …`) that is ready once it listens on `port`."""
-    process = subprocess.Popen([sys.executable, "-m", *argv])
+def start_listening(port, *argv, output):
+    """A helper process (`python -m …`) that is ready once it listens on `port`;
+    what it prints goes to the file `output`."""
+    with open(output, "ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", *argv], stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 20
     while not is_listening("127.0.0.1", port):
         assert time.monotonic() < deadline and process.poll() is None, f"{argv[0]} did not start"
@@ -110,11 +112,16 @@ def stop(process):
     process.wait(10)
 
 
+# what the helper processes print, for a failing test to show and the secrets test to scan
+PROCESS_OUTPUT = "processes.log"
+
+
 @pytest.fixture
 def mail_sink(tmp_path):
     """A real SMTP sink in its own process: (port, maildir)."""
     port, maildir = free_port(), tmp_path / "mail"
-    process = start_listening(port, "booking.devstack.mailsink", "--port", str(port), "--maildir", str(maildir))
+    process = start_listening(port, "booking.devstack.mailsink", "--port", str(port), "--maildir", str(maildir),
+                              output=tmp_path / PROCESS_OUTPUT)
     yield port, maildir
     stop(process)
 
@@ -124,7 +131,8 @@ def sandbox_bank(tmp_path):
     """The sandbox bank in its own process, with its own ledger: its URL."""
     port = free_port()
     process = start_listening(port, "booking.devstack.bank", "--port", str(port),
-                              "--ledger", str(tmp_path / "bank.db"), "--api-key", "sk_test_booking")
+                              "--ledger", str(tmp_path / "bank.db"), "--api-key", "sk_test_booking",
+                              output=tmp_path / PROCESS_OUTPUT)
     yield f"http://127.0.0.1:{port}"
     stop(process)
 

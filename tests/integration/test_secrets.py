@@ -5,8 +5,6 @@ are found nowhere afterwards: in no log record of any logger, no database file, 
 message the broker carried, no e-mail or PDF attachment. Nor is any other card
 number (the Luhn scan): only the last four digits may show."""
 import logging
-import os
-from contextlib import contextmanager
 from datetime import date
 from urllib.parse import quote
 
@@ -15,8 +13,7 @@ import requests
 from kombu import Connection, Exchange, Queue
 
 from booking.devstack.mailsink import read_messages, wait_for_message
-from booking.devstack.ports import free_port
-from tests.conftest import start_listening, stop
+from tests.conftest import PROCESS_OUTPUT
 from tests.integration.test_accounts import Client, csrf_of, login, register
 from tests.integration.test_booking_saga import (  # noqa: F401 (fixtures)
     DECLINED, STAY, containers, eventually, form_of, hold, saga_config,
@@ -31,45 +28,8 @@ CVC = "7319"
 CANARY_PASSWORD = "Quokka-marmalade-canary-5117"
 BANK_FAILS = "4000000000000119"
 EXP_YEAR = date.today().year + 2
-PROCESS_OUTPUT = "processes.log"
 # three welcomes; a confirmation and a receipt, each with its PDF, for each of two bookings
 EMAILS, ATTACHMENTS = 7, 4
-
-
-@contextmanager
-def output_to(path):
-    """File descriptors 1 and 2 write to `path` meanwhile: a process started now
-    writes there for as long as it runs."""
-    saved = [os.dup(1), os.dup(2)]
-    with open(path, "ab") as output:
-        os.dup2(output.fileno(), 1)
-        os.dup2(output.fileno(), 2)
-    try:
-        yield
-    finally:
-        for fd, original in enumerate(saved, start=1):
-            os.dup2(original, fd)
-            os.close(original)
-
-
-# conftest's mail sink and sandbox bank, with what they print kept to be scanned
-@pytest.fixture
-def mail_sink(tmp_path):
-    port, maildir = free_port(), tmp_path / "mail"
-    with output_to(tmp_path / PROCESS_OUTPUT):
-        process = start_listening(port, "booking.devstack.mailsink", "--port", str(port), "--maildir", str(maildir))
-    yield port, maildir
-    stop(process)
-
-
-@pytest.fixture
-def sandbox_bank(tmp_path):
-    port = free_port()
-    with output_to(tmp_path / PROCESS_OUTPUT):
-        process = start_listening(port, "booking.devstack.bank", "--port", str(port),
-                                  "--ledger", str(tmp_path / "bank.db"), "--api-key", "sk_test_booking")
-    yield f"http://127.0.0.1:{port}"
-    stop(process)
 
 
 class KeepEveryRecord(logging.Handler):
