@@ -29,7 +29,9 @@ class CardSchema(Schema):
     number = fields.String(required=True, validate=validate.Length(min=12, max=23))
     exp_month = fields.Integer(required=True, validate=validate.Range(min=1, max=12))
     exp_year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
-    cvc = fields.String(required=True, validate=validate.Regexp(r"\A[0-9]{3,4}\Z", error="3 or 4 digits."))
+    # documented in ECMA 262 syntax, as OpenAPI wants: it has no \A or \Z
+    cvc = fields.String(required=True, validate=validate.Regexp(r"\A[0-9]{3,4}\Z", error="3 or 4 digits."),
+                        metadata={"pattern": "^[0-9]{3,4}$"})
     holder = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
     @pre_load

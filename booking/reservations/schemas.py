@@ -3,13 +3,13 @@ from datetime import timedelta
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from booking.kit.schemas import Money, Schema, UtcDateTime
-from booking.search.schemas import MAX_NIGHTS, today
+from booking.search.schemas import MAX_ID, MAX_NIGHTS, today
 
 MAX_DAYS_AHEAD = 500
 
 
 class HoldRequest(Schema):
-    hotel_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    hotel_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
     room_type = fields.String(required=True, validate=validate.Length(min=1, max=40))
     check_in = fields.Date(required=True)
     check_out = fields.Date(required=True)
@@ -36,7 +36,7 @@ class ReservationIdRequest(Schema):
 
 
 class AvailabilityRequest(Schema):
-    hotel_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    hotel_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
     check_in = fields.Date(required=True)
     check_out = fields.Date(required=True)
 

@@ -6,12 +6,20 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from booking.kit.schemas import Money, Schema
 
 MAX_NIGHTS = 30
+# the largest id an INTEGER column holds (a larger one is no hotel, not a database error)
+MAX_ID = 2**31 - 1
 MAX_PER_PAGE = 100
 SORT_ORDERS = ("price", "stars", "name")
 
 
 def today():
     return datetime.now(timezone.utc).date()
+
+
+def in_cents(amount):
+    """A price has cents, no finer: 150.555 is refused rather than read as another price."""
+    if amount.is_finite() and amount.normalize().as_tuple().exponent < -2:
+        raise ValidationError("At most two decimals.")
 
 
 class StaySchema(Schema):
@@ -41,7 +49,8 @@ class FindHotelsRequest(StaySchema):
     city = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
     min_stars = fields.Integer(load_default=None, validate=validate.Range(min=1, max=5))
     max_price = fields.Decimal(
-        load_default=None, places=2, validate=validate.Range(min=0, min_inclusive=False, max=1_000_000)
+        load_default=None, validate=[validate.Range(min=0, min_inclusive=False, max=1_000_000), in_cents],
+        metadata={"exclusiveMinimum": True},  # what min_inclusive=False is in the OpenAPI document
     )
     sort = fields.String(load_default="price", validate=validate.OneOf(SORT_ORDERS))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
@@ -49,7 +58,7 @@ class FindHotelsRequest(StaySchema):
 
 
 class GetHotelRequest(StaySchema):
-    hotel_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    hotel_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
 
 
 class ListCitiesRequest(Schema):
@@ -62,7 +71,8 @@ class RoomTypeSchema(Schema):
     max_guests = fields.Integer()
     room_count = fields.Integer()
     nightly_price = Money(attribute="price_minor")
-    stay_price = Money(attribute="stay_price_minor")
+    # without dates: no stay_price, no rooms_left
+    stay_price = Money(attribute="stay_price_minor", allow_none=True)
     rooms_left = fields.Integer(allow_none=True)
 
 
@@ -75,8 +85,9 @@ class HotelSummarySchema(Schema):
     stars = fields.Integer()
     amenities = fields.List(fields.String())
     from_price = Money(attribute="from_price_minor")
-    stay_price = Money(attribute="stay_price_minor")
-    nights = fields.Integer()
+    # without dates: no stay_price, no nights
+    stay_price = Money(attribute="stay_price_minor", allow_none=True)
+    nights = fields.Integer(allow_none=True)
 
 
 class HotelPageSchema(Schema):

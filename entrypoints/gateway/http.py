@@ -12,9 +12,9 @@ import logging
 
 from nameko.exceptions import BadRequest
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer
-from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.wrappers import Response
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.wrappers import Request, Response
 
 from booking.auth.exceptions import OAuthError
 from booking.kit.errors import BookingError, ValidationFailed
@@ -38,6 +38,12 @@ class PayloadTooLarge(BookingError):
     default_message = f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB"
 
 
+class WrongMethod(BookingError):
+    code = "METHOD_NOT_ALLOWED"
+    http_status = 405
+    default_message = "This route does not take that method"
+
+
 def error_body(exc):
     """(status, body, headers) for an exception: the one table of the HTTP edge."""
     if isinstance(exc, RequestEntityTooLarge):
@@ -55,6 +61,8 @@ def error_headers(exc):
         return {"WWW-Authenticate": 'Bearer realm="booking"'}
     if exc.http_status == 429 and "retry_after" in exc.details:
         return {"Retry-After": exc.details["retry_after"]}
+    if exc.http_status == 405:
+        return {"Allow": ", ".join(exc.details["allowed"])}
     return {}
 
 
@@ -69,19 +77,65 @@ def json_response(payload, status=200, headers=None):
     return Response(json.dumps(payload), status=status, mimetype="application/json", headers=headers)
 
 
+class GatewayApp(WsgiApp):
+    """nameko's WSGI app, except that another method on a known route is a 405
+    answered by that route's handler (the API's JSON error body, or the UI's error
+    page), with an `Allow` naming the route's own methods: a catch-all (the /api
+    404) neither hides a route's 405 nor adds its GET to one."""
+
+    def __call__(self, environ, start_response):
+        # as nameko does: shallow, so that only the handler reads the body
+        request = Request(environ, shallow=True)
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            provider, values = self.match(adapter)
+            request.path_values = values
+            response = provider.handle_request(request)
+        except HTTPException as exc:
+            response = exc
+        return response(environ, start_response)
+
+    @staticmethod
+    def match(adapter):
+        try:
+            provider, values = adapter.match()
+            if not provider.catch_all:
+                return provider, values
+        except MethodNotAllowed:
+            pass
+        routes = {method: adapter.match(method=method) for method in adapter.allowed_methods()}
+        allowed = sorted(method for method, (handler, _) in routes.items() if not handler.catch_all)
+        if not allowed:  # only a catch-all takes this path, whatever the method
+            return next(iter(routes.values()))
+        handler, _ = routes[allowed[0]]
+        raise MethodNotAllowed(response=handler.response_from_exception(WrongMethod(details={"allowed": allowed})))
+
+
 class GatewayServer(WebServer):
     def context_data_from_headers(self, request):
         """An API client's `Authorization: Bearer` token travels on with every call."""
         token = bearer_token(request.headers.get("Authorization"))
         return {"authorization": f"Bearer {token}"} if token else {}
 
+    def get_wsgi_app(self):
+        return GatewayApp(self)
+
+    def get_wsgi_server(self, sock, wsgi_app, **kwargs):
+        server = super().get_wsgi_server(sock, wsgi_app, **kwargs)
+        # a query may be as long as a body (eventlet's own limit is 8 KiB), so that the
+        # route answers a long one, in its error body; beyond it the server answers 414
+        server.url_length_limit = MAX_BODY_BYTES
+        return server
+
 
 class GatewayHandler(HttpRequestHandler):
     server = GatewayServer()
 
-    def __init__(self, method, url, **kwargs):
+    def __init__(self, method, url, catch_all=False, **kwargs):
         # a typed error is an answer, not a fault: nameko logs it as a warning
         kwargs.setdefault("expected_exceptions", BookingError)
+        # a catch-all answers 404 under a prefix; it takes no part in a 405's `Allow`
+        self.catch_all = catch_all
         super().__init__(method, url, **kwargs)
 
 
@@ -152,6 +206,25 @@ def json_body(request, allowed):
     return known_fields(body, allowed, "Unknown fields")
 
 
+NOT_TEXT = "Text may not hold a NUL character or an unpaired surrogate."
+
+
+def storable(value):
+    """False if some text in `value` (a JSON value) holds what no database stores: a NUL
+    character (PostgreSQL refuses it) or an unpaired surrogate (it is not UTF-8)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(storable(key) and storable(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(storable(item) for item in value)
+    return True
+
+
 def check_size(request):
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise PayloadTooLarge()
@@ -162,5 +235,8 @@ def known_fields(values, allowed, message):
     unknown = sorted(set(values) - set(allowed))
     if unknown:
         raise ValidationFailed(message, details={name: ["Unknown field."] for name in unknown})
+    unstorable = sorted(name for name, value in values.items() if not storable(value))
+    if unstorable:
+        raise ValidationFailed("Some arguments are not valid", details={name: [NOT_TEXT] for name in unstorable})
     # absent and empty are the same; the service says what is required
     return {name: value for name, value in values.items() if value != ""}

@@ -6,13 +6,24 @@ import re
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from booking.auth.schemas import TokenResponse
 from booking.kit.schemas import Schema
 from booking.payments.schemas import CardSchema, PaymentSchema
-from booking.reservations.schemas import HoldRequest, ReservationSchema
-from booking.search.schemas import CitySchema, FindHotelsRequest, HotelPageSchema, HotelSchema, StaySchema
+from booking.reservations.schemas import (
+    HoldRequest,
+    ReservationIdRequest,
+    ReservationSchema,
+)
+from booking.search.schemas import (
+    CitySchema,
+    FindHotelsRequest,
+    GetHotelRequest,
+    HotelPageSchema,
+    HotelSchema,
+    StaySchema,
+)
 from booking.users.schemas import CredentialsRequest, RegisterRequest, UserSchema
 
 
@@ -53,8 +64,9 @@ class TokenForm(Schema):
 
 
 class RevokeForm(Schema):
-    token = fields.String(required=True)
-    token_type_hint = fields.String()
+    token = fields.String(required=True, validate=validate.Length(min=1))
+    # empty is none, as in every form the gateway reads
+    token_type_hint = fields.String(validate=validate.OneOf(["access_token", "refresh_token", ""]))
 
 
 class HealthSchema(Schema):
@@ -70,14 +82,19 @@ class JwksSchema(Schema):
     keys = fields.List(fields.Dict())
 
 
-IDEMPOTENCY_KEY = {"in": "header", "name": "Idempotency-Key", "required": True, "schema": {"type": "string"},
+# a blank key is no key; the services keep at most 100 characters of one
+IDEMPOTENCY_KEY = {"in": "header", "name": "Idempotency-Key", "required": True,
+                   "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"},
                    "description": "the same key returns the first answer again (422 with another body)"}
+# path parameters, with the rules the services check them by
+PATH_PARAMETERS = {"hotel_id": GetHotelRequest().fields["hotel_id"],
+                   "reservation_id": ReservationIdRequest().fields["reservation_id"]}
 
 # method, path, tag, summary, parameters, body (schema, media type), answer (status, schema), errors, needs a token
 ROUTES = [
     ("get", "/health", "health", "The gateway process is alive", [], None, (200, HealthSchema), [], False),
     ("get", "/ready", "health", "Every service answers (or one: ?service=)", [
-        {"in": "query", "name": "service", "schema": {"type": "string"}}], None, (200, ReadySchema), [404, 503],
+        {"in": "query", "name": "service", "schema": {"type": "string"}}], None, (200, ReadySchema), [400, 404, 503],
      False),
     ("get", "/api/v1/openapi.json", "health", "This document", [], None, (200, None), [], False),
     ("get", "/api/v1/cities", "search", "Cities with their number of hotels", [
@@ -102,13 +119,13 @@ ROUTES = [
     ("get", "/api/v1/reservations", "bookings", "The caller's reservations", [], None,
      (200, ReservationListSchema), [401], True),
     ("get", "/api/v1/reservations/{reservation_id}", "bookings", "One of the caller's reservations", [], None,
-     (200, ReservationSchema), [401, 404], True),
+     (200, ReservationSchema), [400, 401, 404], True),
     ("post", "/api/v1/reservations/{reservation_id}/payment", "bookings", "Pay a held reservation by card",
      [IDEMPOTENCY_KEY], (PayBody, "application/json"), (200, PaymentSchema), [400, 401, 402, 404, 409, 422], True),
     ("post", "/api/v1/reservations/{reservation_id}/cancel", "bookings", "Cancel (refunded if paid)", [], None,
-     (200, ReservationSchema), [401, 404, 409], True),
+     (200, ReservationSchema), [400, 401, 404, 409], True),
     ("get", "/api/v1/reservations/{reservation_id}/confirmation.pdf", "bookings", "The confirmation PDF", [],
-     None, (200, "application/pdf"), [401, 404, 409], True),
+     None, (200, "application/pdf"), [400, 401, 404, 409], True),
 ]
 OAUTH_PATHS = ("/oauth/token", "/oauth/revoke")
 
@@ -119,8 +136,9 @@ def openapi_path(werkzeug_rule):
 
 
 def build(server_url):
+    marshmallow = MarshmallowPlugin()
     spec = APISpec(title="Booking API", version="1.0.0", openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()], servers=[{"url": server_url}],
+                   plugins=[marshmallow], servers=[{"url": server_url}],
                    info={"description": "Hotel search, accounts and bookings. Errors have one body: "
                                         "{error, message, details}; OAuth endpoints answer as RFC 6749 says."})
     spec.components.schema("Error", schema=ErrorSchema)
@@ -129,8 +147,10 @@ def build(server_url):
     for method, path, tag, summary, parameters, body, answer, errors, secured in ROUTES:
         operation = {"tags": [tag], "summary": summary, "parameters": list(parameters),
                      "responses": responses(path, answer, errors)}
-        operation["parameters"] += [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
-                                    for name in re.findall(r"{(\w+)}", path)]
+        operation["parameters"] += [
+            {"in": "path", "name": name, "required": True,
+             "schema": marshmallow.converter.field2property(PATH_PARAMETERS[name])}
+            for name in re.findall(r"{(\w+)}", path)]
         if body is not None:
             schema, media_type = body
             operation["requestBody"] = {"required": True, "content": {media_type: {"schema": schema}}}
@@ -138,7 +158,12 @@ def build(server_url):
             operation["security"] = [{"bearer": []}]
         spec.path(path=path, operations={method: operation})
     # plain JSON: limits and defaults of Decimal fields become numbers
-    return json.loads(json.dumps(spec.to_dict(), default=float))
+    document = json.loads(json.dumps(spec.to_dict(), default=float))
+    for operation in (operation for methods in document["paths"].values() for operation in methods.values()):
+        for parameter in operation["parameters"]:
+            if parameter["in"] == "query":  # the gateway reads empty as absent, as HTML forms send them
+                parameter["allowEmptyValue"] = True
+    return document
 
 
 def responses(path, answer, errors):

@@ -4,7 +4,14 @@ from booking.kit.errors import Unauthorized, ValidationFailed
 from booking.kit.schemas import load
 from booking.kit.tokens import bearer_token
 from booking.payments.schemas import CardSchema
-from entrypoints.gateway.http import api, json_body, json_response, pdf_response
+from entrypoints.gateway.http import (
+    NOT_TEXT,
+    api,
+    json_body,
+    json_response,
+    pdf_response,
+    storable,
+)
 
 HOLD_FIELDS = ("hotel_id", "room_type", "check_in", "check_out", "guests")
 
@@ -19,6 +26,8 @@ def idempotency_key(request):
     if not key:
         raise ValidationFailed("This request needs an Idempotency-Key header",
                                details={"Idempotency-Key": ["Missing header."]})
+    if not storable(key):
+        raise ValidationFailed("Some arguments are not valid", details={"Idempotency-Key": [NOT_TEXT]})
     return key
 
 

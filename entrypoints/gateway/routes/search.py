@@ -27,8 +27,8 @@ class SearchRoutes:
     def hotel(self, request, hotel_id):
         return self.search.get_hotel(hotel_id, **query_args(request, STAY_ARGS))
 
-    # GET only: another method on a known route answers 405 (werkzeug), not 404
-    @api("GET", "/api/<path:anything>")
+    # GET only: another method on a known route answers 405, not 404
+    @api("GET", "/api/<path:anything>", catch_all=True)
     def no_such_route(self, request, anything):
         raise NotFound("There is no such API route", details={"path": request.path})
 
