@@ -14,8 +14,8 @@ import warnings  # noqa: E402
 import pytest  # noqa: E402
 
 from booking.devstack.broker import LocalBroker, amqp_answers  # noqa: E402
-from booking.devstack.postgres import LocalPostgres  # noqa: E402
 from booking.devstack.ports import free_port, is_listening  # noqa: E402
+from booking.devstack.postgres import LocalPostgres  # noqa: E402
 from booking.kit.config import PROJECT_ROOT, load_config  # noqa: E402
 from booking.kit.migrations import upgrade  # noqa: E402
 

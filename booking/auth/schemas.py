@@ -2,6 +2,7 @@ from marshmallow import fields, validate
 
 from booking.kit.schemas import Schema
 
+
 class TokenRequest(Schema):
     grant_type = fields.String(required=True, validate=validate.Length(max=50))
     client_id = fields.String(load_default=None, validate=validate.Length(max=100))

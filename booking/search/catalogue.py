@@ -9,7 +9,6 @@ from booking.search import availability
 from booking.search.exceptions import HotelNotFound
 from booking.search.models import Hotel, RoomType
 
-
 # letters that Unicode does not decompose into a base letter and an accent
 UNDECOMPOSED = str.maketrans({"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d",
                               "ı": "i", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ß": "ss"})

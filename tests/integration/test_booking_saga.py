@@ -19,8 +19,8 @@ from booking.auth.service import AuthService
 from booking.devstack.mailsink import read_messages
 from booking.kit.database import create_db_engine
 from booking.payments.service import PaymentsService
-from booking.reservations.models import Reservation, RoomNight
 from booking.reports.service import ReportsService
+from booking.reservations.models import Reservation, RoomNight
 from booking.reservations.service import ReservationsService
 from booking.search.service import SearchService
 from booking.users.service import UsersService

@@ -15,7 +15,7 @@ from nameko.testing.services import dummy, entrypoint_hook
 
 from booking.devstack.mailsink import read_messages, wait_for_message
 from booking.devstack.ports import free_port, is_listening
-from booking.kit.mail import MailNotSent, Mailer
+from booking.kit.mail import Mailer, MailNotSent
 
 PDF = b"%PDF-1.4\n\x00\xff a confirmation"
 START_TIMEOUT_SECONDS = 15
