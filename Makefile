@@ -19,6 +19,7 @@ test: venv system-packages test-packages
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: venv system-packages bench-packages
+	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || { echo "Installing matplotlib…"; $(BIN)/pip install -q matplotlib; }
 	$(BIN)/python tests/bench/bench.py $(BENCH_ARGS)
 
 venv: $(VENV)/.installed

@@ -1,17 +1,19 @@
 """`make bench`: where a search request's time goes, measured on this machine.
 
 Starts the stack as `make run` does (its own web port, logs at WARNING), then
-loads it from wrk on loopback for a bounded time:
+loads it on loopback for a bounded time (from wrk, the mix from http_load.py):
 
 1. GET /api/v1/hotels?city=…  gateway -> search RPC -> SQLite, at 1, 10, 50 clients
 2. GET /ready?service=search   gateway -> a bare echo RPC (search.ping), same clients
 3. raw AMQP request/reply with kombu, no nameko: one at a time and 50 in flight
-4. complete bookings (hold, pay with the sandbox bank, confirmed) at 10 clients,
-   then a check that no night of any room type is held beyond its rooms
+4. complete bookings (hold, pay with the sandbox bank, confirmed) at 10 clients
 5. booking confirmations rendered by reports (RPC, one at a time and 4 at once)
+6. the hotel-reservation mix of DeathStarBench (mix.py): open loop at a ladder of
+   arrival rates (--rates), then closed loop at saturation (--saturation-clients)
 
-and prints req/s, p50 and p99 for each, with the ratios between them. This is a
-benchmark, not a test: it asserts nothing and its figures vary with the machine.
+then checks that no night of any room type is held beyond its rooms, and prints
+req/s, p50 and p99 for each, with the ratios between them. This is a benchmark,
+not a test: it asserts nothing and its figures vary with the machine.
 """
 import argparse
 import json
@@ -39,6 +41,8 @@ sys.path.insert(0, str(ROOT))
 
 from booking.devstack.broker import ensure_broker  # noqa: E402
 from booking.devstack.ports import free_port  # noqa: E402
+import mix  # noqa: E402
+import mix_report  # noqa: E402
 
 AMQP_URI = os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")
 CITIES = ["Paris", "London", "Rome", "Berlin", "Madrid", "Amsterdam", "Lisbon", "Vienna",
@@ -282,45 +286,67 @@ def table(title, rows):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="length of each load run")
+    parser.add_argument("--rates", type=rates, default=[50, 100, 200, 300, 400],
+                        help="the mix's open-loop arrival rates, req/s, comma-separated (default 50,100,200,300,400)")
+    parser.add_argument("--saturation-clients", type=int, default=50,
+                        help="the mix's closed-loop clients at saturation (default 50)")
+    parser.add_argument("--mix-only", action="store_true", help="run the mix alone (parts 1-5 skipped)")
     args = parser.parse_args()
 
     broker = ensure_broker(AMQP_URI)
     try:
-        results = run_all(args.seconds)
+        results = run_all(args)
     finally:
         if broker:
             broker.stop()
     report(results, args.seconds)
 
 
-def run_all(seconds):
+def rates(text):
+    return [float(rate) for rate in text.split(",")]
+
+
+def run_all(args):
+    seconds = args.seconds
     port = free_port()
     stack = start_stack(port)
     results = {}
     try:
         base = f"http://127.0.0.1:{port}"
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-            script.write(ROTATING_CITIES % ", ".join(f'"{c.replace(" ", "%20")}"' for c in CITIES))
-        wrk(f"{base}/api/v1/hotels?city=Paris", 10, 3)  # warm caches and connection pools
-        results["search"] = [wrk(base, n, seconds, script.name) for n in CLIENTS]
-        results["echo_rpc"] = [wrk(f"{base}/ready?service=search", n, seconds) for n in CLIENTS]
-        results["bookings"] = [bench_bookings(base, seconds)]
+        if not args.mix_only:
+            with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+                script.write(ROTATING_CITIES % ", ".join(f'"{c.replace(" ", "%20")}"' for c in CITIES))
+            wrk(f"{base}/api/v1/hotels?city=Paris", 10, 3)  # warm caches and connection pools
+            results["search"] = [wrk(base, n, seconds, script.name) for n in CLIENTS]
+            results["echo_rpc"] = [wrk(f"{base}/ready?service=search", n, seconds) for n in CLIENTS]
+            results["bookings"] = [bench_bookings(base, seconds)]
+            results["renders"] = bench_renders(base, seconds)
+        results["mix"] = mix.run(port, seconds, args.rates, args.saturation_clients)
         results["double_bookings"] = double_bookings()
-        results["renders"] = bench_renders(base, seconds)
     finally:
         stack.send_signal(signal.SIGINT)
         stack.wait(60)
-    results["raw_amqp"] = bench_amqp(seconds)
+    if not args.mix_only:
+        results["raw_amqp"] = bench_amqp(seconds)
     return results
 
 
 def report(results, seconds):
     print(f"\nBooking benchmark: {os.cpu_count()} cores, {seconds} s a run, loopback only")
+    if "search" in results:
+        report_parts(results)
+    mix_report.report(results["mix"], BENCH_VAR)
+    print(f"\nnights held beyond their rooms after every booking above: {results['double_bookings']}")
+    out = BENCH_VAR / "results.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(f"\nfigures saved to {out.relative_to(ROOT)}")
+
+
+def report_parts(results):
     table("gateway -> search.find_hotels -> SQLite   GET /api/v1/hotels?city=…", results["search"])
     table("gateway -> search.ping (bare echo RPC)     GET /ready?service=search", results["echo_rpc"])
     table("raw AMQP request/reply (kombu, no nameko)  clients = requests in flight", results["raw_amqp"])
     table("complete bookings: hold + pay (bank) -> confirmed  (req/s = bookings/s)", results["bookings"])
-    print(f"  nights held beyond their rooms: {results['double_bookings']}")
     table("confirmation PDFs rendered by reports (req/s = documents/s)", results["renders"])
     search50, echo50 = results["search"][-1], results["echo_rpc"][-1]
     amqp1, amqp50 = results["raw_amqp"]
@@ -328,10 +354,6 @@ def report(results, seconds):
     print(f"  search / echo RPC at 50 clients         {search50['rps'] / echo50['rps']:.2f}")
     print(f"  echo RPC via gateway / raw AMQP (50)    {echo50['rps'] / amqp50['rps']:.2f}")
     print(f"  search at 1 client / raw AMQP at 1      {results['search'][0]['rps'] / amqp1['rps']:.2f}")
-    out = ROOT / "var" / "bench" / "results.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(f"\nfigures saved to {out.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
