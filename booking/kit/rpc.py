@@ -23,7 +23,15 @@ import time
 import eventlet
 from kombu.exceptions import OperationalError
 from nameko.exceptions import UnknownService
-from nameko.rpc import MethodProxy, Rpc, RpcProxy, RpcReply
+from nameko.amqp.publish import Publisher
+from nameko.constants import (
+    AMQP_SSL_CONFIG_KEY,
+    AMQP_URI_CONFIG_KEY,
+    DEFAULT_SERIALIZER,
+    LOGIN_METHOD_CONFIG_KEY,
+    SERIALIZER_CONFIG_KEY,
+)
+from nameko.rpc import MethodProxy, Responder, Rpc, RpcProxy, RpcReply, get_rpc_exchange
 
 from booking.kit.errors import ServiceUnavailable, import_service_errors
 from booking.kit.identity import AuthClient
@@ -33,19 +41,39 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_SECONDS = 5
 
 
+class ReplyPublisher(Publisher):
+    """Replies go without a publisher confirm and are not written to disk: a lost
+    reply costs its caller a timeout and a retry (every call is idempotent), never
+    data, and waiting for the confirm was a fifth of a reply's time."""
+
+    use_confirms = False
+    delivery_mode = 1  # transient
+
+
+class ReplyResponder(Responder):
+    publisher_cls = ReplyPublisher
+
+
 class BrokerTolerantRpc(Rpc):
-    """nameko's `@rpc`, except that a reply the broker cannot take does not kill the
-    service. nameko 2.14 lets that error end the container: a broker restarted under
-    load would take every busy service down with it. Here the request, never acked,
-    is delivered again once the broker is back, and (every call being idempotent)
-    answered then; its caller has long had its 503."""
+    """nameko's `@rpc`, with quicker replies (`ReplyPublisher`), and a reply the
+    broker cannot take does not kill the service. nameko 2.14 lets that error end
+    the container: a broker restarted under load would take every busy service down
+    with it. Here the request, never acked, is delivered again once the broker is
+    back, and answered then; its caller has long had its 503."""
 
     def handle_result(self, message, worker_ctx, result, exc_info):
+        config = self.container.config
+        responder = ReplyResponder(
+            config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
+            config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message,
+            ssl=config.get(AMQP_SSL_CONFIG_KEY), login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
         try:
-            return super().handle_result(message, worker_ctx, result, exc_info)
+            result, exc_info = responder.send_response(result, exc_info)
         except (OperationalError, ConnectionError):
             log.warning("no reply for %s: the broker is away; the call will come again", worker_ctx.call_id)
             return result, exc_info
+        self.rpc_consumer.queue_consumer.ack_message(message)
+        return result, exc_info
 
 
 rpc = BrokerTolerantRpc.decorator

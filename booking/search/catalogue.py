@@ -113,6 +113,11 @@ def get_hotel(session, hotel_id, *, guests, check_in=None, check_out=None):
     }
 
 
+def city_of(session, hotel_id):
+    """The city of a hotel, or None if there is no such hotel."""
+    return session.scalar(select(Hotel.city).where(Hotel.id == hotel_id))
+
+
 def list_cities(session, prefix=None):
     """Every city with its number of hotels, by name; `prefix` narrows it for suggestions."""
     query = (

@@ -1,4 +1,4 @@
-from nameko.events import event_handler
+from nameko.events import EventDispatcher, event_handler
 
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
@@ -23,6 +23,7 @@ class SearchService(Pingable):
     name = "search"
 
     db = Database(Base)
+    dispatch = EventDispatcher()
 
     @rpc(expected_exceptions=BookingError)
     def find_hotels(self, **criteria):
@@ -72,15 +73,22 @@ class SearchService(Pingable):
     @event_handler("reservations", "reservation_held")
     def count_held(self, reservation):
         """Rooms held leave the availability the date filter sees."""
-        with self.db.get_session() as session:
-            availability.start(session, reservation)
+        self._follow(availability.start, reservation)
 
     @event_handler("reservations", "reservation_cancelled")
     def count_cancelled(self, reservation):
-        with self.db.get_session() as session:
-            availability.stop(session, reservation)
+        self._follow(availability.stop, reservation)
 
     @event_handler("reservations", "reservation_expired")
     def count_expired(self, reservation):
+        self._follow(availability.stop, reservation)
+
+    def _follow(self, change, reservation):
+        """Apply a reservation event to the availability, then announce `hotel_updated`
+        {hotel_id, city}: what was said of that hotel's rooms may have changed (the
+        gateway's cache forgets it). Announced after the commit, so that whoever asks
+        again sees the change; announced on a redelivery too."""
         with self.db.get_session() as session:
-            availability.stop(session, reservation)
+            change(session, reservation)
+            city = catalogue.city_of(session, reservation["hotel_id"])
+        self.dispatch("hotel_updated", {"hotel_id": reservation["hotel_id"], "city": city})

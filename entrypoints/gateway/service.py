@@ -2,6 +2,7 @@ from nameko.dependency_providers import Config
 
 from booking.kit.rpc import ServiceRpc
 from booking.payments.bank import Bank
+from entrypoints.gateway.cache import SearchCache
 from entrypoints.gateway.routes.accounts import AccountRoutes
 from entrypoints.gateway.routes.bookings import BookingRoutes
 from entrypoints.gateway.routes.docs import DocsRoutes
@@ -21,6 +22,7 @@ class GatewayService(HealthRoutes, SearchRoutes, AccountRoutes, BookingRoutes, B
     name = "gateway"
 
     search = ServiceRpc("search")
+    search_cache = SearchCache()
     users = ServiceRpc("users")
     auth = ServiceRpc("auth")
     reservations = ServiceRpc("reservations")

@@ -102,8 +102,9 @@ class WebSessions(DependencyProvider):
         self.sessions = WeakKeyDictionary()
 
     def get_dependency(self, worker_ctx):
-        request = worker_ctx.args[0] if worker_ctx.args else None
-        session = self._load(request.cookies.get(COOKIE) if request is not None else None)
+        # the first argument of an HTTP worker is its request (an event handler's is not)
+        cookies = getattr(worker_ctx.args[0], "cookies", {}) if worker_ctx.args else {}
+        session = self._load(cookies.get(COOKIE))
         if session.needs_refresh():
             self._refresh(session)
         if session.logged_in and "authorization" not in worker_ctx.data:

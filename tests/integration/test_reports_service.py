@@ -6,6 +6,7 @@ import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from booking.kit.errors import Unauthorized
+from booking.reports import rendering
 from booking.reports.service import ReportsService
 from tests.unit.test_reports import CONFIRMATION, INVOICE
 
@@ -43,8 +44,9 @@ def test_rendering_does_not_stall_other_requests(reports, config, monkeypatch):
         return document
 
     def quick():
-        eventlet.sleep(0.2)  # once the renders are under way
         with ClusterRpcProxy(config) as rpc:
+            while not rendering.ONE_AT_A_TIME.locked():  # once a render is under way
+                eventlet.sleep(0.01)
             rpc.reports.templates()
         finished.append("quick")
 

@@ -96,3 +96,14 @@ def test_list_cities_counts_hotels_and_narrows_by_prefix(search):
         {"name": "Zürich", "country": "Somewhere", "hotel_count": 2},
     ]
     assert [city["name"] for city in search.list_cities(prefix="zu")] == ["Zürich"]
+
+
+def test_a_reservation_event_is_announced_as_hotel_updated_with_its_city(search):
+    held = {"reservation_id": "BKANNOUNCE1", "hotel_id": 3, "room_type": "double", "check_in": "2031-01-10",
+            "check_out": "2031-01-12", "rooms": 1}
+
+    search.count_held(held)
+    search.count_cancelled(held)
+
+    assert [call.args for call in search.dispatch.call_args_list[-2:]] == [
+        ("hotel_updated", {"hotel_id": 3, "city": "Paris"})] * 2
