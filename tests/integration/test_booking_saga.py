@@ -173,6 +173,25 @@ def test_every_write_delivered_three_times_changes_nothing_more_and_charges_once
     assert [charge["refunded_amount"] for charge in bank.charges(reservation_id)] == [30000]
 
 
+def test_what_the_gateway_keeps_of_a_hotel_is_forgotten_when_its_rooms_change(guest, saga_config):
+    def rooms_left():
+        hotel = guest.get("/api/v1/hotels/3", params={**STAY, "guests": 2}).json()
+        return hotel["room_types"][0]["rooms_left"]
+
+    def paris_hotels_free():
+        found = guest.get("/api/v1/hotels", params={**STAY, "city": "paris", "guests": 2}).json()
+        return {hotel["id"] for hotel in found["items"]}
+
+    assert rooms_left() == 6 and paris_hotels_free() == {3, 4}
+    assert saga_config["SEARCH_CACHE_SECONDS"] >= 15  # longer than `eventually` waits below
+    answers = [hold(guest, f"all-{n}").json()["id"] for n in range(6)]
+
+    eventually(lambda: rooms_left() == 0)  # forgotten on hotel_updated, not timed out
+    eventually(lambda: paris_hotels_free() == {4})
+    guest.post(f"/api/v1/reservations/{answers[0]}/cancel")
+    eventually(lambda: paris_hotels_free() == {3, 4})
+
+
 def test_a_declined_card_releases_the_hold(guest, bank, saga_config):
     reservation_id = hold(guest, "declined").json()["id"]
     declined = pay(guest, reservation_id, "pay-declined", DECLINED)
