@@ -85,8 +85,9 @@ def latency_ms(text):
 BENCH_VAR = ROOT / "var" / "bench"
 
 
-def start_stack(port):
-    """`booking run` on its own ports and its own databases under var/bench/."""
+def start_stack(port, gateways):
+    """`booking run` on its own ports and its own databases under var/bench/, with
+    `gateways` gateway instances sharing the port."""
     BENCH_VAR.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}", "PUBLIC_URL": f"http://localhost:{port}",
            "LOG_LEVEL": "WARNING", "AMQP_URI": AMQP_URI, "SMTP_PORT": str(free_port()),
@@ -94,7 +95,8 @@ def start_stack(port):
            "BANK_LEDGER": str(BENCH_VAR / "bank.db")}
     for service in ("search", "users", "auth", "reservations", "payments"):
         env[f"{service.upper()}_DB_URI"] = f"sqlite:///{BENCH_VAR / service}.db"
-    stack = subprocess.Popen([str(Path(sys.executable).parent / "booking"), "run"], cwd=ROOT, env=env,
+    stack = subprocess.Popen([str(Path(sys.executable).parent / "booking"), "run", f"--scale=gateway={gateways}"],
+                             cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 180
     for line in stack.stdout:
@@ -291,6 +293,8 @@ def main():
     parser.add_argument("--saturation-clients", type=int, default=50,
                         help="the mix's closed-loop clients at saturation (default 50)")
     parser.add_argument("--mix-only", action="store_true", help="run the mix alone (parts 1-5 skipped)")
+    parser.add_argument("--gateways", type=int, default=2,
+                        help="gateway instances sharing the web port (default 2: one per core)")
     args = parser.parse_args()
 
     broker = ensure_broker(AMQP_URI)
@@ -299,7 +303,7 @@ def main():
     finally:
         if broker:
             broker.stop()
-    report(results, args.seconds)
+    report(results, args)
 
 
 def rates(text):
@@ -309,7 +313,7 @@ def rates(text):
 def run_all(args):
     seconds = args.seconds
     port = free_port()
-    stack = start_stack(port)
+    stack = start_stack(port, args.gateways)
     results = {}
     try:
         base = f"http://127.0.0.1:{port}"
@@ -331,8 +335,9 @@ def run_all(args):
     return results
 
 
-def report(results, seconds):
-    print(f"\nBooking benchmark: {os.cpu_count()} cores, {seconds} s a run, loopback only")
+def report(results, args):
+    print(f"\nBooking benchmark: {os.cpu_count()} cores, {args.seconds} s a run, loopback only, "
+          f"{args.gateways} gateway instance(s)")
     if "search" in results:
         report_parts(results)
     mix_report.report(results["mix"], BENCH_VAR)
