@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String
+from sqlalchemy import JSON, DateTime, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -22,10 +22,15 @@ class User(Base):
 
 
 class SentEmail(Base):
-    """A message sent once for an event (e.g. "confirmation:BK7F3K9QX2"), so that a
-    redelivered event sends nothing more."""
+    """A message to send once for an event (key "confirmation:BK7F3K9QX2"), kept
+    until it is sent: a worker claims it, then marks it sent; a claim older than
+    the lease was left by a worker that died, and the sweep sends it."""
 
     __tablename__ = "sent_emails"
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str | None] = mapped_column(String(20))  # "welcome", "confirmation"
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    event: Mapped[dict | None] = mapped_column(JSON)  # what the message is made of
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

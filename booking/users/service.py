@@ -1,11 +1,11 @@
 import base64
 import logging
-from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher, event_handler
-from sqlalchemy import select, update
+from nameko.timer import timer
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from booking.kit.database import Database
@@ -30,6 +30,11 @@ from booking.users.schemas import (
 )
 
 log = logging.getLogger(__name__)
+
+# how often e-mails left unsent are looked for
+SWEEP_SECONDS = 15
+# longer than sending an e-mail takes: a claim this old lost its worker
+EMAIL_LEASE_SECONDS = 60
 
 
 class UsersService(Pingable):
@@ -128,47 +133,74 @@ class UsersService(Pingable):
     @event_handler("users", "user_registered")
     def send_welcome(self, payload):
         """Welcome a new account by e-mail, once however often the event comes."""
-        with self.db.get_session() as session:
-            # the first handler to claim it sends it, even with twins running at once
-            claimed = session.execute(
-                update(User).where(User.id == payload["user_id"], User.welcome_sent_at.is_(None))
-                .values(welcome_sent_at=datetime.now(timezone.utc))).rowcount
-            user = session.get(User, payload["user_id"]) if claimed else None
-            to, full_name = (user.email, user.full_name) if user else (None, None)
-        if to is None:
-            return
-        subject, text, html = emails.welcome(full_name, self.config.get("PUBLIC_URL", ""))
-        with self._unclaimed_on_failure(lambda session: setattr(session.get(User, payload["user_id"]),
-                                                                "welcome_sent_at", None)):
-            self.mailer.send(to, subject, text, html, key=f"welcome-{payload['user_id']}")
+        self._send_once(f"welcome:{payload['user_id']}", "welcome", payload["user_id"], {})
 
     @event_handler("reservations", "reservation_confirmed")
     def send_confirmation(self, reservation):
         """E-mail the guest that the booking is confirmed, with its PDF, once per reservation."""
-        key = f"confirmation:{reservation['reservation_id']}"
+        self._send_once(f"confirmation:{reservation['reservation_id']}", "confirmation",
+                        reservation["user_id"], reservation)
+
+    @timer(interval=SWEEP_SECONDS, eager=True)
+    def send_unsent(self):
+        """Send the e-mails that a dead worker or a refused SMTP delivery left unsent."""
+        with self.db.get_session() as session:
+            due = list(session.scalars(select(SentEmail.key).where(self._due())))
+        for key in due:
+            try:
+                self._send(key)
+            except Exception:
+                log.warning("the e-mail %s is still not sent; the next sweep tries again", key)
+
+    def _send_once(self, key, kind, user_id, event):
+        """Keep the e-mail (once per key, even with twins running at once), then send it."""
         try:
             with self.db.get_session() as session:
-                session.add(SentEmail(key=key, sent_at=datetime.now(timezone.utc)))
-                user = session.get(User, reservation["user_id"])
-                to, full_name = (user.email, user.full_name) if user else (None, None)
+                session.add(SentEmail(key=key, kind=kind, user_id=user_id, event=event))
         except IntegrityError:
-            return  # claimed (sent) already
-        if to is None:
-            return
-        subject, text, html = emails.confirmation(full_name, reservation, self.config.get("PUBLIC_URL", ""))
-        with self._unclaimed_on_failure(lambda session: session.delete(session.get(SentEmail, key))):
-            self.mailer.send(to, subject, text, html, attachments=self._confirmation_pdf(reservation),
-                             key=f"confirmation-{reservation['reservation_id']}")
+            pass  # kept already: sent, being sent by a live worker, or due
+        self._send(key)
 
-    @contextmanager
-    def _unclaimed_on_failure(self, unclaim):
-        """If the mail does not go, give up the claim so a redelivery tries again."""
+    @staticmethod
+    def _due():
+        """SQL condition: not sent, and not claimed by a live worker."""
+        lease = datetime.now(timezone.utc) - timedelta(seconds=EMAIL_LEASE_SECONDS)
+        return and_(SentEmail.sent_at.is_(None), SentEmail.kind.is_not(None),
+                    or_(SentEmail.claimed_at.is_(None), SentEmail.claimed_at < lease))
+
+    def _send(self, key):
+        """Claim the e-mail, send it, mark it sent; if it does not go, the claim is
+        given back for the sweep."""
+        with self.db.get_session() as session:
+            now = datetime.now(timezone.utc)
+            claimed = session.execute(update(SentEmail).where(SentEmail.key == key, self._due())
+                                      .values(claimed_at=now)).rowcount
+            email = session.get(SentEmail, key) if claimed else None
+            user = session.get(User, email.user_id) if email else None
+            if email is not None and user is None:
+                email.sent_at = now  # no such account: there is no one to write to
+            message = (email.kind, email.event, user.id, user.email, user.full_name) if user else None
+        if message is None:
+            return
+        kind, event, user_id, to, full_name = message
+        public_url = self.config.get("PUBLIC_URL", "")
         try:
-            yield
+            if kind == "welcome":
+                subject, text, html = emails.welcome(full_name, public_url)
+                attachments = []
+            else:
+                subject, text, html = emails.confirmation(full_name, event, public_url)
+                attachments = self._confirmation_pdf(event)
+            self.mailer.send(to, subject, text, html, attachments=attachments, key=key.replace(":", "-"))
         except Exception:
             with self.db.get_session() as session:
-                unclaim(session)
+                session.execute(update(SentEmail).where(SentEmail.key == key).values(claimed_at=None))
             raise
+        with self.db.get_session() as session:
+            sent = datetime.now(timezone.utc)
+            session.execute(update(SentEmail).where(SentEmail.key == key).values(sent_at=sent))
+            if kind == "welcome":
+                session.get(User, user_id).welcome_sent_at = sent
 
     def _confirmation_pdf(self, reservation):
         """The PDF to attach; without it the e-mail still goes (the PDF stays in My bookings)."""

@@ -1,20 +1,22 @@
 """UsersService with worker_factory: its database a throwaway SQLite file, its
 caller a stand-in for the verified token, `dispatch` and `mailer` mocks."""
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import nameko_sqlalchemy
 import pytest
 from nameko.testing.services import worker_factory
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
 from booking.kit.database import create_db_engine
-from booking.kit.errors import Unauthorized
+from booking.kit.errors import BookingError, Unauthorized
 from booking.kit.identity import CallerOfWorker
+from booking.kit.mail import MailNotSent
 from booking.kit.migrations import upgrade
 from booking.kit.tokens import Caller, MissingScope
 from booking.users.exceptions import EmailTaken, InvalidCredentials, WeakPassword
-from booking.users.models import User
+from booking.users.models import SentEmail, User
 from booking.users.service import UsersService
 
 PASSWORD = "analytical engine 1843"
@@ -201,3 +203,49 @@ def test_a_welcome_for_an_unknown_account_sends_nothing(users, db):
     users.mailer.send.assert_not_called()
     with db.get_session() as session:
         assert session.scalar(select(func.count(User.id))) == 0
+
+
+class WorkerDied(BaseException):
+    """What SIGKILL does to a worker half-way through sending, as far as the database sees."""
+
+
+CONFIRMED = {"reservation_id": "BKAAAA0001", "user_id": None, "hotel_name": "Le Petit Paris",
+             "hotel_id": 3, "room_type": "double", "check_in": "2031-01-10", "check_out": "2031-01-12",
+             "rooms": 1, "status": "confirmed", "total_minor": 30000, "currency": "EUR"}
+
+
+def test_a_confirmation_whose_sender_died_is_sent_by_a_later_sweep_and_only_then(users, db):
+    confirmed = {**CONFIRMED, "user_id": register_ada(users)["id"]}
+    users.reservations.confirmation_pdf.side_effect = BookingError("no PDF today")
+    users.mailer.send.side_effect = WorkerDied()
+    with pytest.raises(WorkerDied):
+        users.send_confirmation(confirmed)
+    users.mailer.send.side_effect = None
+
+    users.send_confirmation(confirmed)  # a redelivery while the claim is fresh: its worker may be sending
+    users.send_unsent()
+    assert users.mailer.send.call_count == 1
+    with db.get_session() as session:  # the lease runs out
+        session.execute(update(SentEmail).values(claimed_at=datetime.now(timezone.utc) - timedelta(hours=1)))
+    users.send_unsent()
+    users.send_unsent()
+    users.send_confirmation(confirmed)
+
+    assert users.mailer.send.call_count == 2
+    assert users.mailer.send.call_args.kwargs["key"] == "confirmation-BKAAAA0001"  # the same Message-ID
+
+
+def test_a_welcome_the_mail_server_refused_is_sent_by_the_next_sweep(users, db):
+    register_ada(users)
+    event = users.dispatch.call_args.args[1]
+    users.mailer.send.side_effect = MailNotSent("the mail server is down")
+    with pytest.raises(MailNotSent):
+        users.send_welcome(event)
+    users.mailer.send.side_effect = None
+
+    users.send_unsent()
+    users.send_unsent()
+
+    assert users.mailer.send.call_count == 2
+    with db.get_session() as session:
+        assert session.scalar(select(User.welcome_sent_at)) is not None
