@@ -15,14 +15,16 @@ Calls carry the caller's context data (so the user's token travels on);
 `ServiceRpc("users", as_service=True)` calls with this service's own
 client-credentials token instead, for what the service does in its own name.
 
-The other side, `rpc`, is nameko's entrypoint made to outlive a broker restart.
+The other side, `rpc` and `event_handler`, are nameko's entrypoints made to outlive
+a broker restart.
 """
 import logging
 import time
 
 import eventlet
+from amqp.exceptions import ConnectionError as AMQPConnectionError
+from amqp.exceptions import RecoverableConnectionError
 from kombu.exceptions import OperationalError
-from nameko.exceptions import UnknownService
 from nameko.amqp.publish import Publisher
 from nameko.constants import (
     AMQP_SSL_CONFIG_KEY,
@@ -31,12 +33,18 @@ from nameko.constants import (
     LOGIN_METHOD_CONFIG_KEY,
     SERIALIZER_CONFIG_KEY,
 )
+from nameko.events import EventHandler
+from nameko.exceptions import UnknownService
 from nameko.rpc import MethodProxy, Responder, Rpc, RpcProxy, RpcReply, get_rpc_exchange
 
 from booking.kit.errors import ServiceUnavailable, import_service_errors
 from booking.kit.identity import AuthClient
 
 log = logging.getLogger(__name__)
+
+# what publishing or acking raises while the broker is gone (a reset socket, a closed
+# channel, kombu's own wrapper)
+BROKER_AWAY = (OperationalError, OSError, AMQPConnectionError, RecoverableConnectionError)
 
 DEFAULT_TIMEOUT_SECONDS = 5
 
@@ -69,10 +77,9 @@ class BrokerTolerantRpc(Rpc):
             ssl=config.get(AMQP_SSL_CONFIG_KEY), login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
         try:
             result, exc_info = responder.send_response(result, exc_info)
-        except (OperationalError, ConnectionError):
+            self.rpc_consumer.queue_consumer.ack_message(message)
+        except BROKER_AWAY:
             log.warning("no reply for %s: the broker is away; the call will come again", worker_ctx.call_id)
-            return result, exc_info
-        self.rpc_consumer.queue_consumer.ack_message(message)
         return result, exc_info
 
 
@@ -200,3 +207,19 @@ class _Deadline:
             f"The {self.service_name} service {reason}; please try again shortly",
             details={"service": self.service_name},
         )
+
+
+class BrokerTolerantEventHandler(EventHandler):
+    """nameko's `@event_handler`, except that an ack the broker cannot take does not
+    kill the service (as with `rpc` above): the event, never acked, comes again, and
+    every handler is idempotent."""
+
+    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+        try:
+            return super().handle_result(message, worker_ctx, result, exc_info)
+        except BROKER_AWAY:
+            log.warning("could not ack %s: the broker is away; the event will come again", worker_ctx.call_id)
+            return result, exc_info
+
+
+event_handler = BrokerTolerantEventHandler.decorator

@@ -3,7 +3,7 @@ import logging
 from datetime import timedelta
 
 from nameko.dependency_providers import Config
-from nameko.events import EventDispatcher, event_handler
+from nameko.events import EventDispatcher
 from nameko.timer import timer
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +13,7 @@ from booking.kit.errors import BookingError, IdempotencyKeyReused
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
 from booking.kit.mail import Mailer
-from booking.kit.rpc import ServiceRpc, rpc
+from booking.kit.rpc import ServiceRpc, event_handler, rpc
 from booking.kit.schemas import load, to_minor
 from booking.payments import emails, ledger
 from booking.payments.bank import Bank, Charge

@@ -5,7 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from nameko.dependency_providers import Config
-from nameko.events import EventDispatcher, event_handler
+from nameko.events import EventDispatcher
 from nameko.timer import timer
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -14,7 +14,7 @@ from booking.kit.database import Database
 from booking.kit.errors import BookingError
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
-from booking.kit.rpc import ServiceRpc, rpc
+from booking.kit.rpc import ServiceRpc, event_handler, rpc
 from booking.kit.schemas import load, to_minor
 from booking.reservations import holds
 from booking.reservations.exceptions import (

@@ -1,9 +1,9 @@
-from nameko.events import EventDispatcher, event_handler
+from nameko.events import EventDispatcher
 
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
 from booking.kit.health import Pingable
-from booking.kit.rpc import rpc
+from booking.kit.rpc import event_handler, rpc
 from booking.kit.schemas import load
 from booking.search import availability, catalogue
 from booking.search.models import Base

@@ -2,10 +2,11 @@ import mimetypes
 import uuid
 from importlib import resources
 
-from nameko.events import BROADCAST, event_handler
+from nameko.events import BROADCAST
 from werkzeug.wrappers import Response
 
 from booking.kit.errors import NotFound, ValidationFailed
+from booking.kit.rpc import event_handler
 from entrypoints.gateway.http import api, page, query_args
 
 HOTEL_SEARCH_ARGS = (
