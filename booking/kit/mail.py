@@ -19,15 +19,18 @@ import logging
 import smtplib
 import ssl
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
 from nameko.extensions import DependencyProvider
+from sqlalchemy import and_, or_
 
 from booking.kit.errors import BookingError
 
 DEFAULT_SENDER = "Booking <no-reply@booking.local>"
+# longer than sending an e-mail takes: a claim this old lost its worker
+CLAIM_LEASE_SECONDS = 60
 
 log = logging.getLogger(__name__)
 
@@ -156,3 +159,12 @@ class Mailer(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.mail
+
+
+def due_to_send(sent_at, claimed_at):
+    """SQL condition on a kept e-mail's `sent_at` and `claimed_at` columns: not sent,
+    and not claimed by a live worker. A service keeps each e-mail until it is sent,
+    claims it (a conditional UPDATE under this condition) before sending, marks it
+    sent after, and gives the claim back if it did not go; a sweep sends what is due."""
+    lease = datetime.now(timezone.utc) - timedelta(seconds=CLAIM_LEASE_SECONDS)
+    return and_(sent_at.is_(None), or_(claimed_at.is_(None), claimed_at < lease))

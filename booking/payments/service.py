@@ -12,7 +12,7 @@ from booking.kit.database import Database
 from booking.kit.errors import BookingError, IdempotencyKeyReused
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
-from booking.kit.mail import Mailer
+from booking.kit.mail import Mailer, due_to_send
 from booking.kit.rpc import ServiceRpc, event_handler, rpc
 from booking.kit.schemas import load, to_minor
 from booking.payments import emails, ledger
@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 # how often payments whose worker died are looked for and settled with the bank,
 # and receipts left unsent are sent
 SWEEP_SECONDS = 15
-# longer than sending a receipt takes: a claim this old lost its worker
-RECEIPT_LEASE_SECONDS = 60
 
 
 class PaymentsService(Pingable):
@@ -171,9 +169,8 @@ class PaymentsService(Pingable):
     @staticmethod
     def _receipt_due():
         """SQL condition: paid, receipt not sent, and not claimed by a live worker."""
-        lease = ledger.utcnow() - timedelta(seconds=RECEIPT_LEASE_SECONDS)
-        return and_(Payment.status.in_(("succeeded", "refunded")), Payment.receipt_sent_at.is_(None),
-                    or_(Payment.receipt_claimed_at.is_(None), Payment.receipt_claimed_at < lease))
+        return and_(Payment.status.in_(("succeeded", "refunded")),
+                    due_to_send(Payment.receipt_sent_at, Payment.receipt_claimed_at))
 
     def _send_receipt(self, payment_id):
         with self.db.get_session() as session:

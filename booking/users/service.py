@@ -1,18 +1,18 @@
 import base64
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher
 from nameko.timer import timer
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
-from booking.kit.mail import Mailer
+from booking.kit.mail import Mailer, due_to_send
 from booking.kit.rpc import ServiceRpc, event_handler, rpc
 from booking.kit.schemas import load
 from booking.kit.sealed import unseal
@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 
 # how often e-mails left unsent are looked for
 SWEEP_SECONDS = 15
-# longer than sending an e-mail takes: a claim this old lost its worker
-EMAIL_LEASE_SECONDS = 60
 
 
 class UsersService(Pingable):
@@ -163,10 +161,9 @@ class UsersService(Pingable):
 
     @staticmethod
     def _due():
-        """SQL condition: not sent, and not claimed by a live worker."""
-        lease = datetime.now(timezone.utc) - timedelta(seconds=EMAIL_LEASE_SECONDS)
-        return and_(SentEmail.sent_at.is_(None), SentEmail.kind.is_not(None),
-                    or_(SentEmail.claimed_at.is_(None), SentEmail.claimed_at < lease))
+        """SQL condition: kept to be sent (older rows only record a sending), not sent,
+        and not claimed by a live worker."""
+        return and_(SentEmail.kind.is_not(None), due_to_send(SentEmail.sent_at, SentEmail.claimed_at))
 
     def _send(self, key):
         """Claim the e-mail, send it, mark it sent; if it does not go, the claim is
