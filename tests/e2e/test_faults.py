@@ -250,7 +250,7 @@ def refunded(stack, reservation_id):
 
 
 def sent_once(stack, confirmed, figures):
-    """Each confirmed booking got one confirmation (its PDF attached) and one receipt,
+    """Each confirmed booking got one confirmation and one receipt,
     and the others none. A message sent again because its sender died half-way
     keeps its Message-ID: it is the same e-mail (mail clients show it once)."""
     confirmations, receipts, copies = Counter(), Counter(), {}
@@ -258,10 +258,10 @@ def sent_once(stack, confirmed, figures):
         copies[message["Message-ID"]] = copies.get(message["Message-ID"], 0) + 1
         if copies[message["Message-ID"]] > 1:
             continue
-        for part in message.iter_attachments():
-            name = part.get_filename() or ""
-            if name.startswith("confirmation-"):
-                confirmations[name.removeprefix("confirmation-").removesuffix(".pdf")] += 1
+        # a confirmation's Message-ID is made of its reservation (its PDF may be missing:
+        # one written during the broker outage goes without it)
+        if message["Message-ID"].startswith("<confirmation-"):
+            confirmations[message["Message-ID"].removeprefix("<confirmation-").split("@")[0]] += 1
         if message["Subject"].startswith("Your receipt"):
             receipts[message["Subject"].rsplit(" ", 1)[-1]] += 1
     mine = set(confirmed)
