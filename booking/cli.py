@@ -6,14 +6,17 @@
     booking run --scale search=3
     booking rotate-keys        a new token-signing key signs from now on (old ones stay published)
     booking rotate-keys --retire-old   ... and tokens signed by the old ones stop working
+    booking trace REQUEST_ID   every log record of one request (X-Request-Id), from every service
 
 `--config FILE` (default config.yaml, or $BOOKING_CONFIG) picks the configuration.
 """
 import argparse
 import sys
+from pathlib import Path
 
 from booking.devstack.broker import BrokerError
-from booking.kit.config import load_config
+from booking.kit.config import PROJECT_ROOT, load_config
+from booking.kit.logs import read_records
 from booking.kit.migrations import migrate_all, seed_all
 
 
@@ -30,6 +33,26 @@ def rotate_signing_keys(config, retire_old=False):
         kid = keys.rotate(session, config["SIGNING_KEY_PASSPHRASE"], retire_older=retire_old).kid
     engine.dispose()
     return kid
+
+
+def print_trace(request_id, log_dir, out=None):
+    """Every record of one request in the logs of `log_dir`, in time order; False if none."""
+    out = out or sys.stdout
+    records = read_records(Path(log_dir), request_id)
+    if not records:
+        return False
+    ids = sorted({record["request_id"] for record in records})
+    processes = sorted({record["process"] for record in records})
+    print(f"{', '.join(ids)}: {len(records)} records from {', '.join(processes)}", file=out)
+    width = max(len(name) for name in processes)
+    for record in records:
+        # the call without its uuid ("reservations.hold"): which hop of the request this is
+        call = (record.get("call_id") or "").rsplit(".", 1)[0]
+        print(f"{record['time']}  {record['process']:<{width}}  {call:<36} {record['level']:<7} "
+              f"{record['logger']}: {record['message']}", file=out)
+        if record.get("exception"):
+            print("    " + record["exception"].replace("\n", "\n    "), file=out)
+    return True
 
 
 def parse_scale(text):
@@ -52,11 +75,20 @@ def build_parser():
     rotate = commands.add_parser("rotate-keys", help="make a new signing key for access tokens")
     rotate.add_argument("--retire-old", action="store_true",
                         help="stop publishing the old keys (tokens they signed are refused)")
+    trace = commands.add_parser("trace", help="every log record of one request, from every process, in time order")
+    trace.add_argument("request_id", help="the X-Request-Id of a response, or the short id the terminal shows")
+    trace.add_argument("--logs", default=str(PROJECT_ROOT / "var" / "log"),
+                       help="the directory of the processes' logs (default var/log)")
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.command == "trace":  # needs no configuration
+        if print_trace(args.request_id, args.logs):
+            return 0
+        print(f"booking trace: no record of {args.request_id} in {args.logs}/*.log (JSON logs only)", file=sys.stderr)
+        return 1
     config_path = args.config or "config.yaml"
     config = load_config(config_path)
     if args.command == "migrate":

@@ -8,6 +8,8 @@ from booking.auth.schemas import LoginRequest, RevokeRequest, TokenRequest
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
 from booking.kit.health import Pingable
+from booking.kit.logs import RequestLog
+from booking.kit.metrics import Metrics
 from booking.kit.rpc import ServiceRpc, rpc
 from booking.kit.schemas import load
 from booking.users.exceptions import InvalidCredentials
@@ -18,6 +20,9 @@ class AuthService(Pingable):
 
     name = "auth"
 
+    # every call logged with its request's id, counted and timed
+    request_log = RequestLog()
+    metrics = Metrics()
     db = Database(Base)
     config = Config()
     users = ServiceRpc("users", as_service=True)

@@ -12,10 +12,14 @@ from booking.devstack.broker import ensure_broker
 from booking.devstack.ports import host_port, is_listening, is_local
 from booking.devstack.supervisor import Program, Supervisor
 from booking.kit.config import PROJECT_ROOT
+from booking.kit.metrics import metrics_port
 from booking.kit.migrations import migrate_all, seed_all
 
 PROCESSES_FILE = PROJECT_ROOT / "config" / "processes.yaml"
 READY_TIMEOUT_SECONDS = 120
+# each nameko process gets ports METRICS_PORT + 10 × its place in processes.yaml +
+# (instance - 1): auth 9400, users 9410, search 9420, search-2 9421, …
+METRICS_PORTS_PER_PROCESS = 10
 
 
 class StackError(RuntimeError):
@@ -31,16 +35,40 @@ def programs(config, config_path, scale=None):
         raise StackError(f"--scale names no process: {', '.join(sorted(unknown))}")
     bin_dir = Path(sys.executable).parent
     settings = {**config, "BANK_PORT": host_port(config["BANK_URL"], 8100)[1]}
+    metrics_base = metrics_port(config)
     result = []
+    slot = 0
     for name, spec in listed.items():
         if "local_only" in spec and not is_local(config[spec["local_only"]]):
             continue
         argv = shlex.split(spec["command"].format(config=config_path, **settings))
+        is_service = argv[0] == "nameko"  # the mail sink and the bank serve no metrics
+        with_metrics = is_service and metrics_base is not None
         argv[0] = str(bin_dir / argv[0])
         count = scale.get(name, 1)
+        if with_metrics and count > METRICS_PORTS_PER_PROCESS:
+            raise StackError(f"--scale {name}={count}: at most {METRICS_PORTS_PER_PROCESS} instances "
+                             f"get a metrics port of their own (METRICS_PORT=0 turns metrics off)")
         for index in range(1, count + 1):
-            result.append(Program(name if count == 1 else f"{name}-{index}", argv))
+            env = {}
+            if with_metrics:
+                env["METRICS_PORT"] = str(metrics_base + METRICS_PORTS_PER_PROCESS * slot + index - 1)
+            result.append(Program(name if count == 1 else f"{name}-{index}", argv, env=env))
+        slot += is_service
     return result
+
+
+def describe_metrics(programs):
+    """Where Prometheus finds each process's metrics, and any port that is taken."""
+    served = [(program.name, int(program.env["METRICS_PORT"])) for program in programs
+              if "METRICS_PORT" in program.env]
+    if not served:
+        return "Metrics: off (METRICS_PORT=0)"
+    lines = ["Metrics for Prometheus at http://localhost:PORT/metrics: "
+             + ", ".join(f"{name} {port}" for name, port in served)]
+    lines += [f"Metrics: port {port} is in use; {name} will run without metrics"
+              for name, port in served if is_listening("127.0.0.1", port)]
+    return "\n".join(lines)
 
 
 def check_ports_free(config):
@@ -92,10 +120,11 @@ def run(config, config_path, scale=None, seed=True, out=sys.stdout):
         if seed:
             seed_all(config, out=out)
         supervisor = Supervisor(programs(config, config_path, scale), PROJECT_ROOT / "var" / "log", out=out)
+        metrics = describe_metrics(supervisor.programs)
         supervisor.start_all()
         _, port = host_port(config["WEB_SERVER_ADDRESS"], 8000)
         if wait_until_ready(f"http://127.0.0.1:{port}/ready", supervisor, stopping) and not stopping:
-            print(f"\nBooking is ready: {config['PUBLIC_URL']}  (Ctrl-C stops everything)\n",
+            print(f"\nBooking is ready: {config['PUBLIC_URL']}  (Ctrl-C stops everything)\n{metrics}\n",
                   file=out, flush=True)
         elif not stopping:
             print("Booking did not become ready in time; see the logs above and var/log/.",

@@ -1,5 +1,8 @@
 """Keep a set of processes running: start each, echo its output with its name,
-restart it with backoff when it dies, and stop them all on request."""
+restart it with backoff when it dies, and stop them all on request.
+
+The log files keep each line as the process wrote it (JSON lines from the
+services); the terminal shows JSON lines as text (`booking.kit.logs.readable`)."""
 import os
 import signal
 import subprocess
@@ -7,6 +10,8 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+
+from booking.kit.logs import readable
 
 # nameko 2.14's CLI imports pkg_resources and eventlet, and both say they are old
 QUIET_WARNINGS = "ignore:pkg_resources is deprecated:UserWarning,ignore:::nameko.cli.commands"
@@ -19,6 +24,7 @@ HEALTHY_AFTER_SECONDS = 60
 class Program:
     name: str
     argv: list
+    env: dict = field(default_factory=dict)  # this program's own settings (its METRICS_PORT)
     process: subprocess.Popen = None
     started_at: float = 0.0
     restart_at: float = None
@@ -35,9 +41,10 @@ class Supervisor:
         self.lock = threading.Lock()
         self.width = max(len(program.name) for program in programs)
 
-    def say(self, name, line):
+    def say(self, name, text):
         with self.lock:
-            self.out.write(f"{name:>{self.width}} | {line}\n")
+            for line in text.split("\n"):
+                self.out.write(f"{name:>{self.width}} | {line}\n")
             self.out.flush()
 
     def start_all(self):
@@ -48,7 +55,7 @@ class Supervisor:
     def _start(self, program):
         # a session of its own: Ctrl-C reaches the supervisor, which stops children in order
         program.process = subprocess.Popen(
-            program.argv, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            program.argv, env={**self.env, **program.env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         program.started_at = time.monotonic()
@@ -63,7 +70,7 @@ class Supervisor:
             for raw in process.stdout:
                 log.write(raw)
                 log.flush()
-                self.say(program.name, raw.decode(errors="replace").rstrip())
+                self.say(program.name, readable(raw.decode(errors="replace").rstrip()))
 
     def check(self):
         """Restart what died, after a backoff that doubles with each quick death."""

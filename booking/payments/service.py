@@ -12,7 +12,9 @@ from booking.kit.database import Database
 from booking.kit.errors import BookingError, IdempotencyKeyReused
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
+from booking.kit.logs import RequestLog
 from booking.kit.mail import Mailer, due_to_send
+from booking.kit.metrics import Metrics
 from booking.kit.rpc import ServiceRpc, event_handler, rpc
 from booking.kit.schemas import load, to_minor
 from booking.payments import emails, ledger
@@ -47,6 +49,9 @@ class PaymentsService(Pingable):
 
     name = "payments"
 
+    # every call logged with its request's id, counted and timed
+    request_log = RequestLog()
+    metrics = Metrics()
     db = Database(Base)
     caller = CallerIdentity()
     dispatch = EventDispatcher()

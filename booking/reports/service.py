@@ -1,6 +1,8 @@
 from booking.kit.errors import BookingError
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
+from booking.kit.logs import RequestLog
+from booking.kit.metrics import Metrics
 from booking.kit.rpc import rpc
 from booking.reports import rendering
 
@@ -10,6 +12,9 @@ class ReportsService(Pingable):
 
     name = "reports"
 
+    # every call logged with its request's id, counted and timed
+    request_log = RequestLog()
+    metrics = Metrics()
     caller = CallerIdentity()
 
     @rpc(expected_exceptions=BookingError)

@@ -3,6 +3,8 @@ from nameko.events import EventDispatcher
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
 from booking.kit.health import Pingable
+from booking.kit.logs import RequestLog
+from booking.kit.metrics import Metrics
 from booking.kit.rpc import event_handler, rpc
 from booking.kit.schemas import load
 from booking.search import availability, catalogue
@@ -22,6 +24,9 @@ class SearchService(Pingable):
 
     name = "search"
 
+    # every call logged with its request's id, counted and timed
+    request_log = RequestLog()
+    metrics = Metrics()
     db = Database(Base)
     dispatch = EventDispatcher()
 

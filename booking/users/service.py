@@ -12,7 +12,9 @@ from booking.kit.database import Database
 from booking.kit.errors import BookingError
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
+from booking.kit.logs import RequestLog
 from booking.kit.mail import Mailer, due_to_send
+from booking.kit.metrics import Metrics
 from booking.kit.rpc import ServiceRpc, event_handler, rpc
 from booking.kit.schemas import load
 from booking.kit.sealed import unseal
@@ -40,6 +42,9 @@ class UsersService(Pingable):
 
     name = "users"
 
+    # every call logged with its request's id, counted and timed
+    request_log = RequestLog()
+    metrics = Metrics()
     db = Database(Base)
     caller = CallerIdentity()
     dispatch = EventDispatcher()

@@ -5,11 +5,19 @@ Errors are mapped once, here: a `BookingError` (typed, raised by any service and
 carried back over RPC) becomes its `http_status` and its stable body
 `{"error", "message", "details"}`; anything else is logged and answered as a
 generic 500, never with a stack trace or an exception's text.
+
+Every response names its request in `X-Request-Id`: the call id of the worker
+that answered it, which every service's log records of that request carry as
+`request_id` (`booking trace` finds them).
 """
 import base64
 import json
 import logging
+import time
+import uuid
+from functools import partial
 
+from eventlet.event import Event
 from nameko.exceptions import BadRequest
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
@@ -18,12 +26,14 @@ from werkzeug.wrappers import Request, Response
 
 from booking.auth.exceptions import OAuthError
 from booking.kit.errors import BookingError, ValidationFailed
+from booking.kit.logs import calls_log, request_id_of, working_for
 from booking.kit.tokens import bearer_token
 from entrypoints.gateway.templating import render_page
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+REQUEST_ID_HEADER = "X-Request-Id"
 
 INTERNAL_ERROR = {
     "error": "INTERNAL_ERROR",
@@ -66,6 +76,16 @@ def error_headers(exc):
     return {}
 
 
+def log_response(request, response, request_id, started):
+    """Name the request in its response (X-Request-Id) and in one log line with the
+    status: the path only, as a query is the guest's business."""
+    response.headers[REQUEST_ID_HEADER] = request_id
+    milliseconds = (time.perf_counter() - started) * 1000
+    calls_log.info("%s %s %s in %.1f ms", request.method, request.path, response.status_code, milliseconds,
+                   extra={"request_id": request_id, "status": response.status_code,
+                          "duration_ms": round(milliseconds, 1)})
+
+
 def pdf_response(document):
     """A document from reports (base64 in its reply) as a download."""
     return Response(base64.b64decode(document["content_base64"]), mimetype="application/pdf", headers={
@@ -92,7 +112,10 @@ class GatewayApp(WsgiApp):
             request.path_values = values
             response = provider.handle_request(request)
         except HTTPException as exc:
-            response = exc
+            # no route takes it, so no worker: still an id the guest can quote
+            started = time.perf_counter()
+            response = exc.get_response(environ)
+            log_response(request, response, f"gateway.http.{uuid.uuid4()}", started)
         return response(environ, start_response)
 
     @staticmethod
@@ -137,6 +160,31 @@ class GatewayHandler(HttpRequestHandler):
         # a catch-all answers 404 under a prefix; it takes no part in a 405's `Allow`
         self.catch_all = catch_all
         super().__init__(method, url, **kwargs)
+
+    def handle_request(self, request):
+        """nameko's, except that the response carries its request's id, and that
+        what is logged while the response is made (a 500's error) carries it too."""
+        request.shallow = False
+        started = time.perf_counter()
+        worker_ctx = None
+        try:
+            context_data = self.server.context_data_from_headers(request)
+            args, kwargs = self.get_entrypoint_parameters(request)
+            self.check_signature(args, kwargs)
+            event = Event()
+            worker_ctx = self.container.spawn_worker(
+                self, args, kwargs, context_data=context_data, handle_result=partial(self.handle_result, event))
+            result = event.wait()
+            with working_for(worker_ctx):
+                response = self.response_from_result(result)
+        except Exception as exc:
+            with working_for(worker_ctx):
+                response = self.response_from_exception(exc)
+        # refused before any worker ran (its arguments): an id of the same shape
+        request_id = request_id_of(worker_ctx) if worker_ctx else f"gateway.{self.method_name}.{uuid.uuid4()}"
+        with working_for(worker_ctx):
+            log_response(request, response, request_id, started)
+        return response
 
 
 class ApiHandler(GatewayHandler):

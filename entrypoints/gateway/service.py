@@ -1,5 +1,7 @@
 from nameko.dependency_providers import Config
 
+from booking.kit.logs import RequestLog
+from booking.kit.metrics import Metrics
 from booking.kit.rpc import ServiceRpc
 from booking.payments.bank import Bank
 from entrypoints.gateway.cache import SearchCache
@@ -21,6 +23,9 @@ class GatewayService(HealthRoutes, SearchRoutes, AccountRoutes, BookingRoutes, B
 
     name = "gateway"
 
+    # every call logged with its request's id, counted and timed
+    request_log = RequestLog()
+    metrics = Metrics()
     search = ServiceRpc("search")
     search_cache = SearchCache()
     users = ServiceRpc("users")

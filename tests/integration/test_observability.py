@@ -1,0 +1,178 @@
+"""Observability for real: every gateway response names its request (X-Request-Id),
+and a booking made through `booking run` leaves that id in the JSON logs of every
+service it passed through, where `booking trace` finds it, while each process's
+/metrics counts the calls it made."""
+import json
+import logging
+import re
+import subprocess
+import time
+from datetime import date, timedelta
+
+import eventlet
+import pytest
+import requests
+
+from booking.devstack.mailsink import wait_for_message
+from booking.devstack.ports import is_listening
+from booking.kit.config import PROJECT_ROOT
+from booking.kit.logs import WorkerFilter
+from entrypoints.gateway.service import GatewayService
+from tests.e2e.stack import BOOKING, Stack, stack_environment
+from tests.unit.observed import Records
+
+CALL_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+@pytest.fixture
+def records():
+    keeper = Records(WorkerFilter())
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.INFO)
+    root.addHandler(keeper)
+    yield keeper
+    root.removeHandler(keeper)
+    root.setLevel(level)
+
+
+@pytest.fixture
+def gateway(container_factory, config):
+    container = container_factory(GatewayService, config)
+    container.start()
+    return f"http://{config['WEB_SERVER_ADDRESS']}"
+
+
+def test_every_gateway_response_names_its_request_and_its_log_records_carry_it(gateway, records):
+    answers = {
+        "health": requests.get(f"{gateway}/health", timeout=10),
+        "no_such_route": requests.get(f"{gateway}/api/v1/nowhere", timeout=10),
+        "http": requests.delete(f"{gateway}/api/v1/cities", timeout=10),  # 405: no route takes it
+        # search is not running: 503 after RPC_TIMEOUT, and an error in the log
+        "cities": requests.get(f"{gateway}/api/v1/cities", timeout=10),
+    }
+    assert {name: answer.status_code for name, answer in answers.items()} == {
+        "health": 200, "no_such_route": 404, "http": 405, "cities": 503}
+    for name, answer in answers.items():
+        assert re.fullmatch(rf"gateway\.{name}\.{CALL_ID}", answer.headers["X-Request-Id"]), answer.headers
+
+    # one line for each response, with its status, under its request id
+    lines = {record.request_id: record.getMessage() for record in records.of("booking.calls")}
+    for name, answer in answers.items():
+        assert lines[answer.headers["X-Request-Id"]].startswith(
+            f"{answer.request.method} {answer.request.path_url} {answer.status_code} in ")
+    # and the error behind the 503, logged by nameko for the worker, carries it too
+    [unavailable] = [record for record in records.of("nameko.containers") if record.levelno == logging.WARNING
+                     and record.request_id == answers["cities"].headers["X-Request-Id"]]
+    assert "The search service is not running" in unavailable.getMessage()
+    assert unavailable.call_id == unavailable.request_id
+
+
+def free_metrics_base():
+    """A METRICS_PORT from which every service's port is free, below the range the
+    kernel hands out (free_port), so that no other test takes one meanwhile."""
+    for base in range(21000, 30000, 100):
+        if not any(is_listening("127.0.0.1", base + offset) for offset in range(0, 70, 10)):
+            return base
+    raise AssertionError("no free range of metrics ports")
+
+
+def calls(port, **labels):
+    """booking_calls_total of one process for these labels, summed."""
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("booking_calls_total{") and all(f'{key}="{value}"' in line for key, value in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def logged(request_id):
+    """{process: records} of one request in the stack's log files."""
+    found = {}
+    for path in (PROJECT_ROOT / "var" / "log").glob("*.log"):
+        for line in path.read_text(errors="replace").splitlines():
+            if request_id in line and line.startswith("{"):
+                entry = json.loads(line)
+                if entry.get("request_id") == request_id:
+                    found.setdefault(path.stem, []).append(entry)
+    return found
+
+
+def eventually(check, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "never happened"
+        eventlet.sleep(0.3)
+
+
+@pytest.mark.slow
+def test_a_booking_leaves_its_request_id_in_every_services_log_and_in_the_metrics(rabbit_config, tmp_path, figures):
+    base = free_metrics_base()
+    env = stack_environment(rabbit_config["AMQP_URI"], tmp_path, METRICS_PORT=base)
+    ports = {"users": base + 10, "reservations": base + 30, "payments": base + 40, "gateway": base + 60}
+    url = env["PUBLIC_URL"]
+    stack = Stack(env)
+    try:
+        stack.wait_for(r"Booking is ready")
+        stack.wait_for(rf"Metrics for Prometheus at http://localhost:PORT/metrics: auth {base}, .*gateway {base + 60}")
+
+        account = {"email": "ada@example.com", "password": "analytical engine 1843", "full_name": "Ada"}
+        assert requests.post(f"{url}/api/v1/users", json=account, timeout=10).status_code == 201
+        token = requests.post(f"{url}/api/v1/auth/login", json={k: account[k] for k in ("email", "password")},
+                              timeout=10).json()["access_token"]
+        guest = requests.Session()
+        guest.headers["Authorization"] = f"Bearer {token}"
+        before = {
+            "gateway hold": calls(ports["gateway"], entrypoint="hold", outcome="ok"),
+            "gateway pay": calls(ports["gateway"], entrypoint="pay", outcome="ok"),
+            "reservations hold": calls(ports["reservations"], kind="rpc", entrypoint="hold", outcome="ok"),
+            "payments pay": calls(ports["payments"], kind="rpc", entrypoint="pay", outcome="ok"),
+            "users send_confirmation": calls(ports["users"], entrypoint="send_confirmation", outcome="ok"),
+        }
+
+        check_in = date.today() + timedelta(days=200)
+        held = guest.post(f"{url}/api/v1/reservations", headers={"Idempotency-Key": "obs-hold"}, timeout=10, json={
+            "hotel_id": 7, "room_type": "double", "guests": 2, "check_in": check_in.isoformat(),
+            "check_out": (check_in + timedelta(days=2)).isoformat()})
+        assert held.status_code == 201, held.text
+        paid = guest.post(f"{url}/api/v1/reservations/{held.json()['id']}/payment", timeout=10,
+                          headers={"Idempotency-Key": "obs-pay"},
+                          json={"card": {"number": "4242424242424242", "exp_month": 12,
+                                         "exp_year": date.today().year + 2, "cvc": "123", "holder": "Ada"}})
+        assert paid.status_code == 200, paid.text
+        wait_for_message(env["MAIL_DIR"], lambda mail: mail["To"] == "ada@example.com"
+                         and mail["Subject"].startswith("Booking confirmed"))
+
+        # the payment's request went gateway -> payments -> (event) reservations -> (event) users
+        pay_id = paid.headers["X-Request-Id"]
+        assert re.fullmatch(rf"gateway\.pay\.{CALL_ID}", pay_id)
+        eventually(lambda: {"gateway", "payments", "reservations", "users"} <= logged(pay_id).keys())
+        path = logged(pay_id)
+        hold_path = logged(held.headers["X-Request-Id"])
+        assert {"gateway", "reservations"} <= hold_path.keys() and "users" not in hold_path
+        assert all(entry["request_id"] == pay_id and entry["service"] == process
+                   for process, entries in path.items() for entry in entries)
+        figures["processes that logged the payment's request"] = sorted(path)
+        figures["its records"] = sum(len(entries) for entries in path.values())
+
+        traced = subprocess.run([BOOKING, "trace", pay_id], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                                timeout=60)
+        assert traced.returncode == 0, traced.stderr
+        header, *lines = traced.stdout.splitlines()
+        assert header.startswith(f"{pay_id}: {figures['its records']} records from ")
+        assert {line.split()[1] for line in lines if line.startswith("20")} == set(path)
+        times = [line.split()[0] for line in lines if line.startswith("20")]
+        assert times == sorted(times)
+
+        after = {
+            "gateway hold": calls(ports["gateway"], entrypoint="hold", outcome="ok"),
+            "gateway pay": calls(ports["gateway"], entrypoint="pay", outcome="ok"),
+            "reservations hold": calls(ports["reservations"], kind="rpc", entrypoint="hold", outcome="ok"),
+            "payments pay": calls(ports["payments"], kind="rpc", entrypoint="pay", outcome="ok"),
+            "users send_confirmation": calls(ports["users"], entrypoint="send_confirmation", outcome="ok"),
+        }
+        assert {name: after[name] - before[name] for name in before} == {name: 1 for name in before}
+        figures["metrics, before -> after"] = {name: f"{before[name]:g} -> {after[name]:g}" for name in before}
+    finally:
+        assert stack.stop(), stack.output[-20000:]
