@@ -67,11 +67,13 @@ def kind_of(entrypoint):
     return type(entrypoint).__name__.lower()
 
 
-def outcome_of(worker_ctx, exc_info):
+def outcome_of(worker_ctx, result, exc_info):
     """ok, refused (a typed error the entrypoint expects: the caller's mistake or a
-    business answer such as no room left) or error (anything else)."""
+    business answer such as no room left) or error (anything else). An HTTP route
+    that answers an error status itself (/ready's 503) counts by its status."""
     if not exc_info:
-        return "ok"
+        status = getattr(result, "status_code", 200)
+        return "ok" if status < 400 else "refused" if status < 500 else "error"
     if isinstance(exc_info[1], worker_ctx.entrypoint.expected_exceptions):
         return "refused"
     return "error"
@@ -103,8 +105,8 @@ class RequestLog(DependencyProvider):
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         milliseconds = (time.perf_counter() - getattr(_current, "started", time.perf_counter())) * 1000
-        outcome = outcome_of(worker_ctx, exc_info)
-        if outcome != "ok":
+        outcome = outcome_of(worker_ctx, result, exc_info)
+        if exc_info:
             outcome += f" ({type(exc_info[1]).__name__})"
         kind = kind_of(worker_ctx.entrypoint)
         quiet = kind == "http" or (kind == "timer" and exc_info is None)

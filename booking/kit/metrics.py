@@ -87,7 +87,7 @@ class Metrics(DependencyProvider):
         started = self.started.pop(worker_ctx, None)
         entrypoint = worker_ctx.entrypoint
         labels = {"service": self.service, "kind": kind_of(entrypoint), "entrypoint": entrypoint.method_name}
-        self.calls.labels(**labels, outcome=outcome_of(worker_ctx, exc_info)).inc()
+        self.calls.labels(**labels, outcome=outcome_of(worker_ctx, result, exc_info)).inc()
         if started is not None:
             self.durations.labels(**labels).observe(time.perf_counter() - started)
 

@@ -41,6 +41,17 @@ def test_every_call_is_counted_by_entrypoint_and_outcome_and_timed():
         container.stop()
 
 
+def test_a_response_with_an_error_status_counts_as_refused_or_error_by_its_status():
+    container = start()
+    try:
+        registry = get_extension(container, Metrics).registry
+        for status in (200, 201, 404, 409, 503):
+            run(container, "answer", status)
+        assert [calls(registry, "answer", outcome) for outcome in ("ok", "refused", "error")] == [2, 2, 1]
+    finally:
+        container.stop()
+
+
 def served(port):
     answer = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
     assert answer.status_code == 200
