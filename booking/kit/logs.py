@@ -72,8 +72,10 @@ def outcome_of(worker_ctx, result, exc_info):
     business answer such as no room left) or error (anything else). An HTTP route
     that answers an error status itself (/ready's 503) counts by its status."""
     if not exc_info:
-        status = getattr(result, "status_code", 200)
-        return "ok" if status < 400 else "refused" if status < 500 else "error"
+        status = getattr(result, "status_code", None)
+        if not isinstance(status, int) or status < 400:
+            return "ok"
+        return "refused" if status < 500 else "error"
     if isinstance(exc_info[1], worker_ctx.entrypoint.expected_exceptions):
         return "refused"
     return "error"
