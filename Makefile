@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 .PHONY: run test bench system-packages test-packages venv clean
 
 run: venv system-packages
-	$(BIN)/booking --config $(CONFIG) run $(if $(SCALE),$(foreach s,$(SCALE),--scale $(s)))
+	$(BIN)/booking --config $(CONFIG) run $(if $(SCALE),$(foreach s,$(SCALE),--scale $(s))) $(if $(CLUSTER),--cluster $(CLUSTER))
 
 test: venv system-packages test-packages
 	$(BIN)/pytest $(PYTEST_ARGS)

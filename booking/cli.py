@@ -4,6 +4,7 @@
     booking seed               add the demo catalogue (safe to run again)
     booking run                broker, databases, every service and the gateway
     booking run --scale search=3
+    booking run --cluster 3    ... on a RabbitMQ cluster of three local nodes (quorum queues)
     booking rotate-keys        a new token-signing key signs from now on (old ones stay published)
     booking rotate-keys --retire-old   ... and tokens signed by the old ones stop working
     booking trace REQUEST_ID   every log record of one request (X-Request-Id), from every service
@@ -71,6 +72,8 @@ def build_parser():
     run = commands.add_parser("run", help="run broker, services and gateway until Ctrl-C")
     run.add_argument("--scale", type=parse_scale, action="append", default=[],
                      metavar="NAME=COUNT", help="run COUNT instances of a process")
+    run.add_argument("--cluster", type=int, default=0, metavar="NODES",
+                     help="start a RabbitMQ cluster of NODES local nodes instead of one broker")
     run.add_argument("--no-seed", action="store_true", help="do not add the demo data")
     rotate = commands.add_parser("rotate-keys", help="make a new signing key for access tokens")
     rotate.add_argument("--retire-old", action="store_true",
@@ -102,7 +105,8 @@ def main(argv=None):
         from booking.devstack.stack import StackError, run
 
         try:
-            return run(config, config_path, scale=dict(args.scale), seed=not args.no_seed)
+            return run(config, config_path, scale=dict(args.scale), seed=not args.no_seed,
+                       cluster_size=args.cluster)
         except (StackError, BrokerError) as error:
             print(f"booking run: {error}", file=sys.stderr)
             return 1

@@ -134,6 +134,11 @@ class LocalBroker:
             subprocess.run([epmd, "-port", str(EPMD_PORT), "-kill"], env=self.env, capture_output=True)
         self.process = None
 
+    def kill(self):
+        """The node dies at once, as in a crash (`stop` still cleans up after it)."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
     def _other_nodes(self, epmd):
         names = subprocess.run([epmd, "-port", str(EPMD_PORT), "-names"], env=self.env,
                                capture_output=True, text=True).stdout
@@ -149,7 +154,8 @@ class LocalBroker:
             time.sleep(0.1)
 
     def ctl(self, *args, timeout=60):
-        """rabbitmqctl against this node (`ctl("stop_app")`); raises BrokerError if it fails."""
+        """rabbitmqctl against this node (`ctl("stop_app")`): what it printed; raises
+        BrokerError if it fails."""
         result = subprocess.run(
             [str(RABBITMQ_BIN / "rabbitmqctl"), "-n", self.node, *args],
             env=self.env, capture_output=True, text=True, timeout=timeout,
@@ -159,6 +165,7 @@ class LocalBroker:
                 f"rabbitmqctl {args[0]} failed: {result.stderr.strip() or result.stdout.strip()} "
                 f"(see {self.root / 'log'})"
             )
+        return result.stdout
 
     def _wait_for_port(self, port, timeout):
         deadline = time.monotonic() + timeout

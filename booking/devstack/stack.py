@@ -1,4 +1,5 @@
 """`booking run`: the whole of Booking on this machine, as `make run` starts it."""
+import os
 import shlex
 import signal
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from booking.devstack.broker import ensure_broker
+from booking.devstack.cluster import LocalCluster
 from booking.devstack.ports import host_port, is_listening, is_local
 from booking.devstack.supervisor import Program, Supervisor
 from booking.kit.config import PROJECT_ROOT
@@ -99,7 +101,22 @@ def wait_until_ready(url, supervisor, stopping, timeout=READY_TIMEOUT_SECONDS):
     return False
 
 
-def run(config, config_path, scale=None, seed=True, out=sys.stdout):
+def start_broker(config, cluster_size, out):
+    """The broker at AMQP_URI (started here if it is ours and not running), or a
+    cluster of `cluster_size` local nodes that every process is pointed at."""
+    if not cluster_size:
+        broker = ensure_broker(config["AMQP_URI"])
+        print("Broker: " + ("started a local node (var/rabbitmq)" if broker else "using the one at AMQP_URI"),
+              file=out, flush=True)
+        return broker
+    cluster = LocalCluster(PROJECT_ROOT / "var" / "rabbitmq-cluster", size=cluster_size).start()
+    config["AMQP_URI"] = os.environ["AMQP_URI"] = cluster.amqp_uri  # the services read it from there
+    print(f"Broker: a cluster of {cluster_size} local nodes (var/rabbitmq-cluster), quorum queues: "
+          f"{cluster.amqp_uri}", file=out, flush=True)
+    return cluster
+
+
+def run(config, config_path, scale=None, seed=True, cluster_size=0, out=sys.stdout):
     """Start everything, print the URL, keep it running until Ctrl-C or SIGTERM."""
     check_ports_free(config)
     stopping = []
@@ -111,9 +128,7 @@ def run(config, config_path, scale=None, seed=True, out=sys.stdout):
     signal.signal(signal.SIGINT, request_stop)
 
     print("Starting the broker…", file=out, flush=True)
-    broker = ensure_broker(config["AMQP_URI"])
-    print("Broker: " + ("started a local node (var/rabbitmq)" if broker else "using the one at AMQP_URI"),
-          file=out, flush=True)
+    broker = start_broker(config, cluster_size, out)
     supervisor = None
     try:
         migrate_all(config, out=out)

@@ -34,11 +34,11 @@ def stack_environment(amqp_uri, tmp_path, **settings):
 
 
 class Stack:
-    def __init__(self, env, *arguments):
+    def __init__(self, env, *arguments, config="config.yaml"):
         self.env = env
         self.url = env["PUBLIC_URL"]
         self.process = subprocess.Popen(
-            [BOOKING, "run", *arguments], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+            [BOOKING, "--config", config, "run", *arguments], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True,
         )
         self.lines = []

@@ -3,18 +3,14 @@ the middle of bookings, the broker stopped under load.
 
 The stack runs as `make run` runs it (`booking run`, every service twice), on a
 RabbitMQ node of its own that these tests may stop, with holds that expire in
-HOLD_SECONDS. Guests book over HTTP as a client should: a request that got no
-answer, or a 503, is sent again with the same Idempotency-Key.
-Each test records its figures (see the `figures` fixture).
+HOLD_SECONDS. Guests book as tests/e2e/bookings.py says. Each test records its figures (see the `figures` fixture).
 """
 import itertools
 import os
 import random
 import shutil
 import signal
-import sqlite3
 import time
-import uuid
 from collections import Counter
 from datetime import date, timedelta
 
@@ -25,9 +21,10 @@ from kombu import Connection, Exchange, Queue
 from requests.utils import quote
 
 from booking.devstack.broker import LocalBroker
-from booking.devstack.mailsink import read_messages
 from booking.kit.config import PROJECT_ROOT
-from booking.reservations.service import SWEEP_SECONDS
+from tests.e2e.bookings import (
+    SENT_AGAIN, Bookings, Guest, bookable_rooms, check_invariants, settled, wait_until_ready,
+)
 from tests.e2e.stack import Stack, alive, stack_environment
 from tests.integration.test_booking_saga import eventually
 
@@ -36,12 +33,6 @@ pytestmark = pytest.mark.slow
 FAULTS_AMQP_PORT = 5712
 SERVICES = ("auth", "users", "search", "reservations", "payments", "reports", "gateway")
 HOLD_SECONDS = 40
-VISA, DECLINED = "4242424242424242", "4000000000000002"
-# an answer that says "not now": the same request is sent again
-TRY_AGAIN = {502, 503, 504}
-ANSWER_DEADLINE_SECONDS = 120
-# a sweep may start just before a hold expires, and settling takes a moment
-SWEEP_SLACK_SECONDS = 10
 
 
 @pytest.fixture(scope="module")
@@ -66,220 +57,6 @@ def stack(faults_broker, tmp_path_factory):
         yield stack
     finally:
         assert stack.stop(), stack.output[-20000:]
-
-
-# -- guests ----------------------------------------------------------------------------
-
-class Guest(requests.Session):
-    """A registered, logged-in guest of `base`."""
-
-    def __init__(self, base, name):
-        super().__init__()
-        self.base = base
-        account = {"email": f"{name}@example.com", "password": "fault tolerant guest 2026", "full_name": name}
-        answer(lambda: self.post("/api/v1/users", json=account), done={201, 409})
-        tokens = answer(lambda: self.post("/api/v1/auth/login", json={k: account[k] for k in ("email", "password")}))
-        self.headers["Authorization"] = f"Bearer {tokens.json()['access_token']}"
-
-    def request(self, method, url, *args, **kwargs):
-        return super().request(method, self.base + url, *args, timeout=30, **kwargs)
-
-
-def answer(send, done=None):
-    """Send until the platform gives a definite answer (not a dropped connection,
-    a 503 or a payment still in progress); None if it never does in time."""
-    deadline = time.monotonic() + ANSWER_DEADLINE_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            response = send()
-        except requests.RequestException:
-            response = None
-        if response is not None and response.status_code not in TRY_AGAIN and not (
-                response.status_code == 409 and response.json().get("error") == "PAYMENT_IN_PROGRESS"):
-            assert done is None or response.status_code in done, response.text
-            return response
-        SENT_AGAIN.append(1)
-        eventlet.sleep(0.5)
-    return None
-
-
-SENT_AGAIN = []  # one entry per request that had to be sent again
-
-
-def card(number):
-    return {"number": number, "exp_month": 12, "exp_year": date.today().year + 2, "cvc": "123",
-            "holder": "Fault Tolerant"}
-
-
-def bookable_rooms(base, city="Paris", hotels=12):
-    """(hotel_id, room type code) of the room types for two of `hotels` hotels of `city`."""
-    found = requests.get(f"{base}/api/v1/hotels", params={"city": city, "per_page": hotels}, timeout=30).json()
-    rooms = []
-    for hotel in found["items"]:
-        detail = requests.get(f"{base}/api/v1/hotels/{hotel['id']}", params={"guests": 2}, timeout=30).json()
-        rooms += [(hotel["id"], room["code"]) for room in detail["room_types"]]
-    return rooms
-
-
-class Bookings:
-    """Bookings made by `guests` at random among `rooms`: every tenth is never paid,
-    every tenth is paid with a declined card, the others with a good one."""
-
-    def __init__(self, guests, rooms, seed):
-        self.guests, self.rooms = guests, rooms
-        self.rng = random.Random(seed)
-        self.outcomes_so_far, self.done = [], 0
-
-    def make(self, count, concurrency=10, pause=0.0):
-        """Make `count` bookings, `concurrency` at a time, each guest pausing `pause`
-        seconds before each; their outcomes."""
-        self.outcomes_so_far, self.done = [], 0
-        self.pause, self.batch = pause, uuid.uuid4().hex[:8]
-        pool = eventlet.GreenPool(concurrency)
-        for outcome in pool.imap(self.book, range(count)):
-            self.outcomes_so_far.append(outcome)
-        return self.outcomes_so_far
-
-    def book(self, n):
-        try:
-            return self._book(n)
-        finally:
-            self.done += 1  # in the order they finish (the outcomes come in the order begun)
-
-    def _book(self, n):
-        eventlet.sleep(self.pause)
-        guest = self.guests[n % len(self.guests)]
-        hotel_id, room_type = self.rng.choice(self.rooms)
-        check_in = date.today() + timedelta(days=self.rng.randint(30, 60))
-        stay = {"hotel_id": hotel_id, "room_type": room_type, "guests": 2, "check_in": check_in.isoformat(),
-                "check_out": (check_in + timedelta(days=self.rng.randint(1, 3))).isoformat()}
-        outcome = {"n": n, "guest": guest}
-        held = answer(lambda: guest.post("/api/v1/reservations", json=stay,
-                                         headers={"Idempotency-Key": f"hold-{self.batch}-{n}"}))
-        outcome["hold"] = held.status_code if held is not None else None
-        if outcome["hold"] != 201:
-            return outcome
-        outcome["id"] = held.json()["id"]
-        if n % 10 == 9:
-            outcome["abandoned"] = True
-            return outcome
-        number = DECLINED if n % 10 == 8 else VISA
-        paid = answer(lambda: guest.post(f"/api/v1/reservations/{outcome['id']}/payment",
-                                         json={"card": card(number)},
-                                         headers={"Idempotency-Key": f"pay-{self.batch}-{n}"}))
-        outcome["pay"] = paid.status_code if paid is not None else None
-        return outcome
-
-
-# -- what must hold afterwards ------------------------------------------------------------
-
-def settled(stack, outcomes, timeout=HOLD_SECONDS + SWEEP_SECONDS + 60):
-    """Wait until no reservation is held any more; {reservation id: final status}."""
-    deadline = time.monotonic() + timeout
-    statuses = {}
-    for outcome in outcomes:
-        if "id" not in outcome:
-            continue
-        while True:
-            reply = answer(lambda: outcome["guest"].get(f"/api/v1/reservations/{outcome['id']}"))
-            status = reply.json()["status"]
-            if status != "held" or time.monotonic() > deadline:
-                break
-            eventlet.sleep(1)
-        statuses[outcome["id"]] = status
-    return statuses
-
-
-def database(stack, service):
-    return sqlite3.connect(stack.env[f"{service.upper()}_DB_URI"].removeprefix("sqlite:///"))
-
-
-def check_invariants(stack, outcomes, figures):
-    """Every booking confirmed or cleanly failed, one charge at most each, no hold
-    past its expiry and one sweep, no night over capacity, the money adds up."""
-    assert {o["hold"] for o in outcomes} <= {201, 409}  # held, or no room left: nothing unanswered
-    assert [o["n"] for o in outcomes if "id" in o and "pay" not in o and not o.get("abandoned")] == []
-    assert [o for o in outcomes if o.get("pay", 200) is None] == [], "a payment never got an answer"
-    statuses = settled(stack, outcomes)
-    assert set(statuses.values()) <= {"confirmed", "cancelled", "expired"}, Counter(statuses.values())
-    for outcome in outcomes:
-        if outcome.get("pay") == 200:  # paid: confirmed, or refunded for paying too late
-            assert statuses[outcome["id"]] == "confirmed" or refunded(stack, outcome["id"]), outcome
-        if outcome.get("pay") == 402 or outcome.get("abandoned"):
-            assert statuses[outcome["id"]] in ("cancelled", "expired"), outcome
-
-    bank = requests.Session()
-    bank.headers["Authorization"] = "Bearer sk_test_booking"
-    bank_url = stack.env["BANK_URL"]
-    charges = {rid: [c for c in bank.get(f"{bank_url}/v1/charges", params={"reference": rid}, timeout=10)
-                     .json()["data"] if c["status"] == "succeeded"] for rid in statuses}
-    assert {rid: len(found) for rid, found in charges.items() if len(found) > 1} == {}
-    with database(stack, "reservations") as db:
-        confirmed_total = db.execute(
-            "SELECT COALESCE(SUM(total_minor), 0) FROM reservations WHERE status = 'confirmed'").fetchone()[0]
-        over_capacity = db.execute("SELECT COUNT(*) FROM room_nights WHERE held > capacity").fetchone()[0]
-        lateness = [(rid, late) for rid, late in db.execute(
-            "SELECT id, (julianday(updated_at) - julianday(expires_at)) * 86400 FROM reservations "
-            "WHERE status = 'expired'")]
-    assert over_capacity == 0
-    assert [(rid, late) for rid, late in lateness if late > SWEEP_SECONDS + SWEEP_SLACK_SECONDS] == []
-    balance = bank.get(f"{bank_url}/v1/balance", params={"currency": "EUR"}, timeout=10).json()
-    assert balance["net"] == confirmed_total
-
-    confirmed = sorted(rid for rid, status in statuses.items() if status == "confirmed")
-    eventually(lambda: sent_once(stack, confirmed, figures), timeout=90)  # a dead sender's lease runs out first
-
-    count = Counter(statuses.values())
-    figures.update({
-        "bookings": len(outcomes), "confirmed": count["confirmed"],
-        "no room left": sum(o["hold"] == 409 for o in outcomes),
-        "declined": sum(o.get("pay") == 402 for o in outcomes),
-        "paid, then refunded for paying too late": sum(o.get("pay") == 200 for o in outcomes) - count["confirmed"],
-        "never paid, expired": count["expired"], "nights over capacity": over_capacity,
-        "bookings charged twice": 0, "bank net (minor units)": balance["net"],
-        "confirmed totals (minor units)": confirmed_total,
-        "latest expiry after its time (s)": round(max((late for _, late in lateness), default=0), 1),
-        "confirmation and receipt e-mails, one each": len(confirmed),
-    })
-    return statuses
-
-
-def refunded(stack, reservation_id):
-    with database(stack, "reservations") as db:
-        return db.execute("SELECT refunded FROM reservations WHERE id = ?", (reservation_id,)).fetchone()[0]
-
-
-def sent_once(stack, confirmed, figures):
-    """Each confirmed booking got one confirmation and one receipt,
-    and the others none. A message sent again because its sender died half-way
-    keeps its Message-ID: it is the same e-mail (mail clients show it once)."""
-    confirmations, receipts, copies = Counter(), Counter(), {}
-    for message in read_messages(stack.env["MAIL_DIR"]):
-        copies[message["Message-ID"]] = copies.get(message["Message-ID"], 0) + 1
-        if copies[message["Message-ID"]] > 1:
-            continue
-        # a confirmation's Message-ID is made of its reservation (its PDF may be missing:
-        # one written during the broker outage goes without it)
-        if message["Message-ID"].startswith("<confirmation-"):
-            confirmations[message["Message-ID"].removeprefix("<confirmation-").split("@")[0]] += 1
-        if message["Subject"].startswith("Your receipt"):
-            receipts[message["Subject"].rsplit(" ", 1)[-1]] += 1
-    mine = set(confirmed)
-    assert {rid: n for rid, n in confirmations.items() if rid in mine} == dict.fromkeys(confirmed, 1)
-    assert {rid: n for rid, n in receipts.items() if rid in mine} == dict.fromkeys(confirmed, 1)
-    figures["e-mails delivered twice so far (same Message-ID)"] = sum(n - 1 for n in copies.values())
-
-
-def wait_until_ready(stack, timeout=120):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if requests.get(f"{stack.url}/ready", timeout=10).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        assert time.monotonic() < deadline, stack.output[-20000:]
-        eventlet.sleep(0.5)
 
 
 # -- the tests ---------------------------------------------------------------------------

@@ -1,0 +1,163 @@
+"""Scaled out as on several machines: two instances of every service, each service
+on a PostgreSQL database of its own, a RabbitMQ cluster of three nodes whose service
+queues are quorum queues. A broker node and a service instance die under load, and
+nothing is lost.
+
+The stack runs as `make run` runs it (`booking --config config/postgres.yaml run`,
+every service twice); every process is given the three nodes in one AMQP_URI and
+connects to the first, so the node that dies is the one they all use.
+"""
+import itertools
+import os
+import shutil
+import signal
+import time
+from collections import Counter
+from datetime import date, timedelta
+
+import eventlet
+import pytest
+import requests
+
+from booking.devstack.cluster import VHOST, LocalCluster
+from booking.kit.config import PROJECT_ROOT
+from tests.e2e.bookings import SENT_AGAIN, Bookings, Guest, bookable_rooms, check_invariants
+from tests.e2e.stack import Stack, alive, stack_environment
+from tests.integration.test_booking_saga import eventually
+
+# a stack of 14 processes on a cluster of 3 nodes, on 2 cores: more than the default timeout
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+CLUSTER_FIRST_PORT = 5730
+SERVICES = ("auth", "users", "search", "reservations", "payments", "reports", "gateway")
+DATABASES = ("search", "users", "auth", "reservations", "payments")
+RPC_SERVICES = [service for service in SERVICES if service != "gateway"]  # the gateway serves HTTP
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    root = PROJECT_ROOT / "var" / "test" / "rabbitmq-cluster"
+    shutil.rmtree(root, ignore_errors=True)  # new nodes: no queue or message of an earlier run
+    cluster = LocalCluster(root, first_port=CLUSTER_FIRST_PORT, name="booking-scale").start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(cluster, postgres_server, tmp_path_factory):
+    env = stack_environment(cluster.amqp_uri, tmp_path_factory.mktemp("scale-out"), HOLD_SECONDS=40,
+                            BANK_TIMEOUT=5, LOG_LEVEL="WARNING")
+    for service in DATABASES:
+        env[f"{service.upper()}_DB_URI"] = postgres_server.create_database(f"scale_out_{service}")
+    stack = Stack(env, *[f"--scale={service}=2" for service in SERVICES], config="config/postgres.yaml")
+    try:
+        stack.wait_for(r"Booking is ready", timeout=300)
+        yield stack
+    finally:
+        assert stack.stop(), stack.output[-20000:]
+
+
+def management(node):
+    session = requests.Session()
+    session.auth = ("guest", "guest")
+    session.base = f"http://localhost:{node.management_port}/api"
+    return session
+
+
+def service_queues(api):
+    """{queue name: (type, replicas, replicas online, consumers)} of the service queues."""
+    queues = api.get(f"{api.base}/queues/{VHOST}", timeout=10).json()
+    return {queue["name"]: (queue["type"], len(queue.get("members", [])), len(queue.get("online", [])),
+                            queue.get("consumers", 0))
+            for queue in queues if queue["name"].startswith(("rpc-", "evt-")) and not queue.get("exclusive")}
+
+
+def connections_per_node(api):
+    return dict(Counter(connection["node"] for connection in api.get(f"{api.base}/connections", timeout=10).json()))
+
+
+def replicated_and_consumed(api, online):
+    """Every service queue is a quorum queue of 3 replicas, `online` of them up, and
+    each service's RPC queue has a consumer in each of its two instances."""
+    queues = service_queues(api)
+    assert {name: kind for name, (kind, *_) in queues.items() if kind != "quorum"} == {}
+    assert {name: replicas for name, (_, *replicas, _) in queues.items() if replicas != [3, online]} == {}
+    consumers = {service: queues.get(f"rpc-{service}", (None, 0, 0, 0))[3] for service in RPC_SERVICES}
+    assert consumers == dict.fromkeys(RPC_SERVICES, 2)
+    return queues
+
+
+def test_a_broker_node_and_a_service_instance_die_under_load_and_nothing_is_lost(stack, cluster, figures):
+    doomed, survivor = cluster.nodes[0], cluster.nodes[1]  # everyone is connected to the first
+    api = management(survivor)
+    eventually(lambda: replicated_and_consumed(api, online=3), timeout=30)  # statistics come every 5 s
+    queues = replicated_and_consumed(api, online=3)
+    connected_before = connections_per_node(api)
+    assert set(connected_before) == {doomed.node}, connected_before  # the first node of AMQP_URI
+
+    guests = [Guest(stack.url, f"scaled-{n}") for n in range(10)]
+    bookings = Bookings(guests, bookable_rooms(stack.url, city="Rome"), seed=29)
+    searches, stop_searching = [], []
+
+    def search(n):  # steady load besides the bookings: a search after another, timed
+        for day in itertools.count(30 + 300 * n):  # new dates each time: the gateway's cache cannot answer
+            if stop_searching:
+                break
+            check_in = date.today() + timedelta(days=day)
+            started = time.monotonic()
+            try:
+                status = requests.get(f"{stack.url}/api/v1/hotels", timeout=15, params={
+                    "city": "Rome", "check_in": check_in.isoformat(),
+                    "check_out": (check_in + timedelta(days=1)).isoformat()}).status_code
+            except requests.RequestException:
+                status = None
+            searches.append((started, time.monotonic() - started, status))
+            eventlet.sleep(0.1)
+
+    deaths = {}
+
+    def chaos():  # a fifth of the way in, the node everyone uses; two fifths in, an instance
+        while bookings.done < 20:
+            eventlet.sleep(0.01)
+        doomed.kill()
+        deaths["broker node"] = time.monotonic()
+        while bookings.done < 40:
+            eventlet.sleep(0.01)
+        os.kill(stack.pids()["reservations-1"], signal.SIGKILL)
+        deaths["reservations-1"] = time.monotonic()
+
+    SENT_AGAIN.clear()
+    searching = [eventlet.spawn(search, n) for n in range(2)]
+    killer = eventlet.spawn(chaos)
+    started = time.monotonic()
+    try:
+        outcomes = bookings.make(100)
+    finally:
+        killer.kill()
+    elapsed = time.monotonic() - started
+    eventlet.sleep(3)
+    stop_searching.append(True)
+    [searcher.wait() for searcher in searching]
+
+    assert set(deaths) == {"broker node", "reservations-1"}
+    check_invariants(stack, outcomes, figures)
+    # every process found the surviving nodes: each service queue is consumed by both
+    # of its instances again (the one killed was restarted), on the two replicas left
+    eventually(lambda: alive(stack.pids()["reservations-1"]), timeout=60)
+    eventually(lambda: replicated_and_consumed(api, online=2), timeout=60)
+    connected_after = connections_per_node(api)
+    assert doomed.node not in connected_after and sum(connected_after.values()) >= len(SERVICES) * 2
+    after = [status for begun, _, status in searches if begun > deaths["reservations-1"] + 10]
+    assert after and set(after) == {200}, Counter(status for _, _, status in searches)
+
+    node_lost = deaths["broker node"]
+    figures.update({
+        "service queues (all quorum, 3 replicas)": len(queues),
+        "AMQP connections per node, before and after": [connected_before, connected_after],
+        "seconds for 100 bookings": round(elapsed, 1),
+        "requests sent again": len(SENT_AGAIN),
+        "searches": dict(Counter(status for _, _, status in searches)),
+        "searches begun in the 10 s after the node died": dict(Counter(
+            status for begun, _, status in searches if node_lost <= begun < node_lost + 10)),
+        "slowest search (s)": round(max(latency for _, latency, _ in searches), 2),
+    })
