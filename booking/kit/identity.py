@@ -28,6 +28,7 @@ from booking.kit.errors import (
     Unauthorized,
     import_service_errors,
 )
+from booking.kit.replies import StandaloneReplyListener
 from booking.kit.tokens import (
     UnknownSigningKey,
     bearer_token,
@@ -75,7 +76,8 @@ class AuthClient(SharedExtension):
                 with eventlet.Timeout(self.timeout):
                     if self._proxy is None:
                         # start() gives the proxy to call; stop() belongs to its maker
-                        self._standalone = ClusterRpcProxy(self.container.config)
+                        self._standalone = ClusterRpcProxy(
+                            self.container.config, reply_listener_cls=StandaloneReplyListener)
                         self._proxy = self._standalone.start()
                     return getattr(self._proxy.auth, method)(**kwargs)
             except BookingError:

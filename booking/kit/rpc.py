@@ -16,7 +16,7 @@ Calls carry the caller's context data (so the user's token travels on);
 client-credentials token instead, for what the service does in its own name.
 
 The other side, `rpc` and `event_handler`, are nameko's entrypoints made to outlive
-a broker restart.
+a broker restart, or the loss of a cluster node.
 """
 import logging
 import time
@@ -39,6 +39,7 @@ from nameko.rpc import MethodProxy, Responder, Rpc, RpcProxy, RpcReply, get_rpc_
 
 from booking.kit.errors import ServiceUnavailable, import_service_errors
 from booking.kit.identity import AuthClient
+from booking.kit.replies import ServiceReplyListener
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 BROKER_AWAY = (OperationalError, OSError, AMQPConnectionError, RecoverableConnectionError)
 
 DEFAULT_TIMEOUT_SECONDS = 5
+# before a message whose work met a broker that is away goes back to its queue
+REQUEUE_PAUSE_SECONDS = 1
 
 
 class ReplyPublisher(Publisher):
@@ -70,6 +73,9 @@ class BrokerTolerantRpc(Rpc):
     back, and answered then; its caller has long had its 503."""
 
     def handle_result(self, message, worker_ctx, result, exc_info):
+        if broker_went_away(exc_info):
+            requeue(self.rpc_consumer.queue_consumer, message, worker_ctx)
+            return result, exc_info
         config = self.container.config
         responder = ReplyResponder(
             config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
@@ -86,7 +92,24 @@ class BrokerTolerantRpc(Rpc):
 rpc = BrokerTolerantRpc.decorator
 
 
+def broker_went_away(exc_info):
+    """Did the work fail publishing (kombu's error, not any socket's: a bank's or an
+    SMTP server's is the service's own business)?"""
+    return exc_info is not None and isinstance(
+        exc_info[1], (OperationalError, AMQPConnectionError, RecoverableConnectionError))
+
+
+def requeue(queue_consumer, message, worker_ctx):
+    """The work met a broker that was away half-way (what it wrote is committed, what
+    it meant to announce or ask may not be): its message goes back to the queue and
+    comes again, and the work, idempotent, finishes then (a replay announces again)."""
+    log.warning("%s met a broker that is away; its message goes back to the queue", worker_ctx.call_id)
+    eventlet.sleep(REQUEUE_PAUSE_SECONDS)
+    queue_consumer.requeue_message(message)
+
+
 class ServiceRpc(RpcProxy):
+    rpc_reply_listener = ServiceReplyListener()
     auth = AuthClient()  # only used as_service
 
     def __init__(self, target_service, timeout=None, as_service=False, **options):
@@ -215,6 +238,9 @@ class BrokerTolerantEventHandler(EventHandler):
     every handler is idempotent."""
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+        if broker_went_away(exc_info):
+            requeue(self.queue_consumer, message, worker_ctx)
+            return result, exc_info
         try:
             return super().handle_result(message, worker_ctx, result, exc_info)
         except BROKER_AWAY:
