@@ -3,6 +3,7 @@ and what must hold afterwards, whatever was killed or stopped meanwhile.
 
 A request that got no answer, or a 503, is sent again with the same Idempotency-Key.
 """
+import itertools
 import random
 import time
 import uuid
@@ -252,3 +253,34 @@ def wait_until_ready(stack, timeout=120):
             pass
         assert time.monotonic() < deadline, stack.output[-20000:]
         eventlet.sleep(0.5)
+
+
+class SteadySearches:
+    """`searchers` guests searching `city`, one search after another, each timed:
+    `searches` holds (began, seconds, status or None) until `stop()`."""
+
+    def __init__(self, base, city, searchers, timeout):
+        self.base, self.city, self.timeout = base, city, timeout
+        self.searches, self.stopping = [], False
+        self.threads = [eventlet.spawn(self._search, n) for n in range(searchers)]
+
+    def _search(self, n):
+        for day in itertools.count(30 + 300 * n):  # new dates each time: the gateway's cache cannot answer
+            if self.stopping:
+                break
+            check_in = date.today() + timedelta(days=day)
+            began = time.monotonic()
+            try:
+                status = requests.get(f"{self.base}/api/v1/hotels", timeout=self.timeout, params={
+                    "city": self.city, "check_in": check_in.isoformat(),
+                    "check_out": (check_in + timedelta(days=1)).isoformat()}).status_code
+            except requests.RequestException:
+                status = None
+            self.searches.append((began, time.monotonic() - began, status))
+            eventlet.sleep(0.1)
+
+    def stop(self):
+        self.stopping = True
+        for thread in self.threads:
+            thread.wait()
+        return self.searches

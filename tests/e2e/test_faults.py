@@ -5,14 +5,12 @@ The stack runs as `make run` runs it (`booking run`, every service twice), on a
 RabbitMQ node of its own that these tests may stop, with holds that expire in
 HOLD_SECONDS. Guests book as tests/e2e/bookings.py says. Each test records its figures (see the `figures` fixture).
 """
-import itertools
 import os
 import random
 import shutil
 import signal
 import time
 from collections import Counter
-from datetime import date, timedelta
 
 import eventlet
 import pytest
@@ -23,7 +21,7 @@ from requests.utils import quote
 from booking.devstack.broker import LocalBroker
 from booking.kit.config import PROJECT_ROOT
 from tests.e2e.bookings import (
-    SENT_AGAIN, Bookings, Guest, bookable_rooms, check_invariants, settled, wait_until_ready,
+    SENT_AGAIN, Bookings, Guest, SteadySearches, bookable_rooms, check_invariants, settled, wait_until_ready,
 )
 from tests.e2e.stack import Stack, alive, stack_environment
 from tests.integration.test_booking_saga import eventually
@@ -152,25 +150,8 @@ def test_the_broker_stopped_for_5_seconds_under_load_loses_nothing(stack, faults
     confirmed_before = settled(stack, [o for o in before if o.get("pay") == 200])
     pids = stack.pids()
     gateway_timeout = float(stack.env.get("RPC_TIMEOUT", 5))
-    searches, stop_searching = [], []
-
-    def search(n):  # steady load: four guests searching, one search after another, timed
-        for day in itertools.count(30 + 300 * n):  # new dates each time: the gateway's cache cannot answer
-            if stop_searching:
-                break
-            check_in = date.today() + timedelta(days=day)
-            started = time.monotonic()
-            try:
-                status = requests.get(f"{stack.url}/api/v1/hotels", timeout=2 * gateway_timeout + 5, params={
-                    "city": "Madrid", "check_in": check_in.isoformat(),
-                    "check_out": (check_in + timedelta(days=1)).isoformat()}).status_code
-            except requests.RequestException:
-                status = None
-            searches.append((started, time.monotonic() - started, status))
-            eventlet.sleep(0.1)
-
     SENT_AGAIN.clear()
-    searching = [eventlet.spawn(search, n) for n in range(4)]
+    searching = SteadySearches(stack.url, "Madrid", searchers=4, timeout=2 * gateway_timeout + 5)
     booking = eventlet.spawn(bookings.make, 40, concurrency=4, pause=0.5)
     eventlet.sleep(3)
     faults_broker.ctl("stop_app")
@@ -181,8 +162,7 @@ def test_the_broker_stopped_for_5_seconds_under_load_loses_nothing(stack, faults
     outage_end = time.monotonic()
     during = booking.wait()
     eventlet.sleep(5)
-    stop_searching.append(True)
-    [searcher.wait() for searcher in searching]
+    searches = searching.stop()
 
     assert stack.pids() == pids, "a service was restarted"
     in_outage = [(started, latency, status) for started, latency, status in searches

@@ -7,13 +7,11 @@ The stack runs as `make run` runs it (`booking --config config/postgres.yaml run
 every service twice); every process is given the three nodes in one AMQP_URI and
 connects to the first, so the node that dies is the one they all use.
 """
-import itertools
 import os
 import shutil
 import signal
 import time
 from collections import Counter
-from datetime import date, timedelta
 
 import eventlet
 import pytest
@@ -21,7 +19,9 @@ import requests
 
 from booking.devstack.cluster import VHOST, LocalCluster
 from booking.kit.config import PROJECT_ROOT
-from tests.e2e.bookings import SENT_AGAIN, Bookings, Guest, bookable_rooms, check_invariants
+from tests.e2e.bookings import (
+    SENT_AGAIN, Bookings, Guest, SteadySearches, bookable_rooms, check_invariants,
+)
 from tests.e2e.stack import Stack, alive, stack_environment
 from tests.integration.test_booking_saga import eventually
 
@@ -97,22 +97,6 @@ def test_a_broker_node_and_a_service_instance_die_under_load_and_nothing_is_lost
 
     guests = [Guest(stack.url, f"scaled-{n}") for n in range(10)]
     bookings = Bookings(guests, bookable_rooms(stack.url, city="Rome"), seed=29)
-    searches, stop_searching = [], []
-
-    def search(n):  # steady load besides the bookings: a search after another, timed
-        for day in itertools.count(30 + 300 * n):  # new dates each time: the gateway's cache cannot answer
-            if stop_searching:
-                break
-            check_in = date.today() + timedelta(days=day)
-            started = time.monotonic()
-            try:
-                status = requests.get(f"{stack.url}/api/v1/hotels", timeout=15, params={
-                    "city": "Rome", "check_in": check_in.isoformat(),
-                    "check_out": (check_in + timedelta(days=1)).isoformat()}).status_code
-            except requests.RequestException:
-                status = None
-            searches.append((started, time.monotonic() - started, status))
-            eventlet.sleep(0.1)
 
     deaths = {}
 
@@ -127,7 +111,7 @@ def test_a_broker_node_and_a_service_instance_die_under_load_and_nothing_is_lost
         deaths["reservations-1"] = time.monotonic()
 
     SENT_AGAIN.clear()
-    searching = [eventlet.spawn(search, n) for n in range(2)]
+    searching = SteadySearches(stack.url, "Rome", searchers=2, timeout=15)  # besides the bookings
     killer = eventlet.spawn(chaos)
     started = time.monotonic()
     try:
@@ -136,8 +120,7 @@ def test_a_broker_node_and_a_service_instance_die_under_load_and_nothing_is_lost
         killer.kill()
     elapsed = time.monotonic() - started
     eventlet.sleep(3)
-    stop_searching.append(True)
-    [searcher.wait() for searcher in searching]
+    searches = searching.stop()
 
     assert set(deaths) == {"broker node", "reservations-1"}
     check_invariants(stack, outcomes, figures)

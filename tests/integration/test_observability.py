@@ -16,24 +16,17 @@ import requests
 from booking.devstack.mailsink import wait_for_message
 from booking.devstack.ports import is_listening
 from booking.kit.config import PROJECT_ROOT
-from booking.kit.logs import WorkerFilter
 from entrypoints.gateway.service import GatewayService
 from tests.e2e.stack import BOOKING, Stack, stack_environment
-from tests.unit.observed import Records
+from tests.unit.observed import kept_records
 
 CALL_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 @pytest.fixture
 def records():
-    keeper = Records(WorkerFilter())
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.INFO)
-    root.addHandler(keeper)
-    yield keeper
-    root.removeHandler(keeper)
-    root.setLevel(level)
+    with kept_records(logging.INFO) as keeper:
+        yield keeper
 
 
 @pytest.fixture
@@ -123,13 +116,15 @@ def test_a_booking_leaves_its_request_id_in_every_services_log_and_in_the_metric
                               timeout=10).json()["access_token"]
         guest = requests.Session()
         guest.headers["Authorization"] = f"Bearer {token}"
-        before = {
-            "gateway hold": calls(ports["gateway"], entrypoint="hold", outcome="ok"),
-            "gateway pay": calls(ports["gateway"], entrypoint="pay", outcome="ok"),
-            "reservations hold": calls(ports["reservations"], kind="rpc", entrypoint="hold", outcome="ok"),
-            "payments pay": calls(ports["payments"], kind="rpc", entrypoint="pay", outcome="ok"),
-            "users send_confirmation": calls(ports["users"], entrypoint="send_confirmation", outcome="ok"),
-        }
+        def counted():  # the calls a booking makes, as each process's /metrics counts them
+            return {
+                "gateway hold": calls(ports["gateway"], entrypoint="hold", outcome="ok"),
+                "gateway pay": calls(ports["gateway"], entrypoint="pay", outcome="ok"),
+                "reservations hold": calls(ports["reservations"], kind="rpc", entrypoint="hold", outcome="ok"),
+                "payments pay": calls(ports["payments"], kind="rpc", entrypoint="pay", outcome="ok"),
+                "users send_confirmation": calls(ports["users"], entrypoint="send_confirmation", outcome="ok"),
+            }
+        before = counted()
 
         check_in = date.today() + timedelta(days=200)
         held = guest.post(f"{url}/api/v1/reservations", headers={"Idempotency-Key": "obs-hold"}, timeout=10, json={
@@ -165,13 +160,7 @@ def test_a_booking_leaves_its_request_id_in_every_services_log_and_in_the_metric
         times = [line.split()[0] for line in lines if line.startswith("20")]
         assert times == sorted(times)
 
-        after = {
-            "gateway hold": calls(ports["gateway"], entrypoint="hold", outcome="ok"),
-            "gateway pay": calls(ports["gateway"], entrypoint="pay", outcome="ok"),
-            "reservations hold": calls(ports["reservations"], kind="rpc", entrypoint="hold", outcome="ok"),
-            "payments pay": calls(ports["payments"], kind="rpc", entrypoint="pay", outcome="ok"),
-            "users send_confirmation": calls(ports["users"], entrypoint="send_confirmation", outcome="ok"),
-        }
+        after = counted()
         assert {name: after[name] - before[name] for name in before} == {name: 1 for name in before}
         figures["metrics, before -> after"] = {name: f"{before[name]:g} -> {after[name]:g}" for name in before}
     finally:

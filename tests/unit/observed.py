@@ -1,6 +1,7 @@
 """A small service whose workers a test starts itself (no broker), with the
 request log and the metrics every Booking service declares."""
 import logging
+from contextlib import contextmanager
 
 import eventlet
 from eventlet.event import Event
@@ -8,7 +9,7 @@ from nameko.containers import ServiceContainer
 from nameko.extensions import Entrypoint
 from werkzeug.wrappers import Response
 
-from booking.kit.logs import RequestLog
+from booking.kit.logs import RequestLog, WorkerFilter
 from booking.kit.metrics import Metrics
 from booking.reservations.exceptions import NoRoomLeft
 
@@ -84,3 +85,18 @@ class Records(logging.Handler):
 
     def of(self, logger):
         return [record for record in self.records if record.name == logger]
+
+
+@contextmanager
+def kept_records(level):
+    """Every record logged at `level` or above meanwhile, as the config's handler sees it."""
+    keeper = Records(WorkerFilter())
+    root = logging.getLogger()
+    previous = root.level
+    root.setLevel(level)
+    root.addHandler(keeper)
+    try:
+        yield keeper
+    finally:
+        root.removeHandler(keeper)
+        root.setLevel(previous)

@@ -8,21 +8,15 @@ import pytest
 
 from booking import cli
 from booking.kit.logs import JsonFormatter, PlainFormatter, WorkerFilter, read_records, readable
-from tests.unit.observed import Records, call, start
+from tests.unit.observed import call, kept_records, start
 
 GATEWAY_CALL = "gateway.pay.6f1c0a9e-1111-4222-8333-444455556666"
 
 
 @pytest.fixture
 def records():
-    keeper = Records(WorkerFilter())
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.DEBUG)
-    root.addHandler(keeper)
-    yield keeper
-    root.removeHandler(keeper)
-    root.setLevel(level)
+    with kept_records(logging.DEBUG) as keeper:
+        yield keeper
 
 
 @pytest.fixture
