@@ -43,6 +43,7 @@ from booking.devstack.broker import ensure_broker  # noqa: E402
 from booking.devstack.ports import free_port  # noqa: E402
 import mix  # noqa: E402
 import mix_report  # noqa: E402
+from cpu import CpuMeter  # noqa: E402
 
 AMQP_URI = os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")
 CITIES = ["Paris", "London", "Rome", "Berlin", "Madrid", "Amsterdam", "Lisbon", "Vienna",
@@ -111,8 +112,9 @@ def start_stack(port, gateways):
 
 # -- complete bookings ---------------------------------------------------------
 
-def bench_bookings(base, seconds, clients=10):
-    """Hold and pay, as fast as `clients` guests can, for `seconds`."""
+def bench_bookings(base, seconds, meter, clients=10):
+    """Hold and pay, as fast as `clients` guests can, for `seconds`; and the CPU each
+    process of the stack spent per complete booking meanwhile (`meter`, a CpuMeter)."""
     account = {"email": f"bench-{uuid.uuid4().hex[:8]}@example.com", "password": "benchmark guest 2026",
                "full_name": "Bench Guest"}
     requests.post(f"{base}/api/v1/users", json=account, timeout=30).raise_for_status()
@@ -147,14 +149,17 @@ def bench_bookings(base, seconds, clients=10):
                     failed += 1
         return done, failed, latencies
 
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), meter.read()
     with ThreadPoolExecutor(clients) as pool:
         outcomes = list(pool.map(guest, range(clients)))
-    elapsed = time.monotonic() - started
+    elapsed, cpu_spent = time.monotonic() - started, meter.since(cpu_before)
     latencies = sorted(latency for _, _, found in outcomes for latency in found)
+    done = sum(done for done, _, _ in outcomes)
     return {
         "clients": clients,
-        "rps": sum(done for done, _, _ in outcomes) / elapsed,
+        "rps": done / elapsed,
+        "cores_busy": sum(cpu_spent.values()) / elapsed,
+        "cpu_ms_per_booking": {name: 1000 * seconds / max(done, 1) for name, seconds in cpu_spent.items()},
         "p50_ms": latencies[len(latencies) // 2] * 1000 if latencies else 0,
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0,
         "errors": sum(failed for _, failed, _ in outcomes),
@@ -285,6 +290,17 @@ def table(title, rows):
               f"  {row['errors']:>6}")
 
 
+def cpu_table(bookings):
+    """Where a complete booking's CPU goes: the profile that says what caps bookings/s."""
+    costs = sorted(bookings["cpu_ms_per_booking"].items(), key=lambda item: -item[1])
+    total = sum(ms for _, ms in costs)
+    print(f"\n  CPU per complete booking, by process ({bookings['cores_busy']:.2f} of {os.cpu_count()} cores busy)")
+    for name, ms in costs:
+        print(f"  {name:>18}  {ms:6.1f} ms  {100 * ms / total:4.0f}%")
+    print(f"  {'all':>18}  {total:6.1f} ms  -> at most {1000 * os.cpu_count() / total:.0f} bookings/s "
+          f"on {os.cpu_count()} cores")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="length of each load run")
@@ -323,7 +339,7 @@ def run_all(args):
             wrk(f"{base}/api/v1/hotels?city=Paris", 10, 3)  # warm caches and connection pools
             results["search"] = [wrk(base, n, seconds, script.name) for n in CLIENTS]
             results["echo_rpc"] = [wrk(f"{base}/ready?service=search", n, seconds) for n in CLIENTS]
-            results["bookings"] = [bench_bookings(base, seconds)]
+            results["bookings"] = [bench_bookings(base, seconds, CpuMeter(stack.pid))]
             results["renders"] = bench_renders(base, seconds)
         results["mix"] = mix.run(port, seconds, args.rates, args.saturation_clients)
         results["double_bookings"] = double_bookings()
@@ -352,6 +368,7 @@ def report_parts(results):
     table("gateway -> search.ping (bare echo RPC)     GET /ready?service=search", results["echo_rpc"])
     table("raw AMQP request/reply (kombu, no nameko)  clients = requests in flight", results["raw_amqp"])
     table("complete bookings: hold + pay (bank) -> confirmed  (req/s = bookings/s)", results["bookings"])
+    cpu_table(results["bookings"][0])
     table("confirmation PDFs rendered by reports (req/s = documents/s)", results["renders"])
     search50, echo50 = results["search"][-1], results["echo_rpc"][-1]
     amqp1, amqp50 = results["raw_amqp"]
