@@ -44,12 +44,13 @@ system-packages:
 		{ echo "Installing fonts…"; $(call apt,fonts-dejavu-core fonts-ipafont-gothic); }
 
 # PostgreSQL (a throwaway server per run); qpdf and pdftoppm check and picture the
-# PDFs; Chromium runs the browser tests (driven by Playwright, which uses this one)
+# PDFs, zbarimg reads the confirmation's QR code back; Chromium runs the browser
+# tests (driven by Playwright, which uses this one)
 test-packages:
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		{ echo "Installing PostgreSQL…"; $(call apt,postgresql); }
-	@command -v qpdf >/dev/null && command -v pdftoppm >/dev/null || \
-		{ echo "Installing qpdf and poppler-utils…"; $(call apt,qpdf poppler-utils); }
+	@command -v qpdf >/dev/null && command -v pdftoppm >/dev/null && command -v zbarimg >/dev/null || \
+		{ echo "Installing qpdf, poppler-utils and zbar-tools…"; $(call apt,qpdf poppler-utils zbar-tools); }
 	@[ -x /usr/bin/chromium ] || { echo "Installing Chromium…"; $(call apt,chromium); }
 
 bench-packages:

@@ -52,13 +52,16 @@ DEFAULT_TIMEOUT_SECONDS = 5
 REQUEUE_PAUSE_SECONDS = 1
 
 
+TRANSIENT = 1  # AMQP delivery mode: kept in memory only
+
+
 class ReplyPublisher(Publisher):
     """Replies go without a publisher confirm and are not written to disk: a lost
     reply costs its caller a timeout and a retry (every call is idempotent), never
     data, and waiting for the confirm was a fifth of a reply's time."""
 
     use_confirms = False
-    delivery_mode = 1  # transient
+    delivery_mode = TRANSIENT
 
 
 class ReplyResponder(Responder):
@@ -113,6 +116,10 @@ class ServiceRpc(RpcProxy):
     auth = AuthClient()  # only used as_service
 
     def __init__(self, target_service, timeout=None, as_service=False, **options):
+        # requests are not written to disk (a request lost with its broker costs the
+        # caller a 503 and a retry, as a lost reply does); still confirmed, so that
+        # a service with no queue is known at once (`UnknownService`)
+        options.setdefault("delivery_mode", TRANSIENT)
         super().__init__(target_service, **options)
         self.timeout = timeout
         self.as_service = as_service

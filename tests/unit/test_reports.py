@@ -73,6 +73,16 @@ def test_each_template_prints_its_data_in_a_sound_pdf(template, data, expected):
     check_structure_and_picture(path)
 
 
+def test_the_confirmation_code_scans_as_the_reference():
+    _, _, path = rendered("booking_confirmation", CONFIRMATION)
+    picture = path.with_name(path.stem + "-scan")
+    subprocess.run(["pdftoppm", "-png", "-r", "150", "-f", "1", "-l", "1", "-singlefile", str(path), str(picture)],
+                   check=True, capture_output=True)
+    scanned = subprocess.run(["zbarimg", "--quiet", "--raw", str(picture) + ".png"],
+                             check=True, capture_output=True, text=True)
+    assert scanned.stdout.strip() == CONFIRMATION["reference"]
+
+
 def test_the_fonts_that_print_text_are_embedded():
     _, pdf, _ = rendered("booking_confirmation", CONFIRMATION)
     embedded = set()
