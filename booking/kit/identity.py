@@ -3,8 +3,9 @@
 The gateway (or `nameko shell`, or a service) puts `authorization: Bearer <jwt>`
 into nameko's context data, which nameko forwards with every RPC call and event.
 `CallerIdentity` verifies that token against the auth service's published keys
-(cached, refreshed when a token names an unknown `kid`) and its list of revoked
-tokens (refreshed every few seconds), and gives the method the `Caller`:
+(cached, refreshed when a token names an unknown `kid`; a token's signature is
+checked once per process) and its list of revoked tokens (refreshed every few
+seconds), and gives the method the `Caller`:
 
     caller = CallerIdentity()
 
@@ -30,6 +31,7 @@ from booking.kit.errors import (
 )
 from booking.kit.replies import StandaloneReplyListener
 from booking.kit.tokens import (
+    CheckedTokens,
     UnknownSigningKey,
     bearer_token,
     public_keys,
@@ -63,6 +65,7 @@ class AuthClient(SharedExtension):
         self._lock = Semaphore()
         self._keys, self._keys_at = {}, 0.0
         self._revoked, self._revoked_at = frozenset(), 0.0
+        self._checked = CheckedTokens()
         self._token, self._token_renew_at = None, 0.0
 
     def stop(self):
@@ -101,6 +104,8 @@ class AuthClient(SharedExtension):
         if refresh or time.monotonic() - self._keys_at > KEYS_MAX_AGE_SECONDS:
             self._keys = public_keys(self.call("jwks"))
             self._keys_at = time.monotonic()
+            # a token signed by a key no longer published is refused from now on
+            self._checked.forget()
         return self._keys
 
     def revoked(self):
@@ -114,15 +119,16 @@ class AuthClient(SharedExtension):
         return self._revoked
 
     def verify(self, token):
+        return self._checked.caller(token, self._check, self.revoked())
+
+    def _check(self, token):
         try:
             return self._verify(token, self.keys())
         except UnknownSigningKey:
             return self._verify(token, self.keys(refresh=True))
 
     def _verify(self, token, keys):
-        return verify_access_token(
-            token, keys=keys, issuer=self.issuer, audience=self.audience, revoked=self.revoked()
-        )
+        return verify_access_token(token, keys=keys, issuer=self.issuer, audience=self.audience)
 
     def service_token(self):
         """An access token for this service itself (client credentials), reused

@@ -5,6 +5,7 @@ header `typ: at+jwt` and a `kid` naming the key in auth's published JWKS. Only
 that algorithm is accepted, whatever the token's header says, so `alg: none` and
 an HS256 token "signed" with the public key are refused like any forgery.
 """
+import time
 from dataclasses import dataclass
 
 import jwt
@@ -14,6 +15,8 @@ from booking.kit.errors import Forbidden, Unauthorized
 ALGORITHM = "EdDSA"
 TOKEN_TYPE = "at+jwt"
 CLOCK_SKEW_SECONDS = 30
+# tokens whose signature a process remembers having checked
+CHECKED_TOKENS_KEPT = 4096
 
 
 class InvalidToken(Unauthorized):
@@ -78,15 +81,47 @@ def verify_access_token(token, *, keys, issuer, audience, revoked=frozenset()):
         raise InvalidToken("The access token has expired") from None
     except jwt.PyJWTError:
         raise InvalidToken() from None
-    if claims["jti"] in revoked:
-        raise InvalidToken("The access token has been revoked")
-    return Caller(
+    return still_valid(Caller(
         subject=claims["sub"],
         client_id=claims.get("client_id", ""),
         scopes=frozenset(claims["scope"].split()),
         token_id=claims["jti"],
         expires_at=claims["exp"],
-    )
+    ), revoked)
+
+
+def still_valid(caller, revoked, now=None):
+    """`caller`, if its token has neither expired nor been revoked."""
+    if caller.expires_at + CLOCK_SKEW_SECONDS <= (time.time() if now is None else now):
+        raise InvalidToken("The access token has expired")
+    if caller.token_id in revoked:
+        raise InvalidToken("The access token has been revoked")
+    return caller
+
+
+class CheckedTokens:
+    """The callers of the tokens this process has checked already. A guest's token
+    travels with every hop of a booking and every service checks it: the signature
+    and the claims are checked once per process, expiry and revocation on every call.
+    A token is remembered by its whole text, signature included, and only once it
+    has passed; the oldest are forgotten first, and all of them when the keys change."""
+
+    def __init__(self, size=CHECKED_TOKENS_KEPT):
+        self.size = size
+        self._callers = {}
+
+    def caller(self, token, check, revoked, now=None):
+        """The `Caller` of `token`; `check(token)` verifies a token not seen before."""
+        caller = self._callers.get(token)
+        if caller is None:
+            caller = check(token)
+            if len(self._callers) >= self.size:
+                del self._callers[next(iter(self._callers))]
+            self._callers[token] = caller
+        return still_valid(caller, revoked, now)
+
+    def forget(self):
+        self._callers.clear()
 
 
 def bearer_token(authorization):

@@ -14,7 +14,9 @@ from booking.auth.grants import MAX_ACCESS_TOKEN_SECONDS, access_token, utcnow
 from booking.auth.keys import load_private_key, new_signing_key
 from booking.kit.errors import Forbidden, Unauthorized
 from booking.kit.tokens import (
+    CLOCK_SKEW_SECONDS,
     Caller,
+    CheckedTokens,
     InvalidToken,
     MissingScope,
     UnknownSigningKey,
@@ -172,6 +174,52 @@ def test_a_revoked_token_is_refused():
     error = refused(token, revoked={claims_of(token)["jti"]})
     assert "revoked" in error.message
     assert verify(token, revoked={"some-other-jti"}).user_id == 7
+
+
+class CountedChecks:
+    """`verify`, counting the tokens it was asked to check."""
+
+    def __init__(self):
+        self.checked = []
+
+    def __call__(self, token):
+        self.checked.append(token)
+        return verify(token)
+
+
+def test_a_token_is_checked_once_then_remembered():
+    tokens, check = CheckedTokens(), CountedChecks()
+    token = issue()
+    for _ in range(3):
+        assert tokens.caller(token, check, revoked=frozenset()).user_id == 7
+    assert check.checked == [token]
+
+
+def test_a_remembered_token_is_still_refused_once_revoked_or_expired():
+    tokens, token = CheckedTokens(), issue(ttl=60)
+    caller = tokens.caller(token, verify, revoked=frozenset())
+
+    assert "revoked" in pytest.raises(InvalidToken, tokens.caller, token, verify,
+                                      revoked={caller.token_id}).value.message
+    expired_at = caller.expires_at + CLOCK_SKEW_SECONDS
+    assert tokens.caller(token, verify, revoked=frozenset(), now=expired_at - 1) == caller
+    assert "expired" in pytest.raises(InvalidToken, tokens.caller, token, verify, revoked=frozenset(),
+                                      now=expired_at).value.message
+
+
+def test_a_refused_token_is_not_remembered_the_oldest_go_first_and_all_can_be_forgotten():
+    tokens, check = CheckedTokens(size=2), CountedChecks()
+    forged = issue()[:-4] + "AAAA"
+    for _ in range(2):
+        pytest.raises(InvalidToken, tokens.caller, forged, check, revoked=frozenset())
+    first, second, third = issue(), issue(), issue()
+    for token in (first, second, third, third, second, first):
+        tokens.caller(token, check, revoked=frozenset())
+    assert check.checked == [forged, forged, first, second, third, first]
+
+    tokens.forget()
+    tokens.caller(first, check, revoked=frozenset())
+    assert check.checked[-1] == first and len(check.checked) == 7
 
 
 @pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "a.b", "..", "Bearer x.y.z", "é.ü.ß"])
