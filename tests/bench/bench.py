@@ -6,7 +6,8 @@ loads it on loopback for a bounded time (from wrk, the mix from http_load.py):
 1. GET /api/v1/hotels?city=…  gateway -> search RPC -> SQLite, at 1, 10, 50 clients
 2. GET /ready?service=search   gateway -> a bare echo RPC (search.ping), same clients
 3. raw AMQP request/reply with kombu, no nameko: one at a time and 50 in flight
-4. complete bookings (hold, pay with the sandbox bank, confirmed) at 10 clients
+4. complete bookings (hold, pay with the sandbox bank, confirmed) at 10 clients,
+   with the CPU each process of the stack and the broker spent per booking
 5. booking confirmations rendered by reports (RPC, one at a time and 4 at once)
 6. the hotel-reservation mix of DeathStarBench (mix.py): open loop at a ladder of
    arrival rates (--rates), then closed loop at saturation (--saturation-clients)
@@ -154,12 +155,12 @@ def bench_bookings(base, seconds, meter, clients=10):
         outcomes = list(pool.map(guest, range(clients)))
     elapsed, cpu_spent = time.monotonic() - started, meter.since(cpu_before)
     latencies = sorted(latency for _, _, found in outcomes for latency in found)
-    done = sum(done for done, _, _ in outcomes)
+    completed = sum(done for done, _, _ in outcomes)
     return {
         "clients": clients,
-        "rps": done / elapsed,
+        "rps": completed / elapsed,
         "cores_busy": sum(cpu_spent.values()) / elapsed,
-        "cpu_ms_per_booking": {name: 1000 * seconds / max(done, 1) for name, seconds in cpu_spent.items()},
+        "cpu_ms_per_booking": {name: 1000 * spent / max(completed, 1) for name, spent in cpu_spent.items()},
         "p50_ms": latencies[len(latencies) // 2] * 1000 if latencies else 0,
         "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else 0,
         "errors": sum(failed for _, failed, _ in outcomes),

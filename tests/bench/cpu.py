@@ -1,5 +1,6 @@
 """What a piece of work costs the machine, process by process: CPU seconds read
-from /proc for the stack's process tree and the RabbitMQ node, before and after.
+from /proc for the stack's process tree and the RabbitMQ nodes on this machine
+(every one: run nothing else on RabbitMQ meanwhile), before and after.
 
     meter = CpuMeter(stack.pid)
     before = meter.read()
