@@ -43,15 +43,15 @@ from booking.kit.replies import ServiceReplyListener
 
 log = logging.getLogger(__name__)
 
-# what publishing or acking raises while the broker is gone (a reset socket, a closed
-# channel, kombu's own wrapper)
-BROKER_AWAY = (OperationalError, OSError, AMQPConnectionError, RecoverableConnectionError)
+# what kombu and py-amqp raise when the broker is gone (kombu's own wrapper, a closed
+# connection or channel)
+BROKER_ERRORS = (OperationalError, AMQPConnectionError, RecoverableConnectionError)
+# what publishing a reply or acking raises then, a reset socket included
+BROKER_AWAY = BROKER_ERRORS + (OSError,)
 
 DEFAULT_TIMEOUT_SECONDS = 5
 # before a message whose work met a broker that is away goes back to its queue
 REQUEUE_PAUSE_SECONDS = 1
-
-
 TRANSIENT = 1  # AMQP delivery mode: kept in memory only
 
 
@@ -98,8 +98,7 @@ rpc = BrokerTolerantRpc.decorator
 def broker_went_away(exc_info):
     """Did the work fail publishing (kombu's error, not any socket's: a bank's or an
     SMTP server's is the service's own business)?"""
-    return exc_info is not None and isinstance(
-        exc_info[1], (OperationalError, AMQPConnectionError, RecoverableConnectionError))
+    return exc_info is not None and isinstance(exc_info[1], BROKER_ERRORS)
 
 
 def requeue(queue_consumer, message, worker_ctx):
