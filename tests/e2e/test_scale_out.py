@@ -119,7 +119,10 @@ def test_a_broker_node_and_a_service_instance_die_under_load_and_nothing_is_lost
     finally:
         killer.kill()
     elapsed = time.monotonic() - started
-    eventlet.sleep(3)
+    # the searches go on until 15 s after the instance died, however quickly the bookings
+    # ended: those begun 10 s after the death are the ones that must all succeed
+    searching_until = max(time.monotonic() + 3, deaths.get("reservations-1", 0) + 15)
+    eventlet.sleep(searching_until - time.monotonic())
     searches = searching.stop()
 
     assert set(deaths) == {"broker node", "reservations-1"}
@@ -131,7 +134,7 @@ def test_a_broker_node_and_a_service_instance_die_under_load_and_nothing_is_lost
     connected_after = connections_per_node(api)
     assert doomed.node not in connected_after and sum(connected_after.values()) >= len(SERVICES) * 2
     after = [status for begun, _, status in searches if begun > deaths["reservations-1"] + 10]
-    assert after and set(after) == {200}, Counter(status for _, _, status in searches)
+    assert len(after) >= 10 and set(after) == {200}, Counter(status for _, _, status in searches)
 
     node_lost = deaths["broker node"]
     figures.update({
@@ -142,5 +145,6 @@ def test_a_broker_node_and_a_service_instance_die_under_load_and_nothing_is_lost
         "searches": dict(Counter(status for _, _, status in searches)),
         "searches begun in the 10 s after the node died": dict(Counter(
             status for begun, _, status in searches if node_lost <= begun < node_lost + 10)),
+        "searches begun 10 s or more after the instance died": dict(Counter(after)),
         "slowest search (s)": round(max(latency for _, latency, _ in searches), 2),
     })
