@@ -279,7 +279,10 @@ class SteadySearches:
             self.searches.append((began, time.monotonic() - began, status))
             eventlet.sleep(0.1)
 
-    def stop(self):
+    def stop(self, not_before=0.0):
+        """Stop searching, though not before the monotonic time `not_before` (a test's
+        window must see searches however quickly its bookings ended); the searches."""
+        eventlet.sleep(max(0.0, not_before - time.monotonic()))
         self.stopping = True
         for thread in self.threads:
             thread.wait()

@@ -6,18 +6,18 @@ import json
 import logging
 import re
 import subprocess
-import time
 from datetime import date, timedelta
 
-import eventlet
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from booking.devstack.mailsink import wait_for_message
 from booking.devstack.ports import is_listening
 from booking.kit.config import PROJECT_ROOT
 from entrypoints.gateway.service import GatewayService
 from tests.e2e.stack import BOOKING, Stack, stack_environment
+from tests.integration.test_booking_saga import eventually
 from tests.unit.observed import kept_records
 
 CALL_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -73,11 +73,8 @@ def free_metrics_base():
 def calls(port, **labels):
     """booking_calls_total of one process for these labels, summed."""
     text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("booking_calls_total{") and all(f'{key}="{value}"' in line for key, value in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == "booking_calls_total" and labels.items() <= sample.labels.items())
 
 
 def logged(request_id):
@@ -90,13 +87,6 @@ def logged(request_id):
                 if entry.get("request_id") == request_id:
                     found.setdefault(path.stem, []).append(entry)
     return found
-
-
-def eventually(check, timeout=30):
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "never happened"
-        eventlet.sleep(0.3)
 
 
 @pytest.mark.slow
@@ -142,7 +132,7 @@ def test_a_booking_leaves_its_request_id_in_every_services_log_and_in_the_metric
         # the payment's request went gateway -> payments -> (event) reservations -> (event) users
         pay_id = paid.headers["X-Request-Id"]
         assert re.fullmatch(rf"gateway\.pay\.{CALL_ID}", pay_id)
-        eventually(lambda: {"gateway", "payments", "reservations", "users"} <= logged(pay_id).keys())
+        eventually(lambda: {"gateway", "payments", "reservations", "users"} <= logged(pay_id).keys(), timeout=30)
         path = logged(pay_id)
         hold_path = logged(held.headers["X-Request-Id"])
         assert {"gateway", "reservations"} <= hold_path.keys() and "users" not in hold_path
