@@ -23,15 +23,16 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "config" / "deploy"
+from booking.devstack.stack import PROCESSES_FILE
+from booking.kit.config import PROJECT_ROOT
+
+DEPLOY = PROJECT_ROOT / "config" / "deploy"
 KUBERNETES = DEPLOY / "kubernetes"
-POSTGRES_CONFIG = ROOT / "config" / "postgres.yaml"
+POSTGRES_CONFIG = PROJECT_ROOT / "config" / "postgres.yaml"
 RABBITMQ_NODES = {"rabbit1", "rabbit2", "rabbit3"}
 BOOKING_IMAGE = "booking"
 # settings whose default names this machine but which are what people type in a browser
 BROWSER_FACING = {"PUBLIC_URL", "TOKEN_ISSUER"}
-SETTING = re.compile(r"\$\{([A-Z][A-Z0-9_]*):([^}]*)\}")
 
 
 def load_script(name, path):
@@ -80,11 +81,11 @@ def deployments():
 
 
 def processes():
-    return yaml.safe_load((ROOT / "config" / "processes.yaml").read_text())["processes"]
+    return yaml.safe_load(PROCESSES_FILE.read_text())["processes"]
 
 
 def postgres_settings():
-    return dict(SETTING.findall(POSTGRES_CONFIG.read_text()))
+    return dict(entrypoint.SETTING.findall(POSTGRES_CONFIG.read_text()))
 
 
 def secrets():
@@ -183,7 +184,7 @@ def test_the_gateway_is_published_on_8000_through_the_edge_and_an_ingress():
 
 
 def test_the_gateway_probes_ask_its_health_route():
-    routes = (ROOT / "entrypoints" / "gateway" / "routes" / "health.py").read_text()
+    routes = (PROJECT_ROOT / "entrypoints" / "gateway" / "routes" / "health.py").read_text()
     (container,) = deployments()["gateway"]["spec"]["template"]["spec"]["containers"]
     for probe in ("livenessProbe", "readinessProbe"):
         path = container[probe]["httpGet"]["path"]
@@ -355,7 +356,7 @@ def test_the_image_is_python_3_11_slim_with_the_pdf_fonts_and_a_non_root_user():
     assert instructions[0] == ["FROM", "python:3.11-slim-bookworm"]
     run = " ".join(arg for op, arg in instructions if op == "RUN")
     assert "fonts-dejavu-core" in run and "fonts-ipafont-gothic" in run
-    fonts = (ROOT / "booking" / "reports" / "fonts.py").read_text()
+    fonts = (PROJECT_ROOT / "booking" / "reports" / "fonts.py").read_text()
     assert "/usr/share/fonts/truetype/dejavu" in fonts and "/usr/share/fonts/opentype/ipafont-gothic" in fonts
     users = [arg for op, arg in instructions if op == "USER"]
     assert users and users[-1].split(":")[0] not in ("0", "root")
@@ -370,7 +371,7 @@ def test_the_image_copies_files_that_exist_and_holds_every_script_the_manifests_
         if op == "COPY":
             *sources, target = arg.split()
             for source in sources:
-                assert (ROOT / source).exists(), source
+                assert (PROJECT_ROOT / source).exists(), source
                 if target.endswith("/") and target.startswith("deploy"):
                     copied.append(Path(source).name)
     manifests = (DEPLOY / "compose.yaml").read_text() + "".join(p.read_text() for p in KUBERNETES.glob("*.yaml"))
@@ -387,7 +388,7 @@ def test_the_installed_package_has_the_templates_and_migrations_the_services_rea
         assert "booking/ booking/" in copies and "entrypoints/ entrypoints/" in copies
         return
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                    "-w", str(tmp_path), str(ROOT)], check=True)
+                    "-w", str(tmp_path), str(PROJECT_ROOT)], check=True)
     (wheel,) = tmp_path.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "entrypoints/gateway/templates/base.html" in names
