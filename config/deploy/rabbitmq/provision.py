@@ -9,9 +9,10 @@ the services use), the management API from RABBITMQ_MANAGEMENT_URL (default
 http://<host>:15672) and how many nodes to wait for from RABBITMQ_NODES (default 3).
 
 Why a vhost default: nameko declares its queues without `x-queue-type`, so the vhost
-decides. Its service queues (rpc-*, evt-*) and reply queues become quorum queues,
-replicated on three nodes; the gateway's BROADCAST queue (exclusive, auto-delete)
-stays classic, as RabbitMQ keeps every exclusive queue.
+decides. Its service queues (rpc-*, evt-*) become quorum queues, replicated on three
+nodes. Each process's reply queue asks to be classic (booking/kit/replies.py), and
+the gateway's BROADCAST queue (exclusive, auto-delete) stays classic, as RabbitMQ
+keeps every exclusive queue.
 
 Why wait for every node: a quorum queue has as many replicas as the cluster had
 nodes when the queue was declared, so the services must not start before the nodes
