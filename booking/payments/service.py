@@ -96,6 +96,12 @@ class PaymentsService(Pingable):
             return self._conclude(orphan_id, self._settle_with_bank(orphan_id))
         reservation = self.reservations.get(request["reservation_id"])  # the caller's, or NotFound
         if reservation["status"] != "held":
+            with self.db.get_session() as session:
+                # a twin with this key (the first try, whose answer was lost) may have
+                # paid since we looked: the guest gets its answer, not "not payable"
+                twin = session.scalar(select(Payment).where(Payment.idempotency_key == key))
+                if twin is not None:
+                    return self._replay(twin, fingerprint)
             raise NotPayable(details={"status": reservation["status"]})
         # the bank checks the card before anything is recorded, so a refused card
         # leaves nothing behind and the same key may be tried again

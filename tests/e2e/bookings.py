@@ -169,11 +169,11 @@ def check_invariants(stack, outcomes, figures):
     past its expiry and one sweep, no night over capacity, the money adds up."""
     errors = "\n".join(line for line in stack.lines if "ERROR" in line or "Error" in line)[-20000:]
     # held, or no room left: nothing unanswered
-    assert [o for o in outcomes if o["hold"] not in (201, 409)] == [], errors
+    assert [o for o in outcomes if o["hold"] not in (201, 409)] == [], (shown(outcomes, "hold"), errors)
     assert [o["n"] for o in outcomes if "id" in o and "pay" not in o and not o.get("abandoned")] == []
     assert [o for o in outcomes if o.get("pay", 200) is None] == [], "a payment never got an answer"
     # paid or declined: a guest is never left wondering whether the money went
-    assert [o for o in outcomes if o.get("pay", 200) not in (200, 402)] == [], errors
+    assert [o for o in outcomes if o.get("pay", 200) not in (200, 402)] == [], (shown(outcomes, "pay"), errors)
     statuses = settled(stack, outcomes)
     assert set(statuses.values()) <= {"confirmed", "cancelled", "expired"}, Counter(statuses.values())
     for outcome in outcomes:
@@ -215,6 +215,13 @@ def check_invariants(stack, outcomes, figures):
         "confirmation and receipt e-mails, one each": len(confirmed),
     })
     return statuses
+
+
+def shown(outcomes, step):
+    """The outcomes whose `step` got an unexpected answer, as a failed assertion shows them."""
+    expected = {"hold": (201, 409), "pay": (200, 402)}[step]
+    return [{key: value for key, value in o.items() if key != "guest"} for o in outcomes
+            if step in o and o[step] not in expected]
 
 
 def refunded(stack, reservation_id):

@@ -267,6 +267,23 @@ def test_for_reservation_settles_an_unknown_payment_once_the_bank_answers(paymen
     assert pay(payments) == settled
 
 
+def test_a_retry_whose_twin_paid_while_it_asked_reservations_gets_the_twins_answer(db, bank):
+    """The first try's answer was lost and the guest sent again: the retry found no
+    payment with its key, then, while it asked reservations, the first try paid and
+    the reservation was confirmed."""
+    first_try, retry = worker(db, bank), worker(db, bank)
+    first_answer = []
+
+    def first_try_pays_meanwhile(reservation_id):
+        first_answer.append(pay(first_try))
+        return {**HELD, "status": "confirmed"}
+    retry.reservations.get.side_effect = first_try_pays_meanwhile
+
+    assert [pay(retry)] == first_answer
+    assert len(bank.made("charge")) == 1 and statuses(db) == ["succeeded"]
+    retry.dispatch.assert_not_called()
+
+
 class WorkerDied(BaseException):
     """What SIGKILL does to a worker half-way through a charge, as far as the ledger sees."""
 
