@@ -10,13 +10,17 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
 PYTEST_ARGS ?=
 
-.PHONY: run test bench system-packages test-packages venv clean
+.PHONY: run test lint diagrams bench system-packages test-packages venv clean
 
 run: venv system-packages
 	$(BIN)/booking --config $(CONFIG) run $(if $(SCALE),$(foreach s,$(SCALE),--scale $(s))) $(if $(CLUSTER),--cluster $(CLUSTER))
 
-test: venv system-packages test-packages
+test: venv system-packages test-packages lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# the linter's rules are in pyproject.toml
+lint: venv
+	$(BIN)/ruff check .
 
 bench: venv system-packages bench-packages
 	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || { echo "Installing matplotlib…"; $(BIN)/pip install -q matplotlib; }

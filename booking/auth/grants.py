@@ -2,7 +2,7 @@
 import hashlib
 import secrets
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
@@ -17,12 +17,12 @@ REUSE_GRACE_SECONDS = 10
 
 
 def utcnow():
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def as_utc(moment):
     # SQLite hands back naive datetimes
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def access_token(*, kid, private_key, subject, client_id, scopes, issuer, audience, ttl, now=None):

@@ -1,6 +1,6 @@
 """The auth use cases, each on one database session: issue, refresh, revoke, verify."""
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
@@ -110,7 +110,7 @@ class TokenIssuer:
         except InvalidToken:
             return
         self.session.add(RevokedAccessToken(
-            jti=caller.token_id, expires_at=datetime.fromtimestamp(caller.expires_at, timezone.utc)))
+            jti=caller.token_id, expires_at=datetime.fromtimestamp(caller.expires_at, UTC)))
 
     def revoke_family(self, family_id, now):
         self.session.execute(

@@ -2,7 +2,7 @@
 half published as a JWK under its `kid`."""
 import json
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -24,7 +24,7 @@ def new_signing_key(passphrase, now=None):
         serialization.BestAvailableEncryption(passphrase.encode()),
     )
     return SigningKey(kid=kid, private_pem=pem.decode(), public_jwk=jwk,
-                      created_at=now or datetime.now(timezone.utc))
+                      created_at=now or datetime.now(UTC))
 
 
 def load_private_key(signing_key, passphrase):
@@ -45,7 +45,7 @@ def jwks(session):
 def rotate(session, passphrase, retire_older=False):
     """Add a new signing key (it signs from now on); optionally retire the others,
     which invalidates the tokens they signed."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if retire_older:
         for key in active_keys(session):
             key.retired_at = now

@@ -51,7 +51,7 @@ import time
 import traceback
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from werkzeug.exceptions import HTTPException
@@ -526,7 +526,7 @@ class Bank:
         return getattr(self, endpoint)(request, notes, **arguments)
 
     def _today(self):
-        return datetime.fromtimestamp(self.clock(), timezone.utc).date()
+        return datetime.fromtimestamp(self.clock(), UTC).date()
 
     def create_token(self, request, notes):
         body = json_body(request)

@@ -24,7 +24,7 @@ import signal
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -51,7 +51,7 @@ class Maildir:
     def _arrival(self):
         # one microsecond past the last name if the clock stalls or steps back,
         # so that two messages never sort the wrong way round
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if self.last_arrival and now <= self.last_arrival:
             now = self.last_arrival + timedelta(microseconds=1)
         self.last_arrival = now

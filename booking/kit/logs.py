@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from eventlet.corolocal import local
 from nameko.events import EventHandler
@@ -138,7 +138,7 @@ class WorkerFilter(logging.Filter):
 
 
 def utc_time(record):
-    return datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"
+    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 class JsonFormatter(logging.Formatter):

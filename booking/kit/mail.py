@@ -19,7 +19,7 @@ import logging
 import smtplib
 import ssl
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
@@ -85,7 +85,7 @@ def build_message(sender, to, subject, text, html, attachments=(), key=None):
     message["From"] = sender
     message["To"] = to if isinstance(to, str) else ", ".join(to)
     message["Subject"] = subject
-    message["Date"] = format_datetime(datetime.now(timezone.utc))
+    message["Date"] = format_datetime(datetime.now(UTC))
     # the sender's domain, not socket.getfqdn(), which may wait on DNS
     domain = parseaddr(sender)[1].rpartition("@")[2] or "booking.local"
     message["Message-ID"] = f"<{key}@{domain}>" if key else make_msgid(domain=domain)
@@ -166,5 +166,5 @@ def due_to_send(sent_at, claimed_at):
     and not claimed by a live worker. A service keeps each e-mail until it is sent,
     claims it (a conditional UPDATE under this condition) before sending, marks it
     sent after, and gives the claim back if it did not go; a sweep sends what is due."""
-    lease = datetime.now(timezone.utc) - timedelta(seconds=CLAIM_LEASE_SECONDS)
+    lease = datetime.now(UTC) - timedelta(seconds=CLAIM_LEASE_SECONDS)
     return and_(sent_at.is_(None), or_(claimed_at.is_(None), claimed_at < lease))

@@ -1,5 +1,5 @@
 """The schema base every service validates its arguments with."""
-from datetime import timezone
+from datetime import UTC
 from decimal import Decimal
 
 import marshmallow
@@ -57,5 +57,5 @@ class UtcDateTime(fields.DateTime):
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return super()._serialize(value, attr, obj, **kwargs)

@@ -8,7 +8,6 @@ charge up under its key.
 """
 import json
 import logging
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -48,7 +47,7 @@ class BankClient:
                 log.warning("the bank answered %s to %s %s", error.code, method, path)
                 raise BankUnavailable() from None
             return error.code, json.loads(error.read() or b"{}")
-        except (urllib.error.URLError, socket.timeout, ConnectionError, TimeoutError, ValueError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
             log.warning("the bank did not answer %s %s", method, path)
             raise BankUnavailable() from None
 

@@ -2,7 +2,7 @@
 import hashlib
 import json
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import update
 
@@ -12,7 +12,7 @@ FINAL = {"succeeded", "failed", "refunded"}
 
 
 def utcnow():
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_payment_id():

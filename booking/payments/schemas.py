@@ -1,5 +1,5 @@
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from marshmallow import ValidationError, fields, pre_load, validate, validates_schema
 
@@ -45,7 +45,7 @@ class CardSchema(Schema):
         number = data.get("number", "")
         if not re.fullmatch(r"[0-9]{12,19}", number, re.ASCII) or not luhn_valid(number):
             raise ValidationError("Not a valid card number.", "number")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if "exp_year" in data and "exp_month" in data and (data["exp_year"], data["exp_month"]) < (now.year, now.month):
             raise ValidationError("The card has expired.", "exp_month")
 

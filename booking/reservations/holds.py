@@ -3,7 +3,7 @@ functions of a session, each meant to run inside one short transaction."""
 import hashlib
 import json
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -21,7 +21,7 @@ HOLDS_ROOMS = {"held", "confirmed"}
 
 
 def utcnow():
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_reference():
@@ -112,8 +112,8 @@ def rooms_left(session, hotel_id, room_types, stay_nights):
     """{room type code: rooms free on every night of the stay} for the given
     {code: capacity}."""
     held = {}
-    for code, night, taken in session.execute(
-        select(RoomNight.room_type, RoomNight.night, RoomNight.held).where(
+    for code, taken in session.execute(
+        select(RoomNight.room_type, RoomNight.held).where(
             RoomNight.hotel_id == hotel_id, RoomNight.night.in_(stay_nights))):
         held[code] = max(held.get(code, 0), taken)
     return {code: max(capacity - held.get(code, 0), 0) for code, capacity in room_types.items()}

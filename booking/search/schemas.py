@@ -1,5 +1,5 @@
 """What search takes and what it returns."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
@@ -13,7 +13,7 @@ SORT_ORDERS = ("price", "stars", "name")
 
 
 def today():
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def in_cents(amount):

@@ -1,6 +1,6 @@
 import base64
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from nameko.dependency_providers import Config
 from nameko.events import EventDispatcher
@@ -73,7 +73,7 @@ class UsersService(Pingable):
             try:
                 with self.db.get_session() as session:
                     user = User(email=request["email"], full_name=request["full_name"],
-                                password_hash=password_hash, created_at=datetime.now(timezone.utc))
+                                password_hash=password_hash, created_at=datetime.now(UTC))
                     session.add(user)
                     session.flush()
                     registered = UserSchema().dump(user)
@@ -174,7 +174,7 @@ class UsersService(Pingable):
         """Claim the e-mail, send it, mark it sent; if it does not go, the claim is
         given back for the sweep."""
         with self.db.get_session() as session:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             claimed = session.execute(update(SentEmail).where(SentEmail.key == key, self._due())
                                       .values(claimed_at=now)).rowcount
             email = session.get(SentEmail, key) if claimed else None
@@ -199,7 +199,7 @@ class UsersService(Pingable):
                 session.execute(update(SentEmail).where(SentEmail.key == key).values(claimed_at=None))
             raise
         with self.db.get_session() as session:
-            sent = datetime.now(timezone.utc)
+            sent = datetime.now(UTC)
             session.execute(update(SentEmail).where(SentEmail.key == key).values(sent_at=sent))
             if kind == "welcome":
                 session.get(User, user_id).welcome_sent_at = sent

@@ -19,19 +19,19 @@ not a test: it asserts nothing and its figures vary with the machine.
 import argparse
 import json
 import multiprocessing
-import random
-import sqlite3
-from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
 import os
+import random
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
 from pathlib import Path
 
 import requests
@@ -40,11 +40,12 @@ from kombu import Connection, Consumer, Exchange, Producer, Queue
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from booking.devstack.broker import ensure_broker  # noqa: E402
-from booking.devstack.ports import free_port  # noqa: E402
 import mix  # noqa: E402
 import mix_report  # noqa: E402
 from cpu import CpuMeter  # noqa: E402
+
+from booking.devstack.broker import ensure_broker  # noqa: E402
+from booking.devstack.ports import free_port  # noqa: E402
 
 AMQP_URI = os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")
 CITIES = ["Paris", "London", "Rome", "Berlin", "Madrid", "Amsterdam", "Lisbon", "Vienna",

@@ -61,8 +61,8 @@ class Client:
 async def read_response(reader):
     head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
     status = int(head[0].split(" ", 2)[1])
-    headers = dict((name.strip().lower(), value.strip().lower())
-                   for name, _, value in (line.partition(":") for line in head[1:] if line))
+    headers = {name.strip().lower(): value.strip().lower()
+               for name, _, value in (line.partition(":") for line in head[1:] if line)}
     if headers.get("transfer-encoding") == "chunked":
         body = await read_chunked(reader)
     elif "content-length" in headers:

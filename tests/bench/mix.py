@@ -17,7 +17,6 @@ from datetime import date, timedelta
 from urllib.parse import quote
 
 import requests
-
 from http_load import Job, run_job
 
 ROUTES = {"search": 60, "hotel": 39, "login": 0.5, "book": 0.5}

@@ -140,7 +140,7 @@ def settled(stack, outcomes):
         if "id" not in outcome:
             continue
         while True:
-            reply = answer(lambda: outcome["guest"].get(f"/api/v1/reservations/{outcome['id']}"))
+            reply = answer(lambda outcome=outcome: outcome["guest"].get(f"/api/v1/reservations/{outcome['id']}"))
             status = reply.json()["status"]
             if status != "held" or time.monotonic() > deadline:
                 break

@@ -21,7 +21,14 @@ from requests.utils import quote
 from booking.devstack.broker import LocalBroker
 from booking.kit.config import PROJECT_ROOT
 from tests.e2e.bookings import (
-    SENT_AGAIN, Bookings, Guest, SteadySearches, bookable_rooms, check_invariants, settled, wait_until_ready,
+    SENT_AGAIN,
+    Bookings,
+    Guest,
+    SteadySearches,
+    bookable_rooms,
+    check_invariants,
+    settled,
+    wait_until_ready,
 )
 from tests.e2e.stack import Stack, alive, stack_environment
 from tests.integration.test_booking_saga import eventually
@@ -114,7 +121,7 @@ def test_bookings_survive_sigkill_of_payments_reservations_and_the_gateway(stack
     kills = []
 
     def killer():
-        for kind, moment in zip(victims, moments):
+        for kind, moment in zip(victims, moments, strict=True):
             while bookings.done < moment:
                 eventlet.sleep(0.01)
             while True:  # an instance that is running (the other may still be restarting)

@@ -20,7 +20,12 @@ import requests
 from booking.devstack.cluster import VHOST, LocalCluster
 from booking.kit.config import PROJECT_ROOT
 from tests.e2e.bookings import (
-    SENT_AGAIN, Bookings, Guest, SteadySearches, bookable_rooms, check_invariants,
+    SENT_AGAIN,
+    Bookings,
+    Guest,
+    SteadySearches,
+    bookable_rooms,
+    check_invariants,
 )
 from tests.e2e.stack import Stack, alive, stack_environment
 from tests.integration.test_booking_saga import eventually

@@ -43,7 +43,7 @@ def test_booking_run_serves_everything_restarts_the_dead_and_stops_cleanly(stack
         first_search = stack.pids()["search"]
         os.kill(first_search, signal.SIGKILL)
         stack.wait_for(r"search \| exited with code -9; restarting in 1 s")
-        stack.wait_for(r"search \| started \(pid (?!%d\))" % first_search)
+        stack.wait_for(rf"search \| started \(pid (?!{first_search}\))")
         deadline = time.monotonic() + 60
         while requests.get(f"{base}/ready", timeout=10).status_code != 200:
             assert time.monotonic() < deadline, stack.output

@@ -178,7 +178,7 @@ def test_forged_and_expired_tokens_are_401_over_http(stack, web):
 
 def test_forged_tokens_are_typed_errors_over_rpc(stack, web):
     register(web)
-    for name, token in refused_tokens(stack, web).items():
+    for token in refused_tokens(stack, web).values():
         with ClusterRpcProxy(stack, context_data={"authorization": f"Bearer {token}"}) as rpc:
             with pytest.raises(InvalidToken):
                 rpc.users.me()
@@ -269,7 +269,8 @@ def test_jwks_is_published(web):
 def test_the_nameko_shell_helpers_give_calls_a_token(stack, web):
     from types import SimpleNamespace
 
-    from booking.shell import as_client, login as shell_login
+    from booking.shell import as_client
+    from booking.shell import login as shell_login
 
     register(web)
     proxy = ClusterRpcProxy(stack)

@@ -358,7 +358,8 @@ def test_the_card_number_stops_at_the_gateway(guest, saga_config):
     invalid = guest.post(f"/api/v1/reservations/{reservation_id}/payment",
                          json={"card": {**card(), "number": "4242424242424241"}},
                          headers={"Idempotency-Key": "pay-invalid"})
-    assert invalid.status_code == 400 and invalid.json()["details"] == {"card": {"number": ["Not a valid card number."]}}
+    assert invalid.status_code == 400
+    assert invalid.json()["details"] == {"card": {"number": ["Not a valid card number."]}}
 
 
 @pytest.mark.parametrize("db_uris", ["sqlite"], indirect=True)  # an outage is the same on either

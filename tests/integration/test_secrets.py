@@ -16,10 +16,22 @@ from booking.devstack.mailsink import read_messages, wait_for_message
 from tests.conftest import PROCESS_OUTPUT
 from tests.integration.test_accounts import Client, csrf_of, login, register
 from tests.integration.test_booking_saga import (  # noqa: F401 (fixtures)
-    DECLINED, STAY, containers, eventually, form_of, hold, saga_config,
+    DECLINED,
+    STAY,
+    containers,
+    eventually,
+    form_of,
+    hold,
+    saga_config,
 )
 from tests.secrets_scan import (
-    Canaries, broker_texts, database_text, mail_files, mail_texts, sqlite_files, sqlite_texts,
+    Canaries,
+    broker_texts,
+    database_text,
+    mail_files,
+    mail_texts,
+    sqlite_files,
+    sqlite_texts,
 )
 
 CARD = "4917483059621633"  # a Visa number of no test's but this one's; the sandbox bank accepts it

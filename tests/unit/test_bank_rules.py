@@ -5,8 +5,22 @@ from datetime import date
 import pytest
 
 from booking.devstack.bank import (
-    BANK_FAILS, SUCCEEDED, BankError, Card, TokenVault, body_hash, brand_of, card_number,
-    charge_order, check_card, error_response, is_expired, loggable, luhn_valid, outcome_of, refund_order,
+    BANK_FAILS,
+    SUCCEEDED,
+    BankError,
+    Card,
+    TokenVault,
+    body_hash,
+    brand_of,
+    card_number,
+    charge_order,
+    check_card,
+    error_response,
+    is_expired,
+    loggable,
+    luhn_valid,
+    outcome_of,
+    refund_order,
 )
 
 TODAY = date(2026, 11, 22)

@@ -203,7 +203,8 @@ def test_compose_migrates_and_seeds_before_any_service_starts():
 
 
 def test_kubernetes_migrates_then_seeds_in_one_job():
-    job = next(item for _, item in kubernetes_objects() if item["kind"] == "Job" and item["metadata"]["name"] == "migrate")
+    job = next(item for _, item in kubernetes_objects()
+               if item["kind"] == "Job" and item["metadata"]["name"] == "migrate")
     pod = job["spec"]["template"]["spec"]
     assert [c["args"][-1] for c in pod["initContainers"] + pod["containers"]] == ["migrate", "seed"]
 
@@ -275,7 +276,7 @@ def test_the_example_env_file_holds_no_secret():
 
 
 def test_no_manifest_holds_a_real_looking_secret():
-    development_values = [default for default in secrets().values()] + ["guest:guest"]
+    development_values = list(secrets().values()) + ["guest:guest"]
     # 32+ hex digits, or 32+ base64 characters mixing digits, lower and upper case
     random_looking = re.compile(r"\b[0-9a-fA-F]{32,}\b|(?=[\w+/-]*\d)(?=[\w+/-]*[a-z])(?=[\w+/-]*[A-Z])[\w+/-]{32,}")
     inline_credentials = re.compile(r"[a-z]+://([^/\s:@\"']+):([^@\s\"']+)@")
@@ -427,7 +428,8 @@ def test_the_entrypoint_refuses_a_service_without_secrets_and_runs_the_stand_ins
 
 
 def test_the_broker_health_check_sees_an_established_connection_to_an_amqp_port():
-    assert healthcheck.amqp_ports("amqp://u:p@rabbit1:5672/b;amqp://u:p@rabbit2:5673/b;amqps://r3/b") == {5672, 5673, 5671}
+    uri = "amqp://u:p@rabbit1:5672/b;amqp://u:p@rabbit2:5673/b;amqps://r3/b"
+    assert healthcheck.amqp_ports(uri) == {5672, 5673, 5671}
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
         assert not healthcheck.connected_to({port})
@@ -493,7 +495,8 @@ def test_provisioning_waits_for_three_nodes_then_imports_the_vhost_with_the_user
     assert post[1] == "/api/definitions"
     assert post[2] == "Basic " + base64.b64encode(b"booking:s@cret").decode()
     assert post[3]["vhosts"][0]["metadata"]["default_queue_type"] == "quorum"
-    assert post[3]["permissions"] == [{"user": "booking", "vhost": "booking", "configure": ".*", "write": ".*", "read": ".*"}]
+    assert post[3]["permissions"] == [
+        {"user": "booking", "vhost": "booking", "configure": ".*", "write": ".*", "read": ".*"}]
 
 
 def test_provisioning_fails_when_the_vhost_kept_classic_queues_or_nodes_are_missing(management_api):

@@ -1,6 +1,6 @@
 """The plain functions of booking/reservations/holds.py on a migrated SQLite file: each
 test opens its own short transactions, as the service does."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from itertools import product
 
 import pytest
@@ -86,7 +86,7 @@ def stored(engine, reservation_id):
 def test_take_rooms_creates_the_missing_nights_with_the_given_capacity(engine):
     take(engine, STAY, capacity=4)
 
-    assert room_nights(engine) == {night: (1, 4) for night in STAY}
+    assert room_nights(engine) == dict.fromkeys(STAY, (1, 4))
 
 
 def test_take_rooms_takes_one_room_on_every_night_and_keeps_a_known_nights_capacity(engine):
@@ -116,7 +116,7 @@ def test_held_never_exceeds_capacity(engine):
             refused += 1
 
     assert refused == 3
-    assert held(engine) == {night: 2 for night in STAY}
+    assert held(engine) == dict.fromkeys(STAY, 2)
 
 
 def test_another_room_type_or_hotel_does_not_fill_a_night(engine):
@@ -125,7 +125,7 @@ def test_another_room_type_or_hotel_does_not_fill_a_night(engine):
 
     take(engine, STAY, capacity=1)
 
-    assert held(engine) == {night: 1 for night in STAY}
+    assert held(engine) == dict.fromkeys(STAY, 1)
 
 
 @pytest.mark.parametrize("from_status, to_status", list(product(STATUSES, STATUSES)))
@@ -143,13 +143,13 @@ def test_move_follows_the_transitions_and_nothing_else(engine, from_status, to_s
 
 def test_move_records_the_reason_the_time_and_the_changes(engine):
     book(engine)
-    now = datetime(2030, 2, 1, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2030, 2, 1, 12, 0, tzinfo=UTC)
 
     move(engine, "BKAAAA0001", "confirmed", reason="paid", now=now, payment_id="pay_abcdefgh")
 
     confirmed = stored(engine, "BKAAAA0001")
     assert (confirmed.status_reason, confirmed.payment_id) == ("paid", "pay_abcdefgh")
-    assert confirmed.updated_at.replace(tzinfo=timezone.utc) == now
+    assert confirmed.updated_at.replace(tzinfo=UTC) == now
 
 
 def test_move_of_an_unknown_reservation_returns_none(engine):
@@ -169,7 +169,7 @@ def test_leaving_a_rooms_holding_state_gives_the_rooms_back(engine, path, rooms_
     for to_status in path:
         assert move(engine, "BKAAAA0001", to_status) == ("BKAAAA0001", to_status)
 
-    assert held(engine) == {night: rooms_held for night in STAY}
+    assert held(engine) == dict.fromkeys(STAY, rooms_held)
 
 
 @pytest.mark.parametrize("path", [["cancelled"], ["expired"], ["confirmed", "cancelled"]])
@@ -185,7 +185,7 @@ def test_a_second_identical_move_returns_none_and_gives_nothing_back_again(engin
     after = stored(engine, "BKAAAA0001")
     assert (after.status, after.status_reason, after.updated_at) == (
         before.status, before.status_reason, before.updated_at)
-    assert held(engine) == {night: 1 for night in STAY}
+    assert held(engine) == dict.fromkeys(STAY, 1)
 
 
 def test_of_two_racing_moves_only_the_first_moves_and_gives_the_rooms_back(engine):
@@ -198,7 +198,7 @@ def test_of_two_racing_moves_only_the_first_moves_and_gives_the_rooms_back(engin
         assert holds.move(late, "BKAAAA0001", "expired") is None
 
     assert stored(engine, "BKAAAA0001").status == "cancelled"
-    assert held(engine) == {night: 1 for night in STAY}
+    assert held(engine) == dict.fromkeys(STAY, 1)
 
 
 def test_rooms_left_counts_the_fullest_night_of_the_stay_per_room_type(engine):

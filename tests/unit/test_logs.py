@@ -2,7 +2,7 @@
 nameko's stack) and its own call; JSON lines; `booking trace` reads them back."""
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -83,7 +83,7 @@ def test_a_json_line_holds_the_time_in_utc_the_ids_and_the_exception():
     assert "\n" not in line
     entry = json.loads(line)
     assert entry["time"] == "2026-11-18T11:06:40.250000Z"
-    assert datetime.fromisoformat(entry["time"]) == datetime.fromtimestamp(1795000000.25, timezone.utc)
+    assert datetime.fromisoformat(entry["time"]) == datetime.fromtimestamp(1795000000.25, UTC)
     assert {key: entry[key] for key in ("level", "logger", "message", "service", "request_id", "call_id")} == {
         "level": "ERROR", "logger": "booking.payments", "message": "charge failed\nsecond line",
         "service": "payments", "request_id": GATEWAY_CALL, "call_id": "payments.pay.1234"}

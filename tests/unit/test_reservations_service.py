@@ -2,7 +2,7 @@
 caller a stand-in for the verified token, `search`, `payments`, `users`, `reports` and
 `dispatch` mocks."""
 import base64
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import nameko_sqlalchemy
@@ -102,7 +102,7 @@ def test_hold_holds_a_room_for_fifteen_minutes_at_the_price_of_the_stay(reservat
         "held", 7, "Le Petit Paris", "Double")
     assert (answer["nights"], answer["total"]) == (2, {"amount": "300.00", "currency": "EUR"})
     assert answer["nightly_price"] == {"amount": "150.00", "currency": "EUR"}
-    expires_in = datetime.fromisoformat(answer["expires_at"]) - datetime.now(timezone.utc)
+    expires_in = datetime.fromisoformat(answer["expires_at"]) - datetime.now(UTC)
     assert timedelta(minutes=14, seconds=50) < expires_in <= timedelta(minutes=15)
     reservations.search.get_hotel.assert_called_once_with(3, guests=2)
     assert doubles_left(reservations) == 1

@@ -1,6 +1,6 @@
 """UsersService with worker_factory: its database a throwaway SQLite file, its
 caller a stand-in for the verified token, `dispatch` and `mailer` mocks."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import nameko_sqlalchemy
@@ -226,7 +226,7 @@ def test_a_confirmation_whose_sender_died_is_sent_by_a_later_sweep_and_only_then
     users.send_unsent()
     assert users.mailer.send.call_count == 1
     with db.get_session() as session:  # the lease runs out
-        session.execute(update(SentEmail).values(claimed_at=datetime.now(timezone.utc) - timedelta(hours=1)))
+        session.execute(update(SentEmail).values(claimed_at=datetime.now(UTC) - timedelta(hours=1)))
     users.send_unsent()
     users.send_unsent()
     users.send_confirmation(confirmed)

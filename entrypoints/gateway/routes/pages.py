@@ -14,7 +14,8 @@ from entrypoints.gateway.routes.bookings import card_token
 HOLD_FIELDS = ("room_type", "check_in", "check_out", "guests", "idempotency_key")
 CARD_FIELDS = tuple(CardSchema().fields) + ("idempotency_key",)
 TEST_CARDS = [("4242 4242 4242 4242", "succeeds"), ("4000 0000 0000 0002", "is declined"),
-              ("4000 0000 0000 9995", "is declined: insufficient funds"), ("4000 0000 0000 0119", "makes the bank fail")]
+              ("4000 0000 0000 9995", "is declined: insufficient funds"),
+              ("4000 0000 0000 0119", "makes the bank fail")]
 
 
 def new_key():
