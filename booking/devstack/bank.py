@@ -16,7 +16,7 @@ configuration. Every request carries `Authorization: Bearer <api key>`.
     GET  /v1/balance             {"charged", "refunded", "net", "currency"} (?currency=EUR)
 
 Errors are `{"error": {"type", "code", "message", ...}}`. The test cards are those of
-`../shared/DESIGN.md`: 4242424242424242 succeeds, 4000000000000002 is declined,
+`docs/architecture.md` ("Defaults"): 4242424242424242 succeeds, 4000000000000002 is declined,
 4000000000009995 is declined for insufficient funds, 4000000000000119 makes the bank
 fail (500, nothing recorded); any other valid card succeeds.
 
@@ -74,7 +74,7 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 BANK_FAILS = "processing_error"
-# the cards whose outcome is not success (../shared/DESIGN.md, "test cards")
+# the cards whose outcome is not success (docs/architecture.md, "test cards")
 TEST_CARD_OUTCOMES = {
     "4000000000000002": "card_declined",
     "4000000000009995": "insufficient_funds",

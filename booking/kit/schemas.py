@@ -1,11 +1,32 @@
-"""The schema base every service validates its arguments with."""
-from datetime import UTC
+"""The schema base every service validates its arguments with, and the limits of a
+stay that every service applies alike."""
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import marshmallow
 from marshmallow import RAISE, ValidationError, fields
 
 from booking.kit.errors import ValidationFailed
+
+# a stay is at most this many nights
+MAX_NIGHTS = 30
+# the largest id an INTEGER column holds (a larger one is no hotel, not a database error)
+MAX_ID = 2**31 - 1
+
+
+def today():
+    return datetime.now(UTC).date()
+
+
+def check_stay(check_in, check_out):
+    """Raise `ValidationError` on the field at fault unless the stay starts today or
+    later, ends after it starts and lasts at most MAX_NIGHTS."""
+    if check_in < today():
+        raise ValidationError("Check-in cannot be in the past.", "check_in")
+    if check_out <= check_in:
+        raise ValidationError("Check-out must be after check-in.", "check_out")
+    if (check_out - check_in).days > MAX_NIGHTS:
+        raise ValidationError(f"A stay is at most {MAX_NIGHTS} nights.", "check_out")
 
 
 class Schema(marshmallow.Schema):

@@ -1,4 +1,9 @@
+from booking.kit.bank import BankUnavailable, CardRefused
 from booking.kit.errors import BookingError, Conflict, NotFound, ServiceUnavailable
+
+# the bank's errors (booking/kit/bank.py) are payments' too
+__all__ = ["BankUnavailable", "CardRefused", "NotPayable", "PaymentDeclined", "PaymentInProgress",
+           "PaymentNotFound", "PaymentPending"]
 
 
 class PaymentNotFound(NotFound):
@@ -36,17 +41,3 @@ class PaymentPending(ServiceUnavailable):
     code = "PAYMENT_PENDING"
     default_message = "The bank has not confirmed the payment yet; it is being checked, please look again shortly"
 
-
-class BankUnavailable(ServiceUnavailable):
-    """The bank did not answer, or answered 5xx: the outcome of the call is unknown."""
-
-    code = "BANK_UNAVAILABLE"
-    default_message = "The bank is not answering right now"
-
-
-class CardRefused(BookingError):
-    """The bank refused the card details themselves (not a decline)."""
-
-    code = "CARD_INVALID"
-    http_status = 400
-    default_message = "The card details are not valid"

@@ -8,6 +8,7 @@ from nameko.timer import timer
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from booking.kit.bank import Bank, Charge
 from booking.kit.database import Database
 from booking.kit.errors import BookingError, IdempotencyKeyReused
 from booking.kit.health import Pingable
@@ -18,7 +19,6 @@ from booking.kit.metrics import Metrics
 from booking.kit.rpc import ServiceRpc, event_handler, rpc
 from booking.kit.schemas import load, to_minor
 from booking.payments import emails, ledger
-from booking.payments.bank import Bank, Charge
 from booking.payments.exceptions import (
     BankUnavailable,
     NotPayable,

@@ -2,8 +2,7 @@ from datetime import timedelta
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from booking.kit.schemas import Money, Schema, UtcDateTime
-from booking.search.schemas import MAX_ID, MAX_NIGHTS, today
+from booking.kit.schemas import MAX_ID, MAX_NIGHTS, Money, Schema, UtcDateTime, check_stay, today
 
 MAX_DAYS_AHEAD = 500
 
@@ -21,14 +20,9 @@ class HoldRequest(Schema):
         check_in, check_out = data.get("check_in"), data.get("check_out")
         if check_in is None or check_out is None:
             return
-        if check_in < today():
-            raise ValidationError("Check-in cannot be in the past.", "check_in")
+        check_stay(check_in, check_out)
         if check_in > today() + timedelta(days=MAX_DAYS_AHEAD):
             raise ValidationError(f"Bookings open {MAX_DAYS_AHEAD} days ahead.", "check_in")
-        if check_out <= check_in:
-            raise ValidationError("Check-out must be after check-in.", "check_out")
-        if (check_out - check_in).days > MAX_NIGHTS:
-            raise ValidationError(f"A stay is at most {MAX_NIGHTS} nights.", "check_out")
 
 
 class ReservationIdRequest(Schema):

@@ -1,19 +1,10 @@
 """What search takes and what it returns."""
-from datetime import UTC, datetime
-
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from booking.kit.schemas import Money, Schema
+from booking.kit.schemas import MAX_ID, Money, Schema, check_stay
 
-MAX_NIGHTS = 30
-# the largest id an INTEGER column holds (a larger one is no hotel, not a database error)
-MAX_ID = 2**31 - 1
 MAX_PER_PAGE = 100
 SORT_ORDERS = ("price", "stars", "name")
-
-
-def today():
-    return datetime.now(UTC).date()
 
 
 def in_cents(amount):
@@ -35,14 +26,8 @@ class StaySchema(Schema):
         if (check_in is None) != (check_out is None):
             missing = "check_out" if check_out is None else "check_in"
             raise ValidationError("Give both check_in and check_out, or neither.", missing)
-        if check_in is None:
-            return
-        if check_in < today():
-            raise ValidationError("Check-in cannot be in the past.", "check_in")
-        if check_out <= check_in:
-            raise ValidationError("Check-out must be after check-in.", "check_out")
-        if (check_out - check_in).days > MAX_NIGHTS:
-            raise ValidationError(f"A stay is at most {MAX_NIGHTS} nights.", "check_out")
+        if check_in is not None:
+            check_stay(check_in, check_out)
 
 
 class FindHotelsRequest(StaySchema):

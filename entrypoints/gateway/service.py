@@ -1,9 +1,9 @@
 from nameko.dependency_providers import Config
 
+from booking.kit.bank import Bank
 from booking.kit.logs import RequestLog
 from booking.kit.metrics import Metrics
 from booking.kit.rpc import ServiceRpc
-from booking.payments.bank import Bank
 from entrypoints.gateway.cache import SearchCache
 from entrypoints.gateway.routes.accounts import AccountRoutes
 from entrypoints.gateway.routes.bookings import BookingRoutes

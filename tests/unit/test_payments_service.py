@@ -16,11 +16,11 @@ from nameko.utils import get_redacted_args
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
+from booking.kit.bank import Charge
 from booking.kit.errors import BookingError, IdempotencyKeyReused, ValidationFailed
 from booking.kit.mail import MailNotSent
 from booking.kit.schemas import load
 from booking.kit.tokens import MissingScope
-from booking.payments.bank import Charge
 from booking.payments.exceptions import (
     BankUnavailable,
     CardRefused,

@@ -4,9 +4,9 @@ from datetime import timedelta
 import pytest
 
 from booking.kit.errors import ValidationFailed
-from booking.kit.schemas import load, money
+from booking.kit.schemas import load, money, today
 from booking.search.catalogue import fold
-from booking.search.schemas import FindHotelsRequest, today
+from booking.search.schemas import FindHotelsRequest
 from booking.search.seed import CITIES, demo_hotels
 
 

@@ -5,6 +5,10 @@ Every charge and refund carries an Idempotency-Key, so sending one again after a
 timeout can never take the money twice; a timeout, a refused connection or a 5xx
 is `BankUnavailable`: the outcome is unknown and must be settled by looking the
 charge up under its key.
+
+Two services reach the bank: payments charges and refunds, and the gateway has it
+tokenize a card at the edge, so that no card number goes further. Its two errors
+are published by payments (`booking.payments.exceptions`) as well.
 """
 import json
 import logging
@@ -15,9 +19,24 @@ from dataclasses import dataclass
 
 from nameko.extensions import DependencyProvider
 
-from booking.payments.exceptions import BankUnavailable, CardRefused
+from booking.kit.errors import BookingError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
+
+
+class BankUnavailable(ServiceUnavailable):
+    """The bank did not answer, or answered 5xx: the outcome of the call is unknown."""
+
+    code = "BANK_UNAVAILABLE"
+    default_message = "The bank is not answering right now"
+
+
+class CardRefused(BookingError):
+    """The bank refused the card details themselves (not a decline)."""
+
+    code = "CARD_INVALID"
+    http_status = 400
+    default_message = "The card details are not valid"
 
 
 @dataclass(frozen=True)
