@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
 PYTEST_ARGS ?=
 
-.PHONY: run test lint diagrams bench system-packages test-packages venv clean
+.PHONY: run test lint diagrams plantuml bench system-packages test-packages venv clean
 
 run: venv system-packages
 	$(BIN)/booking --config $(CONFIG) run $(if $(SCALE),$(foreach s,$(SCALE),--scale $(s))) $(if $(CLUSTER),--cluster $(CLUSTER))
@@ -47,10 +47,19 @@ system-packages:
 	@[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && [ -f /usr/share/fonts/opentype/ipafont-gothic/ipag.ttf ] || \
 		{ echo "Installing fonts…"; $(call apt,fonts-dejavu-core fonts-ipafont-gothic); }
 
+# the UML diagrams of docs/diagrams/, generated from the code (docs/architecture.md)
+diagrams: venv plantuml
+	$(BIN)/booking diagrams
+
+# PlantUML lays out all but sequence diagrams with Graphviz, only a recommendation of its package
+plantuml:
+	@command -v plantuml >/dev/null && command -v dot >/dev/null || \
+		{ echo "Installing PlantUML and Graphviz…"; $(call apt,plantuml graphviz); }
+
 # PostgreSQL (a throwaway server per run); qpdf and pdftoppm check and picture the
 # PDFs, zbarimg reads the confirmation's QR code back; Chromium runs the browser
-# tests (driven by Playwright, which uses this one)
-test-packages:
+# tests (driven by Playwright, which uses this one); PlantUML renders the diagrams
+test-packages: plantuml
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		{ echo "Installing PostgreSQL…"; $(call apt,postgresql); }
 	@command -v qpdf >/dev/null && command -v pdftoppm >/dev/null && command -v zbarimg >/dev/null || \

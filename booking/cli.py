@@ -8,6 +8,8 @@
     booking rotate-keys        a new token-signing key signs from now on (old ones stay published)
     booking rotate-keys --retire-old   ... and tokens signed by the old ones stop working
     booking trace REQUEST_ID   every log record of one request (X-Request-Id), from every service
+    booking diagrams           the component, deployment and package diagrams, into docs/diagrams/
+    booking diagrams --sequence HOLD_ID PAY_ID   ... and the sequence of one booking, from var/log/
 
 `--config FILE` (default config.yaml, or $BOOKING_CONFIG) picks the configuration.
 """
@@ -56,6 +58,22 @@ def print_trace(request_id, log_dir, out=None):
     return True
 
 
+def write_diagrams(args):
+    from booking.diagrams import render
+
+    try:
+        if args.sequence:
+            diagrams = {render.SEQUENCE: render.sequence_from_logs(args.sequence, args.logs)}
+        else:
+            diagrams = render.static_diagrams()
+        written = render.write(diagrams, args.out or render.DIAGRAMS_DIR, args.png)
+    except (LookupError, render.PlantUmlMissing) as error:
+        print(f"booking diagrams: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(f"Wrote {path}" for path in written))
+    return 0
+
+
 def parse_scale(text):
     name, _, count = text.partition("=")
     if not name or not count.isdigit() or int(count) < 1:
@@ -78,6 +96,14 @@ def build_parser():
     rotate = commands.add_parser("rotate-keys", help="make a new signing key for access tokens")
     rotate.add_argument("--retire-old", action="store_true",
                         help="stop publishing the old keys (tokens they signed are refused)")
+    diagrams = commands.add_parser("diagrams", help="generate the UML diagrams of docs/diagrams/ from the code")
+    diagrams.add_argument("--out", default=None, help="where to write them (default docs/diagrams)")
+    diagrams.add_argument("--png", default=None, metavar="DIR", help="also render PNGs into DIR, to look at")
+    diagrams.add_argument("--sequence", nargs="+", metavar="REQUEST_ID",
+                          help="draw only the sequence diagram of these requests (a hold's and its payment's "
+                               "X-Request-Id), from the logs")
+    diagrams.add_argument("--logs", default=str(PROJECT_ROOT / "var" / "log"),
+                          help="the directory of the processes' logs, for --sequence (default var/log)")
     trace = commands.add_parser("trace", help="every log record of one request, from every process, in time order")
     trace.add_argument("request_id", help="the X-Request-Id of a response, or the short id the terminal shows")
     trace.add_argument("--logs", default=str(PROJECT_ROOT / "var" / "log"),
@@ -92,6 +118,8 @@ def main(argv=None):
             return 0
         print(f"booking trace: no record of {args.request_id} in {args.logs}/*.log (JSON logs only)", file=sys.stderr)
         return 1
+    if args.command == "diagrams":  # reads the code and the configuration files, not the settings
+        return write_diagrams(args)
     config_path = args.config or "config.yaml"
     config = load_config(config_path)
     if args.command == "migrate":

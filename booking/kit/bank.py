@@ -12,6 +12,7 @@ are published by payments (`booking.payments.exceptions`) as well.
 """
 import json
 import logging
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -58,17 +59,23 @@ class BankClient:
             headers["Idempotency-Key"] = idempotency_key
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        started = time.perf_counter()
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return response.status, json.loads(response.read() or b"{}")
+                status, answer = response.status, json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as error:
             if error.code >= 500:
                 log.warning("the bank answered %s to %s %s", error.code, method, path)
                 raise BankUnavailable() from None
-            return error.code, json.loads(error.read() or b"{}")
+            status, answer = error.code, json.loads(error.read() or b"{}")
         except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
             log.warning("the bank did not answer %s %s", method, path)
             raise BankUnavailable() from None
+        milliseconds = (time.perf_counter() - started) * 1000
+        # the path alone: what was sent may hold a card
+        log.info("bank %s %s: %s in %.1f ms", method, path.split("?")[0], status, milliseconds,
+                 extra={"peer": "bank", "duration_ms": round(milliseconds, 1)})
+        return status, answer
 
     def tokenize(self, card):
         """A single-use token for the card, and its brand and last four digits."""

@@ -112,9 +112,13 @@ class RequestLog(DependencyProvider):
             outcome += f" ({type(exc_info[1]).__name__})"
         kind = kind_of(worker_ctx.entrypoint)
         quiet = kind == "http" or (kind == "timer" and exc_info is None)
+        # the call that caused this one (None where the request entered): what
+        # `booking diagrams --sequence` draws an arrow from
+        stack = worker_ctx.call_id_stack
         calls_log.log(logging.DEBUG if quiet else logging.INFO, "%s: %s in %.1f ms",
                       describe(worker_ctx.entrypoint), outcome, milliseconds,
-                      extra={"duration_ms": round(milliseconds, 1)})
+                      extra={"duration_ms": round(milliseconds, 1),
+                             "parent_call_id": stack[-2] if len(stack) > 1 else None})
 
     def worker_teardown(self, worker_ctx):
         _current.worker = None

@@ -121,7 +121,7 @@ def deliver(message, settings):
             details={"message_id": str(message["Message-ID"])},
         ) from None  # the reason says enough; the original may quote what the server was sent
     log.info("Mail %s to %s sent via %s:%s", message["Message-ID"], message["To"],
-             settings.host, settings.port)
+             settings.host, settings.port, extra={"peer": "smtp", "subject": message["Subject"]})
 
 
 def describe(error):

@@ -3,7 +3,6 @@ import logging
 from datetime import timedelta
 
 from nameko.dependency_providers import Config
-from nameko.events import EventDispatcher
 from nameko.timer import timer
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from booking.kit.bank import Bank, Charge
 from booking.kit.database import Database
 from booking.kit.errors import BookingError, IdempotencyKeyReused
+from booking.kit.events import EventDispatcher
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
 from booking.kit.logs import RequestLog
@@ -54,7 +54,7 @@ class PaymentsService(Pingable):
     metrics = Metrics()
     db = Database(Base)
     caller = CallerIdentity()
-    dispatch = EventDispatcher()
+    dispatch = EventDispatcher("payment_succeeded", "payment_failed", "payment_refunded")
     bank = Bank()
     mailer = Mailer()
     config = Config()

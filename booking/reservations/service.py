@@ -5,13 +5,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 from nameko.dependency_providers import Config
-from nameko.events import EventDispatcher
 from nameko.timer import timer
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
+from booking.kit.events import EventDispatcher
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
 from booking.kit.logs import RequestLog
@@ -54,7 +54,8 @@ class ReservationsService(Pingable):
     metrics = Metrics()
     db = Database(Base)
     caller = CallerIdentity()
-    dispatch = EventDispatcher()
+    dispatch = EventDispatcher("reservation_held", "reservation_confirmed", "reservation_cancelled",
+                               "reservation_expired")
     config = Config()
     search = ServiceRpc("search")
     payments = ServiceRpc("payments", as_service=True)

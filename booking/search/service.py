@@ -1,7 +1,7 @@
-from nameko.events import EventDispatcher
 
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
+from booking.kit.events import EventDispatcher
 from booking.kit.health import Pingable
 from booking.kit.logs import RequestLog
 from booking.kit.metrics import Metrics
@@ -28,7 +28,7 @@ class SearchService(Pingable):
     request_log = RequestLog()
     metrics = Metrics()
     db = Database(Base)
-    dispatch = EventDispatcher()
+    dispatch = EventDispatcher("hotel_updated")
 
     @rpc(expected_exceptions=BookingError)
     def find_hotels(self, **criteria):

@@ -3,13 +3,13 @@ import logging
 from datetime import UTC, datetime
 
 from nameko.dependency_providers import Config
-from nameko.events import EventDispatcher
 from nameko.timer import timer
 from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
+from booking.kit.events import EventDispatcher
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
 from booking.kit.logs import RequestLog
@@ -47,7 +47,7 @@ class UsersService(Pingable):
     metrics = Metrics()
     db = Database(Base)
     caller = CallerIdentity()
-    dispatch = EventDispatcher()
+    dispatch = EventDispatcher("user_registered")
     mailer = Mailer()
     config = Config()
     reservations = ServiceRpc("reservations", as_service=True)

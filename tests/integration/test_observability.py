@@ -14,12 +14,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from booking.devstack.mailsink import wait_for_message
 from booking.devstack.ports import is_listening
+from booking.diagrams import render
 from booking.kit.config import PROJECT_ROOT
 from entrypoints.gateway.service import GatewayService
 from tests.e2e.stack import BOOKING, Stack, stack_environment
 from tests.integration.test_booking_saga import eventually
 from tests.unit.observed import kept_records
 
+# the sequence diagram of the run, to look at (booking diagrams --sequence draws docs/diagrams/'s)
+ARTIFACTS = PROJECT_ROOT / "var" / "test" / "artifacts" / "diagrams"
 CALL_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
@@ -149,6 +152,16 @@ def test_a_booking_leaves_its_request_id_in_every_services_log_and_in_the_metric
         assert {line.split()[1] for line in lines if line.startswith("20")} == set(path)
         times = [line.split()[0] for line in lines if line.startswith("20")]
         assert times == sorted(times)
+
+        # the sequence diagram of this booking, drawn from these logs, names every process it crossed
+        diagram = render.sequence_from_logs([held.headers["X-Request-Id"], pay_id], PROJECT_ROOT / "var" / "log")
+        crossed = set(path) | set(hold_path)
+        assert {"gateway", "reservations", "search", "payments", "reports", "users"} <= crossed
+        assert {f'participant "{process}"' for process in crossed} <= set(diagram.splitlines())
+        assert 'participant "Bank (HTTP)" as bank' in diagram and "payments -> bank : POST /v1/charges" in diagram
+        assert 'participant "Mail server (SMTP)" as smtp' in diagram and "users ->> smtp" in diagram
+        render.write({render.SEQUENCE: diagram}, ARTIFACTS, png_dir=ARTIFACTS)
+        figures["sequence diagram"] = f"{len(crossed)} processes, {diagram.count(' : ')} messages"
 
         after = counted()
         assert {name: after[name] - before[name] for name in before} == dict.fromkeys(before, 1)

@@ -66,6 +66,14 @@ def test_every_call_leaves_one_line_with_its_outcome_and_time_but_never_its_argu
     assert all(record.levelno == logging.INFO for record in records.of("booking.calls"))
 
 
+
+def test_a_calls_line_names_the_call_that_caused_it(concierge, records):
+    caused, caused_done = call(concierge, "greet", 0, parent_stack=["gateway.pay.aaaa", "payments.pay.bbbb"])
+    entered, entered_done = call(concierge, "greet", 0)
+    caused_done.wait(), entered_done.wait()
+    parents = {record.call_id: record.parent_call_id for record in records.of("booking.calls")}
+    assert parents == {caused.call_id: "payments.pay.bbbb", entered.call_id: None}
+
 def record_of(message, exc_info=None, **ids):
     record = logging.makeLogRecord({"name": "booking.payments", "levelno": logging.ERROR, "levelname": "ERROR",
                                     "msg": message, "exc_info": exc_info, "created": 1795000000.25, **ids})
