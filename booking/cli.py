@@ -8,6 +8,8 @@
     booking rotate-keys        a new token-signing key signs from now on (old ones stay published)
     booking rotate-keys --retire-old   ... and tokens signed by the old ones stop working
     booking trace REQUEST_ID   every log record of one request (X-Request-Id), from every service
+    booking dead-letters       the events whose handler kept failing, parked (service, event, error, age, tries)
+    booking dead-letters replay ID|--all   send them back to their handler
     booking diagrams           the component, deployment and package diagrams, into docs/diagrams/
     booking diagrams --sequence HOLD_ID PAY_ID   ... and the sequence of one booking, from var/log/
 
@@ -58,6 +60,33 @@ def print_trace(request_id, log_dir, out=None):
     return True
 
 
+def dead_letters(config, args, out=None, services=None):
+    """List the parked events, or replay one or all; 1 if the one asked for is not
+    parked. `services`: whose yards to look in (every service that handles events)."""
+    from booking.diagrams.services import services as found_services
+    from booking.kit import deadletters
+
+    out = out or sys.stdout
+    handling = services or [service.name for service in found_services() if service.handles]
+    with deadletters.connect(config) as connection:
+        present = [name for name, count in deadletters.waiting(connection, handling).items() if count]
+        with connection.channel() as channel:  # closed at the end: what is not replayed goes back
+            letters = deadletters.read(channel, present)
+            if getattr(args, "action", None) != "replay":
+                print(f"{len(letters)} dead letters" + (":" if letters else ""), file=out)
+                for letter in letters:
+                    print(f"  {letter.id}  {letter.service}.{letter.handler} <- {letter.source}.{letter.event_type}"
+                          f"  tries {letter.tries}, parked {letter.age} ago: {letter.error}", file=out)
+                return 0
+            chosen = letters if args.all else [letter for letter in letters if letter.id == args.id]
+            if not chosen:
+                print(f"booking dead-letters: no parked event {args.id}", file=sys.stderr)
+                return 1
+            deadletters.replay(channel, chosen)
+            print(f"Replayed {len(chosen)}: " + ", ".join(letter.id for letter in chosen), file=out)
+    return 0
+
+
 def write_diagrams(args):
     from booking.diagrams import render
 
@@ -96,6 +125,12 @@ def build_parser():
     rotate = commands.add_parser("rotate-keys", help="make a new signing key for access tokens")
     rotate.add_argument("--retire-old", action="store_true",
                         help="stop publishing the old keys (tokens they signed are refused)")
+    dead = commands.add_parser("dead-letters", help="list the parked events, or replay them")
+    dead_commands = dead.add_subparsers(dest="action")
+    replay = dead_commands.add_parser("replay", help="send parked events back to their handler")
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", help="the ID `booking dead-letters` shows")
+    which.add_argument("--all", action="store_true", help="every parked event")
     diagrams = commands.add_parser("diagrams", help="generate the UML diagrams of docs/diagrams/ from the code")
     diagrams.add_argument("--out", default=None, help="where to write them (default docs/diagrams)")
     diagrams.add_argument("--png", default=None, metavar="DIR", help="also render PNGs into DIR, to look at")
@@ -129,6 +164,8 @@ def main(argv=None):
     elif args.command == "rotate-keys":
         kid = rotate_signing_keys(config, retire_old=args.retire_old)
         print(f"Access tokens are now signed with key {kid}")
+    elif args.command == "dead-letters":
+        return dead_letters(config, args)
     elif args.command == "run":
         from booking.devstack.stack import StackError, run
 

@@ -18,8 +18,8 @@ from booking.devstack.stack import PROCESSES_FILE
 from booking.kit.bank import Bank
 from booking.kit.config import PROJECT_ROOT, load_config
 from booking.kit.database import Database
-from booking.kit.events import EventDispatcher
 from booking.kit.mail import Mailer
+from booking.kit.outbox import Outbox
 from booking.kit.rpc import ServiceRpc
 
 CONFIG_FILE = PROJECT_ROOT / "config.yaml"
@@ -92,7 +92,7 @@ def describe(cls, process):
     for _, dependency in inspect.getmembers(cls, lambda value: isinstance(value, DependencyProvider)):
         if isinstance(dependency, ServiceRpc):
             service.calls.append((dependency.target_service, dependency.as_service))
-        elif isinstance(dependency, EventDispatcher):
+        elif isinstance(dependency, Outbox):
             service.emits.extend(dependency.event_types)
         elif isinstance(dependency, Database):
             service.database = True

@@ -15,8 +15,8 @@ Calls carry the caller's context data (so the user's token travels on);
 `ServiceRpc("users", as_service=True)` calls with this service's own
 client-credentials token instead, for what the service does in its own name.
 
-The other side, `rpc` and `event_handler`, are nameko's entrypoints made to outlive
-a broker restart, or the loss of a cluster node.
+The other side, `rpc`, is nameko's entrypoint made to outlive a broker restart, or
+the loss of a cluster node (so is `event_handler`, in booking/kit/events.py).
 """
 import logging
 import time
@@ -33,7 +33,6 @@ from nameko.constants import (
     LOGIN_METHOD_CONFIG_KEY,
     SERIALIZER_CONFIG_KEY,
 )
-from nameko.events import EventHandler
 from nameko.exceptions import UnknownService
 from nameko.rpc import MethodProxy, Responder, Rpc, RpcProxy, RpcReply, get_rpc_exchange
 
@@ -236,22 +235,3 @@ class _Deadline:
             f"The {self.service_name} service {reason}; please try again shortly",
             details={"service": self.service_name},
         )
-
-
-class BrokerTolerantEventHandler(EventHandler):
-    """nameko's `@event_handler`, except that an ack the broker cannot take does not
-    kill the service (as with `rpc` above): the event, never acked, comes again, and
-    every handler is idempotent."""
-
-    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
-        if broker_went_away(exc_info):
-            requeue(self.queue_consumer, message, worker_ctx)
-            return result, exc_info
-        try:
-            return super().handle_result(message, worker_ctx, result, exc_info)
-        except BROKER_AWAY:
-            log.warning("could not ack %s: the broker is away; the event will come again", worker_ctx.call_id)
-            return result, exc_info
-
-
-event_handler = BrokerTolerantEventHandler.decorator

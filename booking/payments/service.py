@@ -10,13 +10,14 @@ from sqlalchemy.exc import IntegrityError
 from booking.kit.bank import Bank, Charge
 from booking.kit.database import Database
 from booking.kit.errors import BookingError, IdempotencyKeyReused
-from booking.kit.events import EventDispatcher
+from booking.kit.events import event_handler
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
 from booking.kit.logs import RequestLog
 from booking.kit.mail import Mailer, due_to_send
 from booking.kit.metrics import Metrics
-from booking.kit.rpc import ServiceRpc, event_handler, rpc
+from booking.kit.outbox import Outbox
+from booking.kit.rpc import ServiceRpc, rpc
 from booking.kit.schemas import load, to_minor
 from booking.payments import emails, ledger
 from booking.payments.exceptions import (
@@ -54,7 +55,8 @@ class PaymentsService(Pingable):
     metrics = Metrics()
     db = Database(Base)
     caller = CallerIdentity()
-    dispatch = EventDispatcher("payment_succeeded", "payment_failed", "payment_refunded")
+    # events are recorded in the transaction of their change, and published after it
+    outbox = Outbox("payment_succeeded", "payment_failed", "payment_refunded")
     bank = Bank()
     mailer = Mailer()
     config = Config()
@@ -261,10 +263,9 @@ class PaymentsService(Pingable):
     def _conclude(self, payment_id, charge):
         with self.db.get_session() as session:
             payment = ledger.record_outcome(session, payment_id, charge)
-            event = PaymentEvent().dump(payment) if payment else None
+            if payment is not None:
+                self._announce(session, f"payment_{payment.status}", payment)
             answer = PaymentSchema().dump(session.get(Payment, payment_id))
-        if event:
-            self.dispatch(f"payment_{'succeeded' if charge.status == 'succeeded' else 'failed'}", event)
         if answer["status"] != "succeeded":
             raise PaymentDeclined.because(answer["failure_code"])
         return answer
@@ -297,10 +298,14 @@ class PaymentsService(Pingable):
             ).rowcount
             payment = session.get(Payment, payment_id)
             session.refresh(payment)
-            answer, event = PaymentSchema().dump(payment), PaymentEvent().dump(payment)
-        if changed:
-            self.dispatch("payment_refunded", event)
-        return answer
+            if changed:
+                self._announce(session, "payment_refunded", payment)
+            return PaymentSchema().dump(payment)
+
+    def _announce(self, session, event_type, payment):
+        """Record the event in the transaction of the change it tells of; a
+        reservation's payment events go out in order."""
+        self.outbox.add(session, event_type, PaymentEvent().dump(payment), aggregate=payment.reservation_id)
 
     @staticmethod
     def _may_see(caller, owner_id):

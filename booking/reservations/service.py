@@ -11,12 +11,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
-from booking.kit.events import EventDispatcher
+from booking.kit.events import event_handler
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
 from booking.kit.logs import RequestLog
 from booking.kit.metrics import Metrics
-from booking.kit.rpc import ServiceRpc, event_handler, rpc
+from booking.kit.outbox import Outbox
+from booking.kit.rpc import ServiceRpc, rpc
 from booking.kit.schemas import load, to_minor
 from booking.reservations import holds
 from booking.reservations.exceptions import (
@@ -54,8 +55,8 @@ class ReservationsService(Pingable):
     metrics = Metrics()
     db = Database(Base)
     caller = CallerIdentity()
-    dispatch = EventDispatcher("reservation_held", "reservation_confirmed", "reservation_cancelled",
-                               "reservation_expired")
+    # events are recorded in the transaction of their change, and published after it
+    outbox = Outbox("reservation_held", "reservation_confirmed", "reservation_cancelled", "reservation_expired")
     config = Config()
     search = ServiceRpc("search")
     payments = ServiceRpc("payments", as_service=True)
@@ -88,8 +89,7 @@ class ReservationsService(Pingable):
             raise RoomTypeNotFound(details={"room_type": request["room_type"]})
         for attempt in range(1, HOLD_ATTEMPTS + 1):
             try:
-                reservation = self._place_hold(caller.user_id, request, fingerprint, hotel, room)
-                break
+                return self._place_hold(caller.user_id, request, fingerprint, hotel, room)
             except IntegrityError:
                 with self.db.get_session() as session:  # a retry with the same key won the race
                     existing = holds.find_by_key(session, caller.user_id, request["idempotency_key"],
@@ -101,8 +101,6 @@ class ReservationsService(Pingable):
             except OperationalError:
                 if attempt == HOLD_ATTEMPTS:
                     raise
-        self.dispatch("reservation_held", reservation["event"])
-        return reservation["reservation"]
 
     @rpc(expected_exceptions=BookingError)
     def get(self, reservation_id):
@@ -129,14 +127,13 @@ class ReservationsService(Pingable):
         caller = self.caller.require("bookings")
         with self.db.get_session() as session:
             reservation = self._find(session, caller, reservation_id)
-            # cancelled already: announced again, in case the first call died before it could
-            moved = reservation if reservation.status == "cancelled" else holds.move(
-                session, reservation.id, "cancelled", reason="cancelled_by_guest")
+            if reservation.status == "cancelled":  # cancelled already: a retry changes nothing
+                return ReservationSchema().dump(reservation)
+            moved = holds.move(session, reservation.id, "cancelled", reason="cancelled_by_guest")
             if moved is None:
                 raise ReservationNotCancellable(details={"status": reservation.status})
-            answer, event = ReservationSchema().dump(moved), ReservationEvent().dump(moved)
-        self.dispatch("reservation_cancelled", event)
-        return answer
+            self._announce(session, "reservation_cancelled", moved)
+            return ReservationSchema().dump(moved)
 
     @rpc(expected_exceptions=BookingError)
     def availability(self, hotel_id, check_in, check_out):
@@ -170,32 +167,36 @@ class ReservationsService(Pingable):
 
     @event_handler("payments", "payment_succeeded")
     def confirm_paid(self, payment):
-        """Paid: the hold becomes a confirmed reservation. Paid too late (the hold
-        expired or was cancelled meanwhile) or twice: the money goes back.
-        Delivered again, it announces the confirmation again (its first worker may
-        have died before it could); those who listen do their part once."""
+        """Paid: the hold becomes a confirmed reservation, with its confirmation PDF
+        (rendered first, so that the e-mail the confirmation causes can carry it).
+        Paid too late (the hold expired or was cancelled meanwhile) or twice: the
+        money goes back. Delivered again, it changes nothing."""
+        with self.db.get_session() as session:
+            reservation = session.get(Reservation, payment["reservation_id"])
+            held = reservation is not None and reservation.status == "held"
+            late = reservation is not None and not held and reservation.payment_id != payment["payment_id"]
+            details = ReservationSchema().dump(reservation) if held else None
+        if late:
+            self.payments.refund(payment["payment_id"])
+        if not held:
+            return
+        pdf = self._render_confirmation_of(details)
         with self.db.get_session() as session:
             moved = holds.move(session, payment["reservation_id"], "confirmed", reason="paid",
-                               payment_id=payment["payment_id"])
-            reservation = moved or session.get(Reservation, payment["reservation_id"])
-            by_this_payment = reservation is not None and reservation.status == "confirmed" and (
-                reservation.payment_id == payment["payment_id"])
-            event = ReservationEvent().dump(reservation) if by_this_payment else None
-            late = reservation is not None and reservation.status != "held" and not by_this_payment
-        if event:
-            try:
-                self._render_confirmation(payment["reservation_id"])
-            except Exception:  # the booking is confirmed whatever happens to its document
-                log.warning("the confirmation of %s will be rendered when first asked for",
-                            payment["reservation_id"], exc_info=True)
-            self.dispatch("reservation_confirmed", event)
-        elif late:
+                               payment_id=payment["payment_id"], only_from=("held",))
+            if moved is not None:
+                if moved.confirmation_pdf is None:
+                    moved.confirmation_pdf = pdf
+                self._announce(session, "reservation_confirmed", moved)
+                return
+            late = session.get(Reservation, payment["reservation_id"]).payment_id != payment["payment_id"]
+        if late:  # ended between the two looks
             self.payments.refund(payment["payment_id"])
 
     @event_handler("payments", "payment_failed")
     def release_unpaid(self, payment):
         """The card was refused: the rooms go back at once."""
-        self._end_hold(payment["reservation_id"], "cancelled", "payment_failed", announce_again=True)
+        self._end_hold(payment["reservation_id"], "cancelled", "payment_failed")
 
     @event_handler("payments", "payment_refunded")
     def note_refund(self, payment):
@@ -242,8 +243,21 @@ class ReservationsService(Pingable):
             )
             session.add(reservation)
             session.flush()
-            return {"reservation": ReservationSchema().dump(reservation),
-                    "event": ReservationEvent().dump(reservation)}
+            self._announce(session, "reservation_held", reservation)
+            return ReservationSchema().dump(reservation)
+
+    def _render_confirmation_of(self, reservation):
+        """The confirmation PDF of a reservation (as ReservationSchema dumps it), or
+        None if it cannot be rendered now: the booking is confirmed whatever happens
+        to its document, which is rendered again when first asked for."""
+        try:
+            guest = self.users.get(reservation["user_id"])
+            document = self.reports.render("booking_confirmation", confirmation_data(reservation, guest))
+        except Exception:
+            log.warning("the confirmation of %s will be rendered when first asked for", reservation["id"],
+                        exc_info=True)
+            return None
+        return base64.b64decode(document["content_base64"])
 
     def _render_confirmation(self, reservation_id):
         """The confirmation kept, or rendered through reports and kept; no
@@ -263,24 +277,20 @@ class ReservationsService(Pingable):
                             .values(confirmation_pdf=pdf))
             return session.scalar(select(Reservation.confirmation_pdf).where(Reservation.id == reservation_id))
 
-    def _end_hold(self, reservation_id, status, reason, announce_again=False):
-        """End a hold. `announce_again`: if it ended so already (a redelivered event),
-        announce it again, in case the first worker died before it could."""
+    def _end_hold(self, reservation_id, status, reason):
+        """End a hold (only a hold: a failed second card must not cancel a paid
+        booking), and announce it in the same transaction."""
         with self.db.get_session() as session:
-            # only a hold ends here: a failed second card must not cancel a paid booking
             moved = holds.move(session, reservation_id, status, reason=reason, only_from=("held",))
-            if moved is None and announce_again:
-                ended = session.get(Reservation, reservation_id)
-                moved = ended if ended and (ended.status, ended.status_reason) == (status, reason) else None
-            event = ReservationEvent().dump(moved) if moved else None
-        if event:
-            self.dispatch(f"reservation_{status}", event)
+            if moved is not None:
+                self._announce(session, f"reservation_{status}", moved)
+
+    def _announce(self, session, event_type, reservation):
+        """Record the event in the transaction of the change it tells of."""
+        self.outbox.add(session, event_type, ReservationEvent().dump(reservation), aggregate=reservation.id)
 
     def _replayed_hold(self, reservation):
-        """The first answer again; still held, announced again too (the first call may
-        have died between keeping the hold and announcing it)."""
-        if reservation.status == "held":
-            self.dispatch("reservation_held", ReservationEvent().dump(reservation))
+        """The first answer again (its event was recorded with it)."""
         return ReservationSchema().dump(reservation)
 
     @staticmethod

@@ -19,28 +19,32 @@ def as_date(value):
 
 
 def start(session, event):
-    """A reservation took rooms (held)."""
+    """A reservation took rooms (held). True if that changed the availability."""
     if session.get(HeldStay, event["reservation_id"]) is not None:
-        return
+        return False
     stay = HeldStay(reservation_id=event["reservation_id"], hotel_id=event["hotel_id"],
                     room_type=event["room_type"], check_in=as_date(event["check_in"]),
                     check_out=as_date(event["check_out"]), rooms=event["rooms"], active=True)
     session.add(stay)
     _count(session, stay, +stay.rooms)
+    return True
 
 
 def stop(session, event):
-    """A reservation gave its rooms back (cancelled, expired)."""
+    """A reservation gave its rooms back (cancelled, expired). True if that changed
+    the availability."""
     stay = session.get(HeldStay, event["reservation_id"])
     if stay is None:
         # the end arrived before the start: remember it as ended, so a late start counts nothing
         session.add(HeldStay(reservation_id=event["reservation_id"], hotel_id=event["hotel_id"],
                              room_type=event["room_type"], check_in=as_date(event["check_in"]),
                              check_out=as_date(event["check_out"]), rooms=event["rooms"], active=False))
-        return
-    if stay.active:
-        stay.active = False
-        _count(session, stay, -stay.rooms)
+        return False
+    if not stay.active:
+        return False
+    stay.active = False
+    _count(session, stay, -stay.rooms)
+    return True
 
 
 def _count(session, stay, delta):

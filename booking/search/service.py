@@ -1,11 +1,12 @@
 
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
-from booking.kit.events import EventDispatcher
+from booking.kit.events import event_handler
 from booking.kit.health import Pingable
 from booking.kit.logs import RequestLog
 from booking.kit.metrics import Metrics
-from booking.kit.rpc import event_handler, rpc
+from booking.kit.outbox import Outbox
+from booking.kit.rpc import rpc
 from booking.kit.schemas import load
 from booking.search import availability, catalogue
 from booking.search.models import Base
@@ -28,7 +29,8 @@ class SearchService(Pingable):
     request_log = RequestLog()
     metrics = Metrics()
     db = Database(Base)
-    dispatch = EventDispatcher("hotel_updated")
+    # events are recorded in the transaction of their change, and published after it
+    outbox = Outbox("hotel_updated")
 
     @rpc(expected_exceptions=BookingError)
     def find_hotels(self, **criteria):
@@ -89,11 +91,12 @@ class SearchService(Pingable):
         self._follow(availability.stop, reservation)
 
     def _follow(self, change, reservation):
-        """Apply a reservation event to the availability, then announce `hotel_updated`
-        {hotel_id, city}: what was said of that hotel's rooms may have changed (the
-        gateway's cache forgets it). Announced after the commit, so that whoever asks
-        again sees the change; announced on a redelivery too."""
+        """Apply a reservation event to the availability and, if it changed anything,
+        announce `hotel_updated` {hotel_id, city}: what was said of that hotel's rooms
+        has changed (the gateway's cache forgets it). Published after the commit, so
+        that whoever asks again sees the change; a redelivery changes nothing."""
         with self.db.get_session() as session:
-            change(session, reservation)
-            city = catalogue.city_of(session, reservation["hotel_id"])
-        self.dispatch("hotel_updated", {"hotel_id": reservation["hotel_id"], "city": city})
+            if change(session, reservation):
+                city = catalogue.city_of(session, reservation["hotel_id"])
+                self.outbox.add(session, "hotel_updated", {"hotel_id": reservation["hotel_id"], "city": city},
+                                aggregate=reservation["hotel_id"])

@@ -9,13 +9,14 @@ from sqlalchemy.exc import IntegrityError
 
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
-from booking.kit.events import EventDispatcher
+from booking.kit.events import event_handler
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
 from booking.kit.logs import RequestLog
 from booking.kit.mail import Mailer, due_to_send
 from booking.kit.metrics import Metrics
-from booking.kit.rpc import ServiceRpc, event_handler, rpc
+from booking.kit.outbox import Outbox
+from booking.kit.rpc import ServiceRpc, rpc
 from booking.kit.schemas import load
 from booking.kit.sealed import unseal
 from booking.users import emails, passwords
@@ -47,7 +48,8 @@ class UsersService(Pingable):
     metrics = Metrics()
     db = Database(Base)
     caller = CallerIdentity()
-    dispatch = EventDispatcher("user_registered")
+    # events are recorded in the transaction of their change, and published after it
+    outbox = Outbox("user_registered")
     mailer = Mailer()
     config = Config()
     reservations = ServiceRpc("reservations", as_service=True)
@@ -77,15 +79,14 @@ class UsersService(Pingable):
                     session.add(user)
                     session.flush()
                     registered = UserSchema().dump(user)
+                    self.outbox.add(session, "user_registered", UserRegisteredEvent().dump(
+                        {"user_id": user.id, "email": user.email, "full_name": user.full_name}), aggregate=user.id)
             except IntegrityError:
                 existing = self._find(request["email"])  # registered by a concurrent twin
         if existing is not None:
             if not passwords.verify_password(existing.password_hash, request["password"]):
                 raise EmailTaken(details={"email": "Taken."})
-            registered = UserSchema().dump(existing)
-        # sent again on a retry, in case the first one was lost; the handler is idempotent
-        self.dispatch("user_registered", UserRegisteredEvent().dump(
-            {"user_id": registered["id"], "email": registered["email"], "full_name": registered["full_name"]}))
+            registered = UserSchema().dump(existing)  # its event was recorded with it
         return registered
 
     @rpc(expected_exceptions=BookingError)

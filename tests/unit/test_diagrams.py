@@ -1,15 +1,10 @@
 """The diagrams of docs/diagrams/ say what the code says: each is generated again
 from the service classes, the configuration and the imports, and compared with the
 committed one; the package rule holds; the sequence follows a run's logs."""
-from types import SimpleNamespace
-from unittest import mock
-
 import pytest
-from nameko.events import EventDispatcher as NamekoEventDispatcher
 
 from booking.diagrams import packages, render, sequence
 from booking.diagrams.services import processes, service_class, services
-from booking.kit.events import EventDispatcher, UndeclaredEvent
 
 REGENERATE = "stale: run `.venv/bin/booking diagrams` and commit docs/diagrams/ with the change"
 
@@ -49,19 +44,6 @@ def test_the_services_are_found_from_the_process_list_not_a_list_kept_by_hand():
     assert dict(reservations.calls) == {"search": False, "payments": True, "reports": True, "users": True}
     assert found["payments"].bank and found["payments"].mail and not found["reports"].database
     assert ("GET", "/api/v1/hotels") in found["gateway"].routes
-
-
-def test_an_event_a_service_does_not_declare_is_refused_and_a_declared_one_is_published():
-    published = []
-    dispatcher = EventDispatcher("hotel_updated")
-    dispatcher.container = SimpleNamespace(service_name="search")
-    nameko_dispatch = lambda self, worker_ctx: lambda *args, **kwargs: published.append(args)  # noqa: E731
-    with mock.patch.object(NamekoEventDispatcher, "get_dependency", nameko_dispatch):
-        dispatch = dispatcher.get_dependency(worker_ctx=None)
-    dispatch("hotel_updated", {"hotel_id": 1})
-    with pytest.raises(UndeclaredEvent, match="search does not declare the event 'hotel_booked'"):
-        dispatch("hotel_booked", {"hotel_id": 1})
-    assert published == [("hotel_updated", {"hotel_id": 1})]
 
 
 def test_no_service_imports_another_services_internals():

@@ -18,6 +18,7 @@ from booking.kit.tokens import Caller, MissingScope
 from booking.users.exceptions import EmailTaken, InvalidCredentials, WeakPassword
 from booking.users.models import SentEmail, User
 from booking.users.service import UsersService
+from tests.unit.recorded import dispatched, outbox_of
 
 PASSWORD = "analytical engine 1843"
 
@@ -55,7 +56,7 @@ def worker(db, caller=None):
     """A UsersService worker serving `caller`; by default a request that came without a
     token, which the real `CallerOfWorker` refuses without asking auth."""
     return worker_factory(UsersService, db=db, caller=caller or CallerOfWorker(auth=None, authorization=None),
-                          config={"PUBLIC_URL": "https://booking.test"})
+                          config={"PUBLIC_URL": "https://booking.test"}, outbox=outbox_of(UsersService))
 
 
 @pytest.fixture
@@ -93,11 +94,10 @@ def test_register_stores_an_argon2id_hash_not_the_password(users, db):
     assert PASSWORD not in password_hash
 
 
-def test_register_announces_the_new_account_once(users):
+def test_register_records_the_new_accounts_event_with_it(users):
     user = register_ada(users)
 
-    users.dispatch.assert_called_once_with(
-        "user_registered", {"user_id": user["id"], "email": "ada@example.com", "full_name": "Ada Lovelace"})
+    assert dispatched(users) == [{"user_id": user["id"], "email": "ada@example.com", "full_name": "Ada Lovelace"}]
 
 
 def test_registering_again_with_the_same_password_returns_the_same_account(users, db):
@@ -105,6 +105,7 @@ def test_registering_again_with_the_same_password_returns_the_same_account(users
 
     assert register_ada(users, email="ADA@example.com") == first
     assert len(stored_users(db)) == 1
+    assert len(dispatched(users, "user_registered")) == 1
 
 
 def test_registering_a_taken_email_with_another_password_is_refused(users, db):
@@ -114,7 +115,7 @@ def test_registering_a_taken_email_with_another_password_is_refused(users, db):
         register_ada(users, password="difference engine 1822")
     assert refusal.value.http_status == 409
     assert len(stored_users(db)) == 1
-    assert users.dispatch.call_count == 1
+    assert len(dispatched(users)) == 1
 
 
 def test_a_weak_password_opens_no_account(users, db):
@@ -123,7 +124,7 @@ def test_a_weak_password_opens_no_account(users, db):
 
     assert refusal.value.details["password"] == ["This password is too common or too easy to guess."]
     assert stored_users(db) == []
-    users.dispatch.assert_not_called()
+    assert dispatched(users) == []
 
 
 def test_me_needs_a_token(users):
@@ -185,7 +186,7 @@ def test_an_unknown_email_and_a_wrong_password_are_refused_alike(users, db):
 
 def test_the_welcome_mail_is_sent_once_however_often_the_event_comes(users):
     user = register_ada(users)
-    event = users.dispatch.call_args.args[1]
+    [event] = dispatched(users)
 
     users.send_welcome(event)
     users.send_welcome(event)
@@ -237,7 +238,7 @@ def test_a_confirmation_whose_sender_died_is_sent_by_a_later_sweep_and_only_then
 
 def test_a_welcome_the_mail_server_refused_is_sent_by_the_next_sweep(users, db):
     register_ada(users)
-    event = users.dispatch.call_args.args[1]
+    [event] = dispatched(users)
     users.mailer.send.side_effect = MailNotSent("the mail server is down")
     with pytest.raises(MailNotSent):
         users.send_welcome(event)

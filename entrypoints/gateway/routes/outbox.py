@@ -1,9 +1,17 @@
 """In development only (the mail sink runs on this machine): the messages Booking
-sent, as the sink kept them under MAIL_DIR, newest first."""
+sent, as the sink kept them under MAIL_DIR, newest first; and how many events
+wait in the dead-letter queues (booking/kit/deadletters.py)."""
+import inspect
+import logging
+
 from booking.devstack.mailsink import read_messages
 from booking.devstack.ports import is_local
+from booking.kit import deadletters
 from booking.kit.errors import NotFound
+from booking.kit.rpc import ServiceRpc
 from entrypoints.gateway.http import page
+
+log = logging.getLogger(__name__)
 
 SHOWN = 50
 
@@ -19,7 +27,21 @@ class OutboxPages:
         messages = [{"number": n, "to": m["To"], "subject": m["Subject"], "date": m["Date"],
                      "attachments": [part.get_filename() for part in m.iter_attachments()]}
                     for n, m in enumerate(self._outbox())]
-        return self.templates.render("outbox.html", session=self.session, messages=messages)
+        return self.templates.render("outbox.html", session=self.session, messages=messages,
+                                     dead_letters=self._dead_letters())
+
+    def _dead_letters(self):
+        """{service: events parked}, for the services this gateway calls and itself;
+        None if the broker cannot say."""
+        names = {self.name} | {dependency.target_service for _, dependency in inspect.getmembers(
+            type(self), lambda value: isinstance(value, ServiceRpc))}
+        try:
+            with deadletters.connect(self.config) as connection:
+                return {name: count for name, count in deadletters.waiting(connection, sorted(names)).items()
+                        if count}
+        except Exception:
+            log.warning("could not count the dead letters", exc_info=True)
+            return None
 
     @page("GET", "/dev/outbox/<int:number>")
     def outbox_message(self, request, number):

@@ -6,7 +6,7 @@ from nameko.events import BROADCAST
 from werkzeug.wrappers import Response
 
 from booking.kit.errors import NotFound, ValidationFailed
-from booking.kit.rpc import event_handler
+from booking.kit.events import event_handler
 from entrypoints.gateway.http import api, page, query_args
 
 HOTEL_SEARCH_ARGS = (
