@@ -16,6 +16,7 @@
 `--config FILE` (default config.yaml, or $BOOKING_CONFIG) picks the configuration.
 """
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -155,7 +156,7 @@ def main(argv=None):
         return 1
     if args.command == "diagrams":  # reads the code and the configuration files, not the settings
         return write_diagrams(args)
-    config_path = args.config or "config.yaml"
+    config_path = args.config or os.environ.get("BOOKING_CONFIG") or "config.yaml"
     config = load_config(config_path)
     if args.command == "migrate":
         migrate_all(config)
