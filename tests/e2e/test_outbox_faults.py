@@ -1,0 +1,127 @@
+"""No event is lost when a process dies between its commit and the publish.
+
+The stack runs as `make run` runs it, with BOOKING_DIE_AFTER_COMMIT naming every
+event-making step of the saga: the process that commits one of these events kills
+itself (SIGKILL) right after the commit, before anything is published, once per
+step (booking/kit/faults.py). The supervisor restarts it; its outbox relay
+publishes what it had committed, and the saga completes: the welcome, the
+confirmation and the receipt e-mails, search's availability, the refund. On SQLite
+and on PostgreSQL.
+"""
+import re
+import time
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from booking.devstack.mailsink import read_messages
+from tests.e2e.bookings import DECLINED, VISA, Guest, answer, card, database
+from tests.e2e.stack import Stack, stack_environment
+from tests.integration.test_booking_saga import eventually
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+STEPS = ("user_registered", "reservation_held", "payment_succeeded", "reservation_confirmed",
+         "reservation_cancelled", "payment_refunded", "payment_failed", "reservation_expired")
+DATABASES = ("search", "users", "auth", "reservations", "payments")
+HOLD_SECONDS = 20
+SAGA_SECONDS = 120  # restarts, RPC timeouts and retries included
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stack(request, rabbit_config, tmp_path):
+    env = stack_environment(rabbit_config["AMQP_URI"], tmp_path, HOLD_SECONDS=HOLD_SECONDS, METRICS_PORT=0,
+                            BOOKING_DIE_AFTER_COMMIT=",".join(STEPS), BOOKING_FAULTS_DIR=tmp_path)
+    config = "config.yaml"
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+        suffix = tmp_path.name[-8:].replace("-", "_").lower()
+        for service in DATABASES:
+            env[f"{service.upper()}_DB_URI"] = server.create_database(f"outbox_{service}_{suffix}")
+        config = "config/postgres.yaml"
+    stack = Stack(env, config=config)
+    try:
+        stack.wait_for(r"Booking is ready", timeout=300)
+        yield stack
+    finally:
+        assert stack.stop(), stack.output[-20000:]
+
+
+def mail(stack, subject_start, to):
+    return [m for m in read_messages(stack.env["MAIL_DIR"])
+            if m["Subject"].startswith(subject_start) and m["To"] == to]
+
+
+def scalar(stack, service, sql, **parameters):
+    with database(stack, service) as db:
+        return db.execute(text(sql), parameters).scalar()
+
+
+def hold(guest, key, days_ahead):
+    check_in = date.today() + timedelta(days=days_ahead)
+    stay = {"hotel_id": 3, "room_type": "double", "guests": 2, "check_in": check_in.isoformat(),
+            "check_out": (check_in + timedelta(days=2)).isoformat()}
+    held = answer(lambda: guest.post("/api/v1/reservations", json=stay, headers={"Idempotency-Key": key}),
+                  done={201})
+    return held.json()["id"]
+
+
+def pay(guest, reservation_id, number, key, done):
+    return answer(lambda: guest.post(f"/api/v1/reservations/{reservation_id}/payment", json={"card": card(number)},
+                                     headers={"Idempotency-Key": key}), done=done)
+
+
+def status_of(guest, reservation_id):
+    """The reservation's status, asked again while its service restarts."""
+    return answer(lambda: guest.get(f"/api/v1/reservations/{reservation_id}")).json()["status"]
+
+
+def test_every_event_committed_by_a_process_killed_before_publishing_it_completes_the_saga(stack, figures):
+    started = time.monotonic()
+    # registration: users dies after committing the account and its user_registered
+    guest = Guest(stack.url, "outbox-ada")
+    eventually(lambda: len(mail(stack, "Welcome", "outbox-ada@example.com")) == 1, timeout=SAGA_SECONDS)
+
+    # a hold (reservations dies), paid (payments dies), confirmed (reservations dies on the event)
+    booked = hold(guest, "outbox-hold-1", 40)
+    eventually(lambda: scalar(stack, "search", "SELECT active FROM held_stays WHERE reservation_id = :id",
+                              id=booked) in (1, True), timeout=SAGA_SECONDS)
+    pay(guest, booked, VISA, "outbox-pay-1", done={200})
+    eventually(lambda: status_of(guest, booked) == "confirmed",
+               timeout=SAGA_SECONDS)
+    eventually(lambda: len(mail(stack, "Booking confirmed", "outbox-ada@example.com")) >= 1, timeout=SAGA_SECONDS)
+    eventually(lambda: len(mail(stack, "Your receipt", "outbox-ada@example.com")) >= 1, timeout=SAGA_SECONDS)
+
+    # cancelled (reservations dies), refunded (payments dies on the event)
+    answer(lambda: guest.post(f"/api/v1/reservations/{booked}/cancel"), done={200})
+    eventually(lambda: scalar(stack, "reservations", "SELECT refunded FROM reservations WHERE id = :id",
+                              id=booked) in (1, True), timeout=SAGA_SECONDS)
+    eventually(lambda: scalar(stack, "search", "SELECT active FROM held_stays WHERE reservation_id = :id",
+                              id=booked) in (0, False), timeout=SAGA_SECONDS)
+
+    # a declined card (payments dies on payment_failed): the hold is released
+    declined = hold(guest, "outbox-hold-2", 45)
+    pay(guest, declined, DECLINED, "outbox-pay-2", done={402})
+    eventually(lambda: status_of(guest, declined) == "cancelled",
+               timeout=SAGA_SECONDS)
+
+    # never paid: the sweep expires it (reservations dies on reservation_expired)
+    abandoned = hold(guest, "outbox-hold-3", 50)
+    eventually(lambda: status_of(guest, abandoned) == "expired",
+               timeout=HOLD_SECONDS + SAGA_SECONDS)
+    eventually(lambda: scalar(stack, "search", "SELECT active FROM held_stays WHERE reservation_id = :id",
+                              id=abandoned) in (0, False), timeout=SAGA_SECONDS)
+
+    # every step killed its process once, and each was restarted
+    died = re.findall(r"fault injection: dying after the commit of (\w+)", stack.output)
+    assert sorted(died) == sorted(STEPS), stack.output[-20000:]
+    assert len(re.findall(r"exited with code -9; restarting", stack.output)) == len(STEPS)
+    # nothing twice: one welcome, one confirmation, one receipt (the same Message-ID if sent again)
+    for subject in ("Welcome", "Booking confirmed", "Your receipt"):
+        assert len({m["Message-ID"] for m in mail(stack, subject, "outbox-ada@example.com")}) == 1, subject
+    assert status_of(guest, booked) == "cancelled"
+    waits = [float(seconds) for seconds in re.findall(r"the oldest ([\d.]+) s after it was recorded", stack.output)]
+    figures["steps killed right after their commit"] = len(died)
+    figures["longest from commit to publish (s)"] = max(waits, default=0)
+    figures["seconds for the whole saga"] = round(time.monotonic() - started, 1)
