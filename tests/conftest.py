@@ -129,12 +129,19 @@ def mail_sink(tmp_path):
 @pytest.fixture
 def sandbox_bank(tmp_path):
     """The sandbox bank in its own process, with its own ledger: its URL."""
-    port = free_port()
-    process = start_listening(port, "booking.devstack.bank", "--port", str(port),
-                              "--ledger", str(tmp_path / "bank.db"), "--api-key", "sk_test_booking",
-                              output=tmp_path / PROCESS_OUTPUT)
-    yield f"http://127.0.0.1:{port}"
+    process, url = start_sandbox_bank(tmp_path)
+    yield url
     stop(process)
+
+
+def start_sandbox_bank(tmp_path, *options, port=None):
+    """(process, URL) of a sandbox bank started with these command-line options (on
+    `port`, to start one again where it was)."""
+    port = port or free_port()
+    process = start_listening(port, "booking.devstack.bank", "--port", str(port),
+                              "--ledger", str(tmp_path / "bank.db"), "--api-key", "sk_test_booking", *options,
+                              output=tmp_path / PROCESS_OUTPUT)
+    return process, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

@@ -2,27 +2,19 @@
 import hashlib
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import jwt
 
 from booking.auth.exceptions import InvalidGrant
 from booking.auth.models import RefreshToken
+from booking.kit.times import as_utc, utcnow
 from booking.kit.tokens import ALGORITHM, TOKEN_TYPE
 
 MAX_ACCESS_TOKEN_SECONDS = 15 * 60
 # a refresh token used again this soon after its rotation is taken as a retry of
 # the same request (at-least-once delivery), not as theft (REFRESH_REUSE_GRACE)
 REUSE_GRACE_SECONDS = 10
-
-
-def utcnow():
-    return datetime.now(UTC)
-
-
-def as_utc(moment):
-    # SQLite hands back naive datetimes
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def access_token(*, kid, private_key, subject, client_id, scopes, issuer, audience, ttl, now=None):

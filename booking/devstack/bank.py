@@ -1,7 +1,7 @@
 """The sandbox bank: a stand-in card processor with a Stripe-like HTTP JSON API.
 
     python -m booking.devstack.bank --host 127.0.0.1 --port 8100 --ledger var/bank.db \\
-        [--latency-ms 0] [--failure-rate 0.0] [--api-key sk_test_booking]
+        [--latency-ms 0] [--failure-rate 0.0] [--charge-delay-ms 0] [--api-key sk_test_booking]
 
 It is the third party that `payments` charges through, run as a process of its own
 so that the services speak real HTTP to it and a real bank can replace it by
@@ -26,6 +26,8 @@ not remembered. `--failure-rate` answers 503 after a charge or refund is recorde
 that the caller does not know the outcome and has to settle it with
 `GET /v1/charges?idempotency_key=`. `--latency-ms` delays every answer (after the work
 is done, so that a caller that times out leaves a charge behind, as a real bank would).
+`--charge-delay-ms` delays a charge before it is recorded: a request that timed out
+lands after its caller has looked for it and found nothing, as it can with a real bank.
 
 The ledger is an SQLite file. It never holds a card number or a CVC: those live in
 memory only, behind a token, until it is used or expires. The log has one line a
@@ -494,10 +496,11 @@ class Bank:
     ])
 
     def __init__(self, ledger, api_key, latency=0.0, failure_rate=0.0, vault=None,
-                 clock=time.time, chance=random.random):
+                 clock=time.time, chance=random.random, charge_delay=0.0):
         self.ledger = ledger
         self.api_key = api_key
         self.latency = latency
+        self.charge_delay = charge_delay
         self.failure_rate = failure_rate
         self.vault = vault or TokenVault()
         self.clock = clock
@@ -540,6 +543,8 @@ class Bank:
         })
 
     def create_charge(self, request, notes):
+        if self.charge_delay:
+            time.sleep(self.charge_delay)
         return self._once(request, notes, "charges", self._charge, logged=("reference", "amount"))
 
     def create_refund(self, request, notes):
@@ -684,6 +689,8 @@ def main(argv=None):
     parser.add_argument("--latency-ms", type=between(int, 0, 600_000), default=0, help="delay every answer this long")
     parser.add_argument("--failure-rate", type=between(float, 0, 1), default=0.0,
                         help="the chance (0-1) of answering 503 after a charge or refund is recorded")
+    parser.add_argument("--charge-delay-ms", type=between(int, 0, 600_000), default=0,
+                        help="delay each charge this long before recording it (it lands late)")
     parser.add_argument("--api-key", default=DEFAULT_API_KEY)
     args = parser.parse_args(argv)
     if not args.api_key.strip():
@@ -702,7 +709,8 @@ def main(argv=None):
     except OSError as error:
         sys.exit(f"The sandbox bank cannot listen on {args.host}:{args.port}: "
                  f"{os.strerror(error.errno) if error.errno else error}")
-    bank = Bank(ledger, args.api_key, latency=args.latency_ms / 1000, failure_rate=args.failure_rate)
+    bank = Bank(ledger, args.api_key, latency=args.latency_ms / 1000, failure_rate=args.failure_rate,
+                charge_delay=args.charge_delay_ms / 1000)
     serve(listener, bank)
     return 0
 

@@ -32,6 +32,11 @@ class BankUnavailable(ServiceUnavailable):
     default_message = "The bank is not answering right now"
 
 
+class BankTimedOut(BankUnavailable):
+    """No answer at all (a timeout, a refused connection): unlike an answered 5xx,
+    the request may still reach the bank later."""
+
+
 class CardRefused(BookingError):
     """The bank refused the card details themselves (not a decline)."""
 
@@ -70,7 +75,7 @@ class BankClient:
             status, answer = error.code, json.loads(error.read() or b"{}")
         except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
             log.warning("the bank did not answer %s %s", method, path)
-            raise BankUnavailable() from None
+            raise BankTimedOut() from None
         milliseconds = (time.perf_counter() - started) * 1000
         # the path alone: what was sent may hold a card
         log.info("bank %s %s: %s in %.1f ms", method, path.split("?")[0], status, milliseconds,

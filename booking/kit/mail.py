@@ -24,7 +24,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, or_, update
 
 from booking.kit.errors import BookingError
 
@@ -163,8 +163,45 @@ class Mailer(DependencyProvider):
 
 def due_to_send(sent_at, claimed_at):
     """SQL condition on a kept e-mail's `sent_at` and `claimed_at` columns: not sent,
-    and not claimed by a live worker. A service keeps each e-mail until it is sent,
-    claims it (a conditional UPDATE under this condition) before sending, marks it
-    sent after, and gives the claim back if it did not go; a sweep sends what is due."""
+    and not claimed by a live worker."""
     lease = datetime.now(UTC) - timedelta(seconds=CLAIM_LEASE_SECONDS)
     return and_(sent_at.is_(None), or_(claimed_at.is_(None), claimed_at < lease))
+
+
+class KeptMail:
+    """One rule for an e-mail kept until it is sent, whichever table keeps it (users'
+    e-mails, payments' receipts): a worker claims it (a conditional UPDATE: not sent,
+    not claimed by a live worker), sends it, then marks it sent, or gives the claim
+    back if it did not go; each service's sweep sends what is due. Giving back and
+    marking are fenced by the claim the worker holds (`WHERE claimed_at = mine`), so
+    a worker whose lease ran out cannot clear or mark a newer worker's claim.
+
+        RECEIPTS = KeptMail(Payment.id, Payment.receipt_sent_at, Payment.receipt_claimed_at)
+        mine = RECEIPTS.claim(session, payment_id)       # None: sent, or being sent
+        ... send ...
+        RECEIPTS.mark_sent(session, payment_id, mine)    # or give_back(session, payment_id, mine)
+    """
+
+    def __init__(self, key, sent_at, claimed_at, *also_due):
+        self.key, self.sent_at, self.claimed_at, self.also_due = key, sent_at, claimed_at, also_due
+        self.table = key.class_
+
+    def due(self):
+        """SQL condition: kept, not sent, and not claimed by a live worker."""
+        return and_(*self.also_due, due_to_send(self.sent_at, self.claimed_at))
+
+    def claim(self, session, key, now=None):
+        """The claim (its time) if this worker got it, None otherwise."""
+        mine = now or datetime.now(UTC)
+        claimed = session.execute(update(self.table).where(self.key == key, self.due())
+                                  .values({self.claimed_at: mine})).rowcount
+        return mine if claimed else None
+
+    def give_back(self, session, key, mine):
+        session.execute(update(self.table).where(self.key == key, self.claimed_at == mine)
+                        .values({self.claimed_at: None}))
+
+    def mark_sent(self, session, key, mine, sent_at=None):
+        """True if this worker's claim was still its own, and is now marked sent."""
+        return bool(session.execute(update(self.table).where(self.key == key, self.claimed_at == mine)
+                                    .values({self.sent_at: sent_at or datetime.now(UTC)})).rowcount)

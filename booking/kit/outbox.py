@@ -10,13 +10,14 @@ or neither:
         reservation = ...                                           # the change
         self.outbox.add(session, "reservation_held", payload, aggregate=reservation.id)
 
-A relay in every instance of the service publishes what is committed: woken by
-each commit, and sweeping every OUTBOX_SWEEP_SECONDS, so that an event committed by
-a process that died is published by the next one, or by a twin instance. It
-publishes as nameko's EventDispatcher does (the `<service>.events` topic exchange,
-the event type as routing key), with publisher confirms and persistent messages,
-in order per aggregate (a reservation's events never overtake each other: only
-the oldest unpublished row of an aggregate is ever claimed), and marks each row
+A relay in every instance of the service publishes what is committed: each row
+is handed to it after the commit that recorded it, and it sweeps every
+OUTBOX_SWEEP_SECONDS, so that an event committed by a process that died is
+published by the next one, or by a twin instance. It publishes as nameko's
+EventDispatcher does (the `<service>.events` topic exchange, the event type as
+routing key), with publisher confirms and persistent messages, in order per
+aggregate (a reservation's events never overtake each other: a row is handed over,
+or claimed, only when no earlier row of its aggregate waits), and marks each row
 sent. A claim with a lease keeps two relays from publishing one row at once.
 
 Delivery stays at least once (a relay that dies between the broker's confirm and
@@ -29,7 +30,8 @@ import json
 import logging
 import os
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from alembic import op
@@ -65,12 +67,14 @@ from sqlalchemy import (
 
 from booking.kit import faults
 from booking.kit.database import Database
+from booking.kit.times import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 2
-# longer than publishing a batch takes: a claim this old lost its relay
-LEASE_SECONDS = 15
+# longer than publishing a batch takes: a claim this old lost its relay (a process
+# that died right after its commit: its restart, or a twin, publishes after this)
+LEASE_SECONDS = 5
 BATCH = 200
 # an event published later than this after it was recorded is logged, with its wait
 SLOW_PUBLISH_SECONDS = 1
@@ -124,36 +128,42 @@ class UndeclaredEvent(LookupError):
     pass
 
 
-def utcnow():
-    return datetime.now(UTC)
-
-
 class OutboxWriter:
     """What a worker gets: `add(session, event_type, payload, aggregate)`. Without a
     relay (a unit test's `worker_factory(..., outbox=OutboxWriter(...))`), events are
     still recorded, so a test reads them from the table."""
 
-    def __init__(self, service_name, event_types, call_id_stack=(), wake=lambda: None):
+    def __init__(self, service_name, event_types, call_id_stack=(), relay=None):
         self.service_name = service_name
         self.event_types = event_types
         self.call_id_stack = list(call_id_stack)
-        self.wake = wake
+        self.relay = relay
 
     def add(self, session, event_type, payload, aggregate):
         """Record `event_type` with `payload` (a dict of JSON values) in the
-        transaction of `session`; returns the event as it will be published."""
+        transaction of `session`; returns the event as it will be published.
+
+        When no earlier event of the aggregate waits, the row is recorded already
+        claimed by this process's relay and handed to it after the commit (one
+        transaction less than claiming it); otherwise the relay claims it in turn."""
         if event_type not in self.event_types:
             raise UndeclaredEvent(f"{self.service_name} does not declare the event {event_type!r}")
         now = utcnow()
         published = {**payload, "event_id": str(uuid.uuid4()),
                      "occurred_at": now.isoformat(timespec="microseconds").replace("+00:00", "Z")}
-        session.execute(insert(OUTBOX).values(
-            event_id=published["event_id"], event_type=event_type, aggregate=str(aggregate),
-            payload=json.dumps(published), call_id_stack=json.dumps(self.call_id_stack), occurred_at=now))
+        row = {"event_id": published["event_id"], "event_type": event_type, "aggregate": str(aggregate),
+               "payload": json.dumps(published), "call_id_stack": json.dumps(self.call_id_stack),
+               "occurred_at": now}
+        handed = self.relay is not None and session.execute(select(OUTBOX.c.id).where(
+            OUTBOX.c.aggregate == row["aggregate"], OUTBOX.c.published_at.is_(None)).limit(1)).first() is None
+        if handed:
+            row.update(claimed_by=self.relay.name, claimed_at=now)
+        row["id"] = session.execute(insert(OUTBOX).values(**row).returning(OUTBOX.c.id)).scalar_one()
 
         def committed(_session):
             faults.after_commit(event_type)  # a test's fault: die here, before anything is published
-            self.wake()
+            if self.relay is not None:
+                self.relay.hand(SimpleNamespace(**row) if handed else None)
 
         event.listen(session, "after_commit", committed, once=True)
         return published
@@ -176,71 +186,100 @@ class Relay:
         self.sweep_seconds = sweep_seconds
         self.lease_seconds = lease_seconds
         self.name = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._wake = LightQueue(maxsize=1)
+        self._handed = LightQueue()
 
-    def wake(self):
-        if self._wake.empty():
-            self._wake.put_nowait(True)
+    def hand(self, row):
+        """After a commit: a row claimed for this relay to publish, or None (a row
+        left for the relay to claim in turn)."""
+        self._handed.put_nowait(row)
 
     def run(self):
-        """Publish what is due whenever woken, and every sweep; never raises."""
+        """Publish what is handed over, and what is due whenever a commit leaves a
+        row to claim and at every sweep; never raises."""
         sweeps = 0
         while True:
             try:
-                self.publish_due()
-                sweeps += 1
-                if sweeps % 1000 == 1:
-                    self.forget_published()
-            except Exception:  # the broker or the database away: try again at the next sweep
+                handed, claim = self._take_handed()
+                if handed and self.publish_rows(handed):
+                    claim = True  # their aggregates have more waiting
+                if claim:
+                    self.publish_due()
+                    sweeps += 1
+                    if sweeps % 1000 == 1:
+                        self.forget_published()
+            except Exception:  # the broker or the database away: the sweep tries again
                 log.warning("the outbox relay could not publish; it tries again in %s s",
                             self.sweep_seconds, exc_info=True)
-            try:
-                self._wake.get(timeout=self.sweep_seconds)
-            except Empty:
-                pass
+
+    def _take_handed(self):
+        """The rows handed over (waiting up to a sweep for the first), and whether
+        to claim too: at a sweep, or when a commit left a row to claim."""
+        try:
+            first = [self._handed.get(timeout=self.sweep_seconds)]
+        except Empty:
+            return [], True
+        while not self._handed.empty():
+            first.append(self._handed.get_nowait())
+        rows = [row for row in first if row is not None]
+        return rows, len(rows) < len(first)
+
+    def publish_rows(self, rows):
+        """Publish rows claimed for this relay, then mark them; True if their
+        aggregates have more waiting."""
+        for row in rows:
+            self.publish(row)
+        more = self.mark_published(rows)
+        self._log_wait(rows)
+        return more
 
     def publish_due(self):
-        """Claim and publish batches until nothing is due; returns how many were published."""
-        published, longest_wait = 0, 0.0
+        """Claim, publish and mark batches until nothing is due; returns how many
+        were published. Two short transactions a batch: the claim, and the mark
+        (which also says whether the claimed aggregates have more to publish)."""
+        published = 0
         while rows := self.claim():
-            for row in rows:
-                self.publish(row)
-                self.mark_published(row.id)
-                published += 1
-                longest_wait = max(longest_wait, (utcnow() - as_utc(row.occurred_at)).total_seconds())
-        if longest_wait > SLOW_PUBLISH_SECONDS:  # recorded by a process that died, or a broker away
-            log.info("outbox: published %d events, the oldest %.1f s after it was recorded", published,
-                     longest_wait, extra={"outbox_wait_seconds": round(longest_wait, 3)})
+            more = self.publish_rows(rows)
+            published += len(rows)
+            if not more and len(rows) < BATCH:
+                break  # anything committed meanwhile is handed over, or wakes the relay again
         return published
 
+    @staticmethod
+    def _log_wait(rows):
+        longest_wait = max((utcnow() - as_utc(row.occurred_at)).total_seconds() for row in rows)
+        if longest_wait > SLOW_PUBLISH_SECONDS:  # recorded by a process that died, or a broker away
+            log.info("outbox: published %d events, the oldest %.1f s after it was recorded", len(rows),
+                     longest_wait, extra={"outbox_wait_seconds": round(longest_wait, 3)})
+
     def claim(self):
-        """The oldest unpublished row of each aggregate that no live relay holds, claimed."""
+        """The oldest unpublished row of each aggregate that no live relay holds,
+        claimed, in the order they were recorded. Only an aggregate's oldest row is
+        ever claimed, so its next row waits until this one is published."""
         now = utcnow()
         token = f"{self.name}:{uuid.uuid4().hex[:8]}"
         heads = (select(func.min(OUTBOX.c.id)).where(OUTBOX.c.published_at.is_(None))
                  .group_by(OUTBOX.c.aggregate).limit(BATCH))
         with self.engine.begin() as connection:
-            connection.execute(update(OUTBOX).where(
+            rows = connection.execute(update(OUTBOX).where(
                 OUTBOX.c.id.in_(heads.scalar_subquery()), OUTBOX.c.published_at.is_(None),
                 or_(OUTBOX.c.claimed_at.is_(None), OUTBOX.c.claimed_at < now - timedelta(seconds=self.lease_seconds)),
-            ).values(claimed_by=token, claimed_at=now))
-        with self.engine.connect() as connection:
-            return list(connection.execute(select(OUTBOX).where(
-                OUTBOX.c.claimed_by == token, OUTBOX.c.published_at.is_(None)).order_by(OUTBOX.c.id)))
+            ).values(claimed_by=token, claimed_at=now).returning(*OUTBOX.c)).all()
+        return sorted(rows, key=lambda row: row.id)
 
-    def mark_published(self, row_id):
+    def mark_published(self, rows):
+        """Mark the rows published; True if their aggregates have more waiting."""
         with self.engine.begin() as connection:
-            connection.execute(update(OUTBOX).where(OUTBOX.c.id == row_id).values(published_at=utcnow()))
+            connection.execute(update(OUTBOX).where(OUTBOX.c.id.in_([row.id for row in rows]))
+                               .values(published_at=utcnow()))
+            return connection.execute(select(OUTBOX.c.id).where(
+                OUTBOX.c.published_at.is_(None),
+                OUTBOX.c.aggregate.in_({row.aggregate for row in rows})).limit(1)).first() is not None
 
     def forget_published(self):
         cutoff = utcnow() - timedelta(seconds=KEEP_SECONDS)
         with self.engine.begin() as connection:
             connection.execute(delete(OUTBOX).where(and_(OUTBOX.c.published_at.is_not(None),
                                                          OUTBOX.c.published_at < cutoff)))
-
-
-def as_utc(moment):
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Outbox(DependencyProvider):
@@ -283,6 +322,5 @@ class Outbox(DependencyProvider):
                                extra_headers=headers)
 
     def get_dependency(self, worker_ctx):
-        return OutboxWriter(self.container.service_name, self.event_types, worker_ctx.call_id_stack,
-                            self.relay.wake if self.relay else lambda: None)
+        return OutboxWriter(self.container.service_name, self.event_types, worker_ctx.call_id_stack, self.relay)
 

@@ -1,18 +1,13 @@
 """What happens to a payment when the bank answers: plain functions of a session."""
-import hashlib
-import json
 import secrets
-from datetime import UTC, datetime
 
 from sqlalchemy import update
 
+from booking.kit.fingerprints import fingerprint
+from booking.kit.times import as_utc, utcnow  # noqa: F401 (what the service uses)
 from booking.payments.models import Payment
 
 FINAL = {"succeeded", "failed", "refunded"}
-
-
-def utcnow():
-    return datetime.now(UTC)
 
 
 def new_payment_id():
@@ -24,7 +19,7 @@ def request_hash(reservation_id, summary):
     expiry and holder (a `card_summary`) are enough to tell two requests apart."""
     fields = {"reservation": reservation_id, "last4": summary["last4"],
               "exp": [summary["exp_month"], summary["exp_year"]], "holder": summary["holder"]}
-    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+    return fingerprint(fields)
 
 
 def record_outcome(session, payment_id, charge):
@@ -41,6 +36,24 @@ def record_outcome(session, payment_id, charge):
     payment = session.get(Payment, payment_id)
     session.refresh(payment)
     return payment if changed else None
+
+
+# the failure code of a payment whose card the bank refused at the charge ("refused:<why>")
+REFUSED = "refused:"
+
+
+def record_refusal(session, payment_id, why):
+    """The bank refused the card itself: the payment failed, and nothing is announced
+    (a refusal is not a decline: the hold stays for another card)."""
+    session.execute(update(Payment).where(Payment.id == payment_id, Payment.status == "pending")
+                    .values(status="failed", failure_code=(REFUSED + why)[:40], updated_at=utcnow()))
+
+
+def refused_card(failure_code):
+    """Why the bank refused the card, if that is how the payment failed; else None."""
+    if failure_code and failure_code.startswith(REFUSED):
+        return failure_code.removeprefix(REFUSED)
+    return None
 
 
 def mark_unknown(session, payment_id):

@@ -7,14 +7,14 @@ from nameko.timer import timer
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from booking.kit.bank import Bank, Charge
+from booking.kit.bank import Bank, BankTimedOut, Charge
 from booking.kit.database import Database
 from booking.kit.errors import BookingError, IdempotencyKeyReused
 from booking.kit.events import event_handler
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
 from booking.kit.logs import RequestLog
-from booking.kit.mail import Mailer, due_to_send
+from booking.kit.mail import KeptMail, Mailer
 from booking.kit.metrics import Metrics
 from booking.kit.outbox import Outbox
 from booking.kit.rpc import ServiceRpc, rpc
@@ -22,6 +22,7 @@ from booking.kit.schemas import load, to_minor
 from booking.payments import emails, ledger
 from booking.payments.exceptions import (
     BankUnavailable,
+    CardRefused,
     NotPayable,
     PaymentDeclined,
     PaymentInProgress,
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 # how often payments whose worker died are looked for and settled with the bank,
 # and receipts left unsent are sent
 SWEEP_SECONDS = 15
+# a paid (or refunded) payment's receipt, kept until it is sent
+RECEIPTS = KeptMail(Payment.id, Payment.receipt_sent_at, Payment.receipt_claimed_at,
+                    Payment.status.in_(("succeeded", "refunded")))
 
 
 class PaymentsService(Pingable):
@@ -114,8 +118,15 @@ class PaymentsService(Pingable):
                 amount_minor=payment["amount_minor"], currency=payment["currency"], source=source,
                 reference=reservation["id"], description=f"Booking {reservation['id']}",
                 idempotency_key=payment["id"])
-        except BankUnavailable:
-            charge = self._settle_with_bank(payment["id"])
+        except BankUnavailable as unavailable:
+            # unanswered, the request may still reach the bank after the look-up
+            charge = self._settle_with_bank(payment["id"], unanswered=isinstance(unavailable, BankTimedOut))
+        except CardRefused as refusal:
+            # the bank refused the card itself (not a decline): nothing was charged, the
+            # hold stays for another card, and a retry with this key gets the same answer
+            with self.db.get_session() as session:
+                ledger.record_refusal(session, payment["id"], refusal.details.get("card", "invalid"))
+            raise
         return self._conclude(payment["id"], charge)
 
     @rpc(expected_exceptions=BookingError)
@@ -169,7 +180,7 @@ class PaymentsService(Pingable):
         receipts that a dead worker or a failed send left unsent."""
         with self.db.get_session() as session:
             unsettled = self._unsettled(session)
-            unsent = list(session.scalars(select(Payment.id).where(self._receipt_due())))
+            unsent = list(session.scalars(select(Payment.id).where(RECEIPTS.due())))
         self._settle(unsettled)
         for payment_id in unsent:
             try:
@@ -179,17 +190,10 @@ class PaymentsService(Pingable):
 
     # -- internals -------------------------------------------------------------------
 
-    @staticmethod
-    def _receipt_due():
-        """SQL condition: paid, receipt not sent, and not claimed by a live worker."""
-        return and_(Payment.status.in_(("succeeded", "refunded")),
-                    due_to_send(Payment.receipt_sent_at, Payment.receipt_claimed_at))
-
     def _send_receipt(self, payment_id):
         with self.db.get_session() as session:
-            claimed = session.execute(update(Payment).where(Payment.id == payment_id, self._receipt_due())
-                                      .values(receipt_claimed_at=ledger.utcnow())).rowcount
-            payment = session.get(Payment, payment_id) if claimed else None
+            mine = RECEIPTS.claim(session, payment_id)
+            payment = session.get(Payment, payment_id) if mine else None
             receipt, user_id = (PaymentSchema().dump(payment), payment.user_id) if payment else (None, None)
         if receipt is None:
             return
@@ -200,15 +204,15 @@ class PaymentsService(Pingable):
                              key=f"receipt-{payment_id}")
         except Exception:
             with self.db.get_session() as session:  # not sent: the next sweep tries again
-                session.execute(update(Payment).where(Payment.id == payment_id).values(receipt_claimed_at=None))
+                RECEIPTS.give_back(session, payment_id, mine)
             raise
         with self.db.get_session() as session:
-            session.execute(update(Payment).where(Payment.id == payment_id).values(receipt_sent_at=ledger.utcnow()))
+            RECEIPTS.mark_sent(session, payment_id, mine)
 
     def _unsettled(self, session, *criteria):
         """The ids of payments whose outcome nobody is finding out: unknown ones, and
         pending ones older than any live worker takes (two bank timeouts and a margin)."""
-        abandoned = ledger.utcnow() - timedelta(seconds=2 * float(self.config.get("BANK_TIMEOUT", 10)) + 5)
+        abandoned = ledger.utcnow() - self._landing_window()
         return list(session.scalars(select(Payment.id).where(
             or_(Payment.status == "unknown", and_(Payment.status == "pending", Payment.updated_at < abandoned)),
             *criteria)))
@@ -251,14 +255,35 @@ class PaymentsService(Pingable):
         except IntegrityError:
             raise PaymentInProgress() from None  # a twin request with the same key got there first
 
-    def _settle_with_bank(self, payment_id):
-        """The outcome of a charge whose answer was lost: looked up under its key."""
+    def _settle_with_bank(self, payment_id, unanswered=True):
+        """The outcome of a charge whose answer was lost: looked up under its key.
+        No charge found is not yet a decline while an unanswered request may still
+        land (one that timed out can reach the bank after the look-up): the outcome
+        stays unknown, and a later look (the sweep's) decides. An answered failure
+        (a 5xx) is final: nothing more will land."""
         try:
-            return self.bank.find_charge(payment_id) or Charge("declined", None, "not_charged")
+            charge = self.bank.find_charge(payment_id)
         except BankUnavailable:
+            charge = None
+            may_still_land = True
+        else:
+            may_still_land = charge is None and unanswered and self._attempted_within(
+                payment_id, self._landing_window())
+        if may_still_land:
             with self.db.get_session() as session:
                 ledger.mark_unknown(session, payment_id)
-            raise PaymentPending() from None
+            raise PaymentPending()
+        return charge or Charge("declined", None, "not_charged")
+
+    def _landing_window(self):
+        """How long after a charge request it may still reach the bank: what a live
+        worker waits (two bank timeouts) and a margin."""
+        return timedelta(seconds=2 * float(self.config.get("BANK_TIMEOUT", 10)) + 5)
+
+    def _attempted_within(self, payment_id, window):
+        with self.db.get_session() as session:
+            created = session.scalar(select(Payment.created_at).where(Payment.id == payment_id))
+        return created is not None and ledger.as_utc(created) > ledger.utcnow() - window
 
     def _conclude(self, payment_id, charge):
         with self.db.get_session() as session:
@@ -277,6 +302,8 @@ class PaymentsService(Pingable):
             raise PaymentInProgress()
         if payment.status == "unknown":
             raise PaymentPending()
+        if payment.status == "failed" and ledger.refused_card(payment.failure_code):
+            raise CardRefused(details={"card": ledger.refused_card(payment.failure_code)})
         if payment.status == "failed":
             raise PaymentDeclined.because(payment.failure_code)
         return PaymentSchema().dump(payment)

@@ -1,13 +1,12 @@
 """Holding rooms night by night, and moving reservations between states: plain
 functions of a session, each meant to run inside one short transaction."""
-import hashlib
-import json
 import secrets
-from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
 from booking.kit.errors import IdempotencyKeyReused
+from booking.kit.fingerprints import fingerprint
+from booking.kit.times import nights, utcnow  # noqa: F401 (utcnow: what the service and tests use)
 from booking.reservations.exceptions import NoRoomLeft
 from booking.reservations.models import Reservation, RoomNight
 
@@ -20,21 +19,12 @@ TRANSITIONS = {
 HOLDS_ROOMS = {"held", "confirmed"}
 
 
-def utcnow():
-    return datetime.now(UTC)
-
-
 def new_reference():
     return "BK" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
 
 
 def request_hash(request):
-    canonical = {key: str(value) for key, value in request.items() if key != "idempotency_key"}
-    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
-
-
-def nights(check_in, check_out):
-    return [check_in + timedelta(days=offset) for offset in range((check_out - check_in).days)]
+    return fingerprint({key: str(value) for key, value in request.items() if key != "idempotency_key"})
 
 
 def find_by_key(session, user_id, idempotency_key, fingerprint):

@@ -43,6 +43,8 @@ VAT_RATE = Decimal("0.10")
 SWEEP_SECONDS = 30
 # a hold races other holds for the same nights; PostgreSQL may ask us to try again
 HOLD_ATTEMPTS = 3
+# a payment in these states may still take the money: its hold is kept meanwhile
+UNCONCLUDED = ("pending", "unknown")
 
 
 class ReservationsService(Pingable):
@@ -121,14 +123,18 @@ class ReservationsService(Pingable):
 
     @rpc(expected_exceptions=BookingError)
     def cancel(self, reservation_id):
-        """Cancel a held or confirmed reservation of the caller's; its rooms are
-        released and, if it was paid, payments refunds it. Cancelling again
-        returns it as it is. Raises ReservationNotFound, ReservationNotCancellable."""
+        """Cancel a held or confirmed reservation of the caller's, before its stay is
+        over; its rooms are released and, if it was paid, payments refunds it.
+        Cancelling again returns it as it is. Raises ReservationNotFound,
+        ReservationNotCancellable (409: ended, or the stay is over)."""
         caller = self.caller.require("bookings")
         with self.db.get_session() as session:
             reservation = self._find(session, caller, reservation_id)
             if reservation.status == "cancelled":  # cancelled already: a retry changes nothing
                 return ReservationSchema().dump(reservation)
+            if reservation.check_out <= holds.utcnow().date():
+                raise ReservationNotCancellable("This stay is over; it can no longer be cancelled",
+                                                details={"status": reservation.status, "check_out": "past"})
             moved = holds.move(session, reservation.id, "cancelled", reason="cancelled_by_guest")
             if moved is None:
                 raise ReservationNotCancellable(details={"status": reservation.status})
@@ -151,7 +157,7 @@ class ReservationsService(Pingable):
     def confirmation_pdf(self, reservation_id):
         """The confirmation PDF of a confirmed reservation of the caller's (or any,
         with scope `reservations:read`): {filename, content_type, content_base64,
-        pages, sha256, size}. Rendered by reports on confirmation and kept.
+        sha256, size}. Rendered by reports on confirmation and kept.
         Raises ReservationNotFound, NotConfirmed."""
         caller = self.caller.require()
         with self.db.get_session() as session:
@@ -167,31 +173,10 @@ class ReservationsService(Pingable):
 
     @event_handler("payments", "payment_succeeded")
     def confirm_paid(self, payment):
-        """Paid: the hold becomes a confirmed reservation, with its confirmation PDF
-        (rendered first, so that the e-mail the confirmation causes can carry it).
-        Paid too late (the hold expired or was cancelled meanwhile) or twice: the
-        money goes back. Delivered again, it changes nothing."""
-        with self.db.get_session() as session:
-            reservation = session.get(Reservation, payment["reservation_id"])
-            held = reservation is not None and reservation.status == "held"
-            late = reservation is not None and not held and reservation.payment_id != payment["payment_id"]
-            details = ReservationSchema().dump(reservation) if held else None
-        if late:
-            self.payments.refund(payment["payment_id"])
-        if not held:
-            return
-        pdf = self._render_confirmation_of(details)
-        with self.db.get_session() as session:
-            moved = holds.move(session, payment["reservation_id"], "confirmed", reason="paid",
-                               payment_id=payment["payment_id"], only_from=("held",))
-            if moved is not None:
-                if moved.confirmation_pdf is None:
-                    moved.confirmation_pdf = pdf
-                self._announce(session, "reservation_confirmed", moved)
-                return
-            late = session.get(Reservation, payment["reservation_id"]).payment_id != payment["payment_id"]
-        if late:  # ended between the two looks
-            self.payments.refund(payment["payment_id"])
+        """Paid: the hold becomes a confirmed reservation. Paid too late (the hold
+        expired or was cancelled meanwhile) or twice: the money goes back.
+        Delivered again, it changes nothing."""
+        self._confirm(payment["reservation_id"], payment["payment_id"])
 
     @event_handler("payments", "payment_failed")
     def release_unpaid(self, payment):
@@ -209,18 +194,21 @@ class ReservationsService(Pingable):
     @timer(interval=SWEEP_SECONDS, eager=True)
     def expire_holds(self):
         """Holds past their expiry give their rooms back, unless a payment for them
-        went through after all: payments settles any unknown outcome with the bank
-        first. Safe with several instances sweeping at once."""
+        went through after all, or may still: payments first settles with the bank
+        any outcome it does not know, and a payment still being charged, or whose
+        outcome the bank cannot tell yet, keeps the hold until a later sweep finds
+        it concluded. Safe with several instances sweeping at once."""
         with self.db.get_session() as session:
             due = holds.expired_holds(session, holds.utcnow())
         for reservation_id in due:
             try:
-                paid = [p for p in self.payments.for_reservation(reservation_id) if p["status"] == "succeeded"]
+                payments = self.payments.for_reservation(reservation_id)
             except BookingError:
                 continue  # payments cannot say: keep the hold until the next sweep
+            paid = [p for p in payments if p["status"] == "succeeded"]
             if paid:
-                self.confirm_paid({"reservation_id": reservation_id, "payment_id": paid[0]["id"]})
-            else:
+                self._confirm(reservation_id, paid[0]["id"])
+            elif not any(p["status"] in UNCONCLUDED for p in payments):
                 self._end_hold(reservation_id, "expired", "not_paid_in_time")
 
     # -- internals -------------------------------------------------------------------
@@ -245,6 +233,28 @@ class ReservationsService(Pingable):
             session.flush()
             self._announce(session, "reservation_held", reservation)
             return ReservationSchema().dump(reservation)
+
+    def _confirm(self, reservation_id, payment_id):
+        """The hold becomes a confirmed reservation, with its confirmation PDF
+        (rendered first, so that the e-mail its event causes can carry it); a
+        payment for a reservation that is no longer held, and not by it, goes back."""
+        with self.db.get_session() as session:
+            reservation = session.get(Reservation, reservation_id)
+            held = reservation is not None and reservation.status == "held"
+            late = reservation is not None and not held and reservation.payment_id != payment_id
+            details = ReservationSchema().dump(reservation) if held else None
+        if held:
+            pdf = self._render_confirmation_of(details)
+            with self.db.get_session() as session:
+                moved = holds.move(session, reservation_id, "confirmed", reason="paid", payment_id=payment_id)
+                if moved is not None:
+                    if moved.confirmation_pdf is None:
+                        moved.confirmation_pdf = pdf
+                    self._announce(session, "reservation_confirmed", moved)
+                    return
+                late = session.get(Reservation, reservation_id).payment_id != payment_id  # ended meanwhile
+        if late:
+            self.payments.refund(payment_id)
 
     def _render_confirmation_of(self, reservation):
         """The confirmation PDF of a reservation (as ReservationSchema dumps it), or

@@ -3,15 +3,12 @@
 Each reservation is recorded once (`HeldStay`); a stay starts or stops taking
 rooms only when its `active` flag flips, so a redelivered event changes nothing.
 """
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import and_, exists, select, update
 
+from booking.kit.times import nights
 from booking.search.models import BookedNight, HeldStay, RoomType
-
-
-def stay_nights(check_in, check_out):
-    return [check_in + timedelta(days=n) for n in range((check_out - check_in).days)]
 
 
 def as_date(value):
@@ -48,17 +45,17 @@ def stop(session, event):
 
 
 def _count(session, stay, delta):
-    nights = stay_nights(stay.check_in, stay.check_out)
+    stay_nights = nights(stay.check_in, stay.check_out)
     known = set(session.scalars(select(BookedNight.night).where(
         BookedNight.hotel_id == stay.hotel_id, BookedNight.room_type == stay.room_type,
-        BookedNight.night.in_(nights))))
+        BookedNight.night.in_(stay_nights))))
     session.add_all(BookedNight(hotel_id=stay.hotel_id, room_type=stay.room_type, night=night, taken=0)
-                    for night in nights if night not in known)
+                    for night in stay_nights if night not in known)
     session.flush()
     session.execute(
         update(BookedNight)
         .where(BookedNight.hotel_id == stay.hotel_id, BookedNight.room_type == stay.room_type,
-               BookedNight.night.in_(nights))
+               BookedNight.night.in_(stay_nights))
         .values(taken=BookedNight.taken + delta)
         .execution_options(synchronize_session=False))
 

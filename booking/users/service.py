@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from nameko.dependency_providers import Config
 from nameko.timer import timer
-from sqlalchemy import and_, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from booking.kit.database import Database
@@ -13,7 +13,7 @@ from booking.kit.events import event_handler
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
 from booking.kit.logs import RequestLog
-from booking.kit.mail import Mailer, due_to_send
+from booking.kit.mail import KeptMail, Mailer
 from booking.kit.metrics import Metrics
 from booking.kit.outbox import Outbox
 from booking.kit.rpc import ServiceRpc, rpc
@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 # how often e-mails left unsent are looked for
 SWEEP_SECONDS = 15
+# an e-mail to send once for an event (older rows, without a kind, only record a sending)
+EMAILS = KeptMail(SentEmail.key, SentEmail.sent_at, SentEmail.claimed_at, SentEmail.kind.is_not(None))
 
 
 class UsersService(Pingable):
@@ -149,7 +151,7 @@ class UsersService(Pingable):
     def send_unsent(self):
         """Send the e-mails that a dead worker or a refused SMTP delivery left unsent."""
         with self.db.get_session() as session:
-            due = list(session.scalars(select(SentEmail.key).where(self._due())))
+            due = list(session.scalars(select(SentEmail.key).where(EMAILS.due())))
         for key in due:
             try:
                 self._send(key)
@@ -165,23 +167,15 @@ class UsersService(Pingable):
             pass  # kept already: sent, being sent by a live worker, or due
         self._send(key)
 
-    @staticmethod
-    def _due():
-        """SQL condition: kept to be sent (older rows only record a sending), not sent,
-        and not claimed by a live worker."""
-        return and_(SentEmail.kind.is_not(None), due_to_send(SentEmail.sent_at, SentEmail.claimed_at))
-
     def _send(self, key):
         """Claim the e-mail, send it, mark it sent; if it does not go, the claim is
         given back for the sweep."""
         with self.db.get_session() as session:
-            now = datetime.now(UTC)
-            claimed = session.execute(update(SentEmail).where(SentEmail.key == key, self._due())
-                                      .values(claimed_at=now)).rowcount
-            email = session.get(SentEmail, key) if claimed else None
+            mine = EMAILS.claim(session, key)
+            email = session.get(SentEmail, key) if mine else None
             user = session.get(User, email.user_id) if email else None
             if email is not None and user is None:
-                email.sent_at = now  # no such account: there is no one to write to
+                email.sent_at = mine  # no such account: there is no one to write to
             message = (email.kind, email.event, user.id, user.email, user.full_name) if user else None
         if message is None:
             return
@@ -197,12 +191,11 @@ class UsersService(Pingable):
             self.mailer.send(to, subject, text, html, attachments=attachments, key=key.replace(":", "-"))
         except Exception:
             with self.db.get_session() as session:
-                session.execute(update(SentEmail).where(SentEmail.key == key).values(claimed_at=None))
+                EMAILS.give_back(session, key, mine)
             raise
         with self.db.get_session() as session:
             sent = datetime.now(UTC)
-            session.execute(update(SentEmail).where(SentEmail.key == key).values(sent_at=sent))
-            if kind == "welcome":
+            if EMAILS.mark_sent(session, key, mine, sent) and kind == "welcome":
                 session.get(User, user_id).welcome_sent_at = sent
 
     def _confirmation_pdf(self, reservation):

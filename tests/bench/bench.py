@@ -311,6 +311,8 @@ def main():
     parser.add_argument("--saturation-clients", type=int, default=50,
                         help="the mix's closed-loop clients at saturation (default 50)")
     parser.add_argument("--mix-only", action="store_true", help="run the mix alone (parts 1-5 skipped)")
+    parser.add_argument("--bookings-only", action="store_true",
+                        help="run the complete bookings alone (part 4, with its CPU table)")
     parser.add_argument("--gateways", type=int, default=2,
                         help="gateway instances sharing the web port (default 2: one per core)")
     args = parser.parse_args()
@@ -335,6 +337,9 @@ def run_all(args):
     results = {}
     try:
         base = f"http://127.0.0.1:{port}"
+        if args.bookings_only:
+            results["bookings"] = [bench_bookings(base, seconds, CpuMeter(stack.pid))]
+            return results
         if not args.mix_only:
             with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
                 script.write(ROTATING_CITIES % ", ".join(f'"{c.replace(" ", "%20")}"' for c in CITIES))
@@ -348,7 +353,7 @@ def run_all(args):
     finally:
         stack.send_signal(signal.SIGINT)
         stack.wait(60)
-    if not args.mix_only:
+    if not (args.mix_only or args.bookings_only):
         results["raw_amqp"] = bench_amqp(seconds)
     return results
 
@@ -356,6 +361,10 @@ def run_all(args):
 def report(results, args):
     print(f"\nBooking benchmark: {os.cpu_count()} cores, {args.seconds} s a run, loopback only, "
           f"{args.gateways} gateway instance(s)")
+    if args.bookings_only:
+        table("complete bookings: hold + pay (bank) -> confirmed  (req/s = bookings/s)", results["bookings"])
+        cpu_table(results["bookings"][0])
+        return
     if "search" in results:
         report_parts(results)
     mix_report.report(results["mix"], BENCH_VAR)

@@ -25,6 +25,7 @@ from booking.reservations.service import ReservationsService
 from booking.search.service import SearchService
 from booking.users.service import UsersService
 from entrypoints.gateway.service import GatewayService
+from tests.conftest import start_sandbox_bank
 from tests.integration.test_accounts import PASSWORD, Client, login, register
 
 CHECK_IN = date.today() + timedelta(days=30)
@@ -46,10 +47,15 @@ def saga_config(config, db_uris, sandbox_bank):
 
 @pytest.fixture
 def containers(container_factory, saga_config):
+    return start_containers(container_factory, saga_config)
+
+
+def start_containers(container_factory, config):
+    """Every service in a container of its own (reservations twice): {name: the first}."""
     started = {}
     for service in (SearchService, UsersService, AuthService, ReservationsService, ReservationsService,
                     PaymentsService, ReportsService, GatewayService):
-        container = container_factory(service, saga_config)
+        container = container_factory(service, config)
         container.start()
         started.setdefault(container.service_name, container)
     return started
@@ -200,6 +206,73 @@ def test_a_declined_card_releases_the_hold(guest, bank, saga_config):
     eventually(lambda: [held for _, held, _ in room_nights(saga_config)] == [0, 0])
     assert bank.balance()["charged"] == 0
     assert [charge["status"] for charge in bank.charges(reservation_id)] == ["failed"]
+
+
+@pytest.fixture
+def late_bank(tmp_path):
+    """A sandbox bank whose charges land 2.5 s after they are sent."""
+    (tmp_path / "late").mkdir()
+    process, url = start_sandbox_bank(tmp_path / "late", "--charge-delay-ms", "2500")
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+def test_a_charge_that_lands_after_its_request_timed_out_is_never_taken_as_declined(
+        container_factory, saga_config, late_bank):
+    """The charge request times out (BANK_TIMEOUT 1 s) and the look-up right after
+    finds nothing, yet the charge lands a moment later: the payment stays unknown
+    (503, being checked), and the next look finds it and confirms the booking,
+    instead of declining it and releasing the hold while the money is taken."""
+    config = {**saga_config, "BANK_URL": late_bank, "BANK_TIMEOUT": 1}
+    containers = start_containers(container_factory, config)
+    with Client(f"http://{config['WEB_SERVER_ADDRESS']}") as guest:
+        register(guest)
+        guest.headers["Authorization"] = f"Bearer {login(guest)['access_token']}"
+        reservation_id = hold(guest, "late-bank").json()["id"]
+        pending = pay(guest, reservation_id, "pay-late")
+        assert pending.status_code == 503 and pending.json()["error"] == "PAYMENT_PENDING", pending.text
+        assert status_of(guest, reservation_id) == "held"
+
+        eventlet.sleep(3)  # the charge lands
+        with entrypoint_hook(containers["payments"], "sweep") as sweep:
+            sweep()
+        eventually(lambda: status_of(guest, reservation_id) == "confirmed")
+        with Bank(late_bank) as bank:
+            assert [charge["status"] for charge in bank.charges(reservation_id)] == ["succeeded"]
+        again = pay(guest, reservation_id, "pay-late")  # the guest's retry gets the payment
+        assert again.status_code == 200 and again.json()["status"] == "succeeded"
+
+
+def test_a_refund_the_bank_cannot_take_is_retried_and_made_once_when_the_bank_is_back(
+        container_factory, saga_config, tmp_path):
+    """The bank is down when a paid booking is cancelled: payments' refund handler
+    fails, is tried again after a growing delay (not acked and lost, as nameko
+    would), and refunds once, when the bank is back."""
+    (tmp_path / "flaky").mkdir()
+    process, url = start_sandbox_bank(tmp_path / "flaky")
+    config = {**saga_config, "BANK_URL": url, "BANK_TIMEOUT": 2}
+    start_containers(container_factory, config)
+    with Client(f"http://{config['WEB_SERVER_ADDRESS']}") as guest, Bank(url) as bank:
+        register(guest)
+        guest.headers["Authorization"] = f"Bearer {login(guest)['access_token']}"
+        reservation_id = hold(guest, "refund-later").json()["id"]
+        assert pay(guest, reservation_id, "pay-refund-later").status_code == 200
+        eventually(lambda: status_of(guest, reservation_id) == "confirmed")
+
+        process.terminate()
+        process.wait(10)  # the bank goes away
+        assert guest.post(f"/api/v1/reservations/{reservation_id}/cancel").status_code == 200
+        eventlet.sleep(1)  # the refund fails, and waits to be tried again
+        process, _ = start_sandbox_bank(tmp_path / "flaky", port=int(url.rsplit(":", 1)[1]))
+        try:
+            eventually(lambda: bank.balance()["refunded"] == bank.balance()["charged"] > 0, timeout=20)
+            eventually(lambda: guest.get(f"/api/v1/reservations/{reservation_id}").json()["refunded"])
+            [charge] = bank.charges(reservation_id)
+            assert charge["refunded_amount"] == charge["amount"]
+        finally:
+            process.terminate()
+            process.wait(10)
 
 
 def test_an_expired_hold_frees_its_rooms(guest, containers, saga_config):

@@ -2,6 +2,7 @@
 network is replaced by a stand-in for smtplib.SMTP."""
 import logging
 import smtplib
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 
@@ -129,3 +130,42 @@ def test_a_failed_send_is_mail_not_sent_and_never_shows_the_password(monkeypatch
     for text in (str(error), repr(error.args), error.to_dict().__repr__(), caplog.text):
         assert PASSWORD not in text
     assert "Dear Zo" not in caplog.text  # nor the body
+
+
+def kept_receipt(tmp_path):
+    """A payments database holding one paid payment whose receipt is due."""
+    from sqlalchemy.orm import Session
+
+    from booking.payments.models import Payment
+    from booking.payments.service import RECEIPTS
+    from tests.unit.test_holds import migrated_engine
+
+    engine = migrated_engine(tmp_path, "payments")
+    now = datetime.now(UTC)
+    with Session(engine) as session, session.begin():
+        session.add(Payment(id="pay_1", idempotency_key="k", request_hash="h", reservation_id="BK1", user_id=1,
+                            amount_minor=100, currency="EUR", card_brand="visa", card_last4="4242",
+                            status="succeeded", refunded_minor=0, created_at=now, updated_at=now))
+    return engine, RECEIPTS, Payment
+
+
+def test_a_worker_whose_claim_lapsed_can_neither_clear_nor_mark_the_newer_claim(tmp_path):
+    from sqlalchemy.orm import Session
+
+    engine, receipts, payment = kept_receipt(tmp_path)
+    lapsed = datetime.now(UTC) - timedelta(seconds=mail.CLAIM_LEASE_SECONDS + 5)
+    with Session(engine) as session, session.begin():
+        first = receipts.claim(session, "pay_1", now=lapsed)  # a slow worker, whose lease ran out
+    with Session(engine) as session, session.begin():
+        second = receipts.claim(session, "pay_1")  # so another takes the e-mail over
+        assert first and second and receipts.claim(session, "pay_1") is None
+    with Session(engine) as session, session.begin():
+        receipts.give_back(session, "pay_1", first)  # the first one's send failed late
+        assert receipts.mark_sent(session, "pay_1", first) is False
+    with Session(engine) as session, session.begin():
+        assert receipts.claim(session, "pay_1") is None  # still the second's: no third sender
+        assert receipts.mark_sent(session, "pay_1", second) is True
+    with Session(engine) as session:
+        kept = session.get(payment, "pay_1")
+        assert kept.receipt_sent_at is not None
+    engine.dispose()

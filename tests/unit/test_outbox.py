@@ -49,13 +49,43 @@ def test_an_event_the_service_does_not_declare_is_refused(engine):
         record(engine, ("reservation_lost", "BK1", {"n": 1}))
 
 
-def test_a_commit_wakes_the_relay_and_a_rollback_does_not(engine):
-    woken = []
-    writer = OutboxWriter("reservations", ("reservation_held",), wake=lambda: woken.append(1))
+class HandedRows:
+    """Stands in for the relay a worker hands its committed rows to."""
+
+    name = "relay-under-test"
+
+    def __init__(self):
+        self.rows = []
+
+    def hand(self, row):
+        self.rows.append(row)
+
+
+def test_a_commit_hands_the_row_to_the_relay_already_claimed_and_a_rollback_hands_nothing(engine):
+    relay = HandedRows()
+    writer = OutboxWriter("reservations", ("reservation_held", "reservation_cancelled"), relay=relay)
     record(engine, ("reservation_held", "BK1", {"n": 1}), writer=writer, fail=True)
-    assert woken == []
+    assert relay.rows == []
     record(engine, ("reservation_held", "BK1", {"n": 1}), writer=writer)
-    assert woken == [1]
+    [row] = relay.rows
+    assert (row.event_type, json.loads(row.payload)["n"]) == ("reservation_held", 1)
+    with engine.connect() as connection:
+        assert connection.execute(select(OUTBOX.c.claimed_by)).scalar() == "relay-under-test"
+
+
+def test_a_row_whose_aggregate_has_an_earlier_one_waiting_is_left_to_be_claimed_in_turn(engine):
+    relay = HandedRows()
+    writer = OutboxWriter("reservations", ("reservation_held", "reservation_cancelled"), relay=relay)
+    record(engine, ("reservation_held", "BK1", {"n": 1}), writer=writer)
+    record(engine, ("reservation_cancelled", "BK1", {"n": 2}), writer=writer)  # the hold is not published yet
+    handed, claim_later = relay.rows
+    assert json.loads(handed.payload)["n"] == 1 and claim_later is None
+
+    sent = []
+    Relay(engine, sent.append).publish_rows([handed])
+    assert published_by(sent) == [("reservation_held", 1)]
+    assert Relay(engine, sent.append).publish_due() == 1  # the cancellation, after the hold
+    assert published_by(sent) == [("reservation_held", 1), ("reservation_cancelled", 2)]
 
 
 def test_the_relay_publishes_each_aggregates_events_in_order_and_marks_them(engine):

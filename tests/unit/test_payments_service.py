@@ -16,7 +16,7 @@ from nameko.utils import get_redacted_args
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
-from booking.kit.bank import Charge
+from booking.kit.bank import BankTimedOut, Charge
 from booking.kit.errors import BookingError, IdempotencyKeyReused, ValidationFailed
 from booking.kit.mail import MailNotSent
 from booking.kit.schemas import load
@@ -54,7 +54,8 @@ class FakeBank:
 
     def __init__(self):
         self.charge_answer, self.found = Charge("succeeded", "ch_1"), None
-        self.charge_down = self.find_down = self.refuses_cards = False
+        self.charge_down = self.charge_fails = self.find_down = False
+        self.refuses_cards = self.refuses_at_charge = False
         self.while_charging = None  # what else happens while a charge is on its way
         self.calls = []
 
@@ -69,8 +70,12 @@ class FakeBank:
         self.calls.append(("charge", request))
         if self.while_charging:
             self.while_charging()
-        if self.charge_down:
+        if self.charge_down:  # no answer: the request may have reached the bank or not
+            raise BankTimedOut()
+        if self.charge_fails:  # the bank answered that it failed (5xx)
             raise BankUnavailable()
+        if self.refuses_at_charge:
+            raise CardRefused(details={"card": "token_used"})
         return self.charge_answer
 
     def find_charge(self, idempotency_key):
@@ -222,13 +227,61 @@ def test_a_lost_answer_to_a_charge_that_went_through_is_settled_as_succeeded(pay
     assert statuses(db) == ["succeeded"]
 
 
-def test_a_lost_charge_the_bank_never_made_is_declined_as_not_charged(payments, bank, db):
+def test_a_card_the_bank_refuses_at_the_charge_fails_the_payment_at_once_and_keeps_the_hold(payments, bank, db):
+    bank.refuses_at_charge = True
+
+    with pytest.raises(CardRefused) as refusal:
+        pay(payments)
+    assert refusal.value.details == {"card": "token_used"}
+    assert statuses(db) == ["failed"]  # not left pending for a sweep to release the hold
+    assert dispatched(payments) == []  # a refusal is not a decline: the hold stays for another card
+    payments.sweep()
+    assert bank.made("find_charge") == [] and statuses(db) == ["failed"]
+
+    with pytest.raises(CardRefused):  # the same key again: the same answer, nothing sent to the bank
+        pay(payments)
+    assert len(bank.made("charge")) == 1
+    bank.refuses_at_charge = False
+    assert pay(payments, key="key-2")["status"] == "succeeded"
+
+
+def test_no_charge_found_right_after_a_lost_answer_stays_unknown_until_it_can_no_longer_land(payments, bank, db):
+    """A request that timed out may still reach the bank after the look-up: "no
+    charge" is not a decline until it can no longer land (two bank timeouts)."""
     bank.charge_down = True
+
+    with pytest.raises(PaymentPending):
+        pay(payments)
+    assert statuses(db) == ["unknown"] and dispatched(payments) == []
+
+    payments.sweep()  # still within the window
+    assert statuses(db) == ["unknown"]
+
+    attempted_long_ago(db)
+    payments.sweep()
+    assert statuses(db) == ["failed"]
+    assert [event["failure_code"] for event in dispatched(payments, "payment_failed")] == ["not_charged"]
+
+
+def test_a_charge_the_bank_answered_it_failed_is_declined_as_not_charged_at_once(payments, bank, db):
+    bank.charge_fails = True
 
     assert declined(payments) == (402, {"reason": "not_charged"})
 
     assert statuses(db) == ["failed"]
     assert [event["failure_code"] for event in dispatched(payments, "payment_failed")] == ["not_charged"]
+
+
+def test_a_charge_that_lands_after_the_look_up_is_found_by_the_next_look(payments, bank, db):
+    bank.charge_down = True
+    with pytest.raises(PaymentPending):
+        pay(payments)
+
+    bank.found = Charge("succeeded", "ch_late")  # the request reached the bank after all
+    payments.sweep()
+
+    assert statuses(db) == ["succeeded"]
+    assert [event["status"] for event in dispatched(payments)] == ["succeeded"]
 
 
 def test_when_the_bank_cannot_say_the_payment_is_pending_and_unknown(payments, bank, db):
@@ -293,8 +346,14 @@ def orphan(payments, bank, db):
     with pytest.raises(WorkerDied):
         pay(payments)
     bank.while_charging = None
+    attempted_long_ago(db)
+
+
+def attempted_long_ago(db):
+    """Every payment's charge was sent an hour ago: it can no longer land."""
     with db.get_session() as session:
-        session.execute(update(Payment).values(updated_at=utcnow() - timedelta(hours=1)))
+        an_hour_ago = utcnow() - timedelta(hours=1)
+        session.execute(update(Payment).values(created_at=an_hour_ago, updated_at=an_hour_ago))
         session.commit()
 
 

@@ -13,7 +13,12 @@ from sqlalchemy.orm import sessionmaker
 
 from booking.kit.errors import IdempotencyKeyReused, ServiceUnavailable, ValidationFailed
 from booking.kit.tokens import MissingScope
-from booking.reservations.exceptions import NoRoomLeft, ReservationNotFound, RoomTypeNotFound
+from booking.reservations.exceptions import (
+    NoRoomLeft,
+    ReservationNotCancellable,
+    ReservationNotFound,
+    RoomTypeNotFound,
+)
 from booking.reservations.holds import utcnow
 from booking.reservations.models import Reservation
 from booking.reservations.service import ReservationsService
@@ -217,6 +222,22 @@ def test_cancel_releases_a_held_room_once_and_cancelling_again_changes_nothing(r
     assert doubles_left(reservations) == 2
 
 
+def test_a_stay_that_is_over_cannot_be_cancelled(reservations, db):
+    answer = hold(reservations)
+    reservations.confirm_paid(payment_succeeded(answer["id"]))
+    with db.get_session() as session:
+        session.execute(update(Reservation).values(check_in=utcnow().date() - timedelta(days=3),
+                                                   check_out=utcnow().date()))
+        session.commit()
+
+    with pytest.raises(ReservationNotCancellable) as refusal:
+        reservations.cancel(answer["id"])
+
+    assert refusal.value.http_status == 409
+    assert stored(db, answer["id"])[0] == "confirmed"
+    assert dispatched(reservations, "reservation_cancelled") == []
+
+
 def test_confirm_paid_confirms_a_held_reservation_once_and_a_redelivery_changes_nothing(reservations, db):
     answer = hold(reservations)
 
@@ -315,6 +336,24 @@ def test_expire_holds_keeps_the_hold_while_payments_cannot_say(reservations, db)
     assert stored(db, answer["id"]) == ("held", None, None)
     assert dispatched(reservations, "reservation_expired") == []
     assert doubles_left(reservations) == 1
+
+
+@pytest.mark.parametrize("status", ["pending", "unknown"])
+def test_expire_holds_keeps_a_hold_whose_payment_is_still_being_charged_or_unknown(reservations, db, status):
+    """for_reservation settles what it can with the bank and answers the rest as
+    it stands: a charge under way, or one the bank cannot tell yet, may still take
+    the money, so its hold stays until a later sweep finds it concluded."""
+    answer = hold(reservations)
+    make_overdue(db, answer["id"])
+    reservations.payments.for_reservation.return_value = [{"id": PAYMENT_ID, "status": status}]
+
+    reservations.expire_holds()
+    assert stored(db, answer["id"]) == ("held", None, None)
+
+    reservations.payments.for_reservation.return_value = [{"id": PAYMENT_ID, "status": "succeeded"}]
+    reservations.expire_holds()
+    assert stored(db, answer["id"]) == ("confirmed", "paid", PAYMENT_ID)
+    assert dispatched(reservations, "reservation_expired") == []
 
 
 def test_availability_gives_the_rooms_left_of_each_room_type(reservations, db):
