@@ -21,6 +21,7 @@ import time
 import eventlet
 from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider, SharedExtension
+from nameko.rpc import ServiceProxy
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from booking.kit.errors import (
@@ -78,11 +79,14 @@ class AuthClient(SharedExtension):
             try:
                 with eventlet.Timeout(self.timeout):
                     if self._proxy is None:
-                        # start() gives the proxy to call; stop() belongs to its maker
                         self._standalone = ClusterRpcProxy(
                             self.container.config, reply_listener_cls=StandaloneReplyListener)
-                        self._proxy = self._standalone.start()
-                    return getattr(self._proxy.auth, method)(**kwargs)
+                        self._standalone.start()  # stop() belongs to its maker
+                        # a call not taken within the timeout is dropped by the broker, not
+                        # served late: a refresh its caller gave up on must not spend the token
+                        self._proxy = ServiceProxy(self._standalone._worker_ctx, "auth",
+                                                   self._standalone._reply_listener, expiration=self.timeout)
+                    return getattr(self._proxy, method)(**kwargs)
             except BookingError:
                 raise
             except (Exception, eventlet.Timeout):

@@ -129,7 +129,7 @@ class ReservationsService(Pingable):
         ReservationNotCancellable (409: ended, or the stay is over)."""
         caller = self.caller.require("bookings")
         with self.db.get_session() as session:
-            reservation = self._find(session, caller, reservation_id)
+            reservation = self._find(session, caller, reservation_id, any_with_read_scope=False)
             if reservation.status == "cancelled":  # cancelled already: a retry changes nothing
                 return ReservationSchema().dump(reservation)
             if reservation.check_out <= holds.utcnow().date():
@@ -304,11 +304,13 @@ class ReservationsService(Pingable):
         return ReservationSchema().dump(reservation)
 
     @staticmethod
-    def _find(session, caller, reservation_id):
+    def _find(session, caller, reservation_id, any_with_read_scope=True):
+        """The caller's reservation (or, to read it, any with scope `reservations:read`:
+        a read scope never authorises a change)."""
         request = load(ReservationIdRequest(), {"reservation_id": reservation_id})
         reservation = session.get(Reservation, request["reservation_id"])
         mine = reservation is not None and (
-            reservation.user_id == caller.user_id or "reservations:read" in caller.scopes)
+            reservation.user_id == caller.user_id or (any_with_read_scope and "reservations:read" in caller.scopes))
         if not mine:
             # someone else's reservation is as unknown as a missing one
             raise ReservationNotFound(details={"reservation_id": str(reservation_id)})

@@ -63,33 +63,29 @@ class UsersService(Pingable):
         Takes email, password (at least 12 characters, not a common one; in the
         clear, or sealed as the gateway sends it: booking.kit.sealed) and
         full_name. Returns the user {id, email, full_name, created_at} and emits
-        `user_registered`. Registering again with the same e-mail and password
-        returns the same account (a retried request changes nothing).
+        `user_registered`. An e-mail that has an account is EmailTaken, whatever
+        the password: registering never tells whether a password is right (a
+        retried request that did open the account gets EmailTaken: log in).
         Raises ValidationFailed, WeakPassword, EmailTaken.
         """
         request = load(RegisterRequest(), {"email": email, "password": self._unsealed(password),
                                            "full_name": full_name})
         passwords.check_policy(request["password"], request["email"])
-        existing = self._find(request["email"])
-        if existing is None:
-            # hash before the transaction: it takes a while and holds no lock
-            password_hash = passwords.hash_password(request["password"])
-            try:
-                with self.db.get_session() as session:
-                    user = User(email=request["email"], full_name=request["full_name"],
-                                password_hash=password_hash, created_at=datetime.now(UTC))
-                    session.add(user)
-                    session.flush()
-                    registered = UserSchema().dump(user)
-                    self.outbox.add(session, "user_registered", UserRegisteredEvent().dump(
-                        {"user_id": user.id, "email": user.email, "full_name": user.full_name}), aggregate=user.id)
-            except IntegrityError:
-                existing = self._find(request["email"])  # registered by a concurrent twin
-        if existing is not None:
-            if not passwords.verify_password(existing.password_hash, request["password"]):
-                raise EmailTaken(details={"email": "Taken."})
-            registered = UserSchema().dump(existing)  # its event was recorded with it
-        return registered
+        if self._find(request["email"]) is not None:
+            raise EmailTaken(details={"email": "Taken."})
+        # hash before the transaction: it takes a while and holds no lock
+        password_hash = passwords.hash_password(request["password"])
+        try:
+            with self.db.get_session() as session:
+                user = User(email=request["email"], full_name=request["full_name"],
+                            password_hash=password_hash, created_at=datetime.now(UTC))
+                session.add(user)
+                session.flush()
+                self.outbox.add(session, "user_registered", UserRegisteredEvent().dump(
+                    {"user_id": user.id, "email": user.email, "full_name": user.full_name}), aggregate=user.id)
+                return UserSchema().dump(user)
+        except IntegrityError:  # a concurrent twin registered the address first
+            raise EmailTaken(details={"email": "Taken."}) from None
 
     @rpc(expected_exceptions=BookingError)
     def me(self):

@@ -184,6 +184,12 @@ class GatewayHandler(HttpRequestHandler):
         request_id = request_id_of(worker_ctx) if worker_ctx else f"gateway.{self.method_name}.{uuid.uuid4()}"
         with working_for(worker_ctx):
             log_response(request, response, request_id, started)
+        if worker_ctx is not None:
+            # the response is made now, a page's or an error's: dependencies add to it
+            # (the session's cookie: entrypoints/gateway/sessions.py)
+            for dependency in self.container.dependencies:
+                if hasattr(dependency, "finish_response"):
+                    dependency.finish_response(worker_ctx, response)
         return response
 
 
@@ -218,6 +224,10 @@ class OAuthHandler(ApiHandler):
 
 
 class PageHandler(GatewayHandler):
+    # a page has the web session (its cookie, its CSRF token, the user's tokens); the
+    # JSON API has none and authenticates by its Bearer token alone
+    uses_session = True
+
     def response_from_exception(self, exc):
         status, body, headers = error_body(exc)
         return render_page("error.html", status=status, error=body, status_code=status, headers=headers)

@@ -5,7 +5,13 @@ It holds a random session id, the CSRF token of the session's forms and the
 user's tokens. The cookie is HttpOnly and SameSite=Lax, and Secure when Booking
 is served over HTTPS. Logging in starts a new session (new id, new CSRF token).
 An access token about to expire is exchanged for a new one with the refresh
-token before the page is served.
+token before the page is served, and the cookie then carries the new tokens
+whatever the page turns out to be (an error page included): the spent refresh
+token must never be presented again. A refresh that auth refuses (the grant is
+invalid) logs the session out; auth not answering does not.
+
+Only pages have a session: the JSON API authenticates by its Bearer token alone,
+so that the cookie (which a browser sends by itself) never authorises an API call.
 """
 import base64
 import hashlib
@@ -18,8 +24,8 @@ from weakref import WeakKeyDictionary
 
 from cryptography.fernet import Fernet, InvalidToken
 from nameko.extensions import DependencyProvider
-from werkzeug.wrappers import Response
 
+from booking.auth.exceptions import InvalidGrant
 from booking.kit.errors import BookingError, Forbidden
 from booking.kit.identity import AuthClient
 
@@ -100,9 +106,12 @@ class WebSessions(DependencyProvider):
         self.fernet = Fernet(base64.urlsafe_b64encode(key))
         self.secure = config.get("PUBLIC_URL", "").startswith("https://")
         self.sessions = WeakKeyDictionary()
+        self.cookies = WeakKeyDictionary()
 
     def get_dependency(self, worker_ctx):
-        # the first argument of an HTTP worker is its request (an event handler's is not)
+        if not getattr(worker_ctx.entrypoint, "uses_session", False):
+            return WebSession()  # an API route or an event: no cookie is read, none is written
+        # the first argument of an HTTP worker is its request
         cookies = getattr(worker_ctx.args[0], "cookies", {}) if worker_ctx.args else {}
         session = self._load(cookies.get(COOKIE))
         if session.needs_refresh():
@@ -114,10 +123,16 @@ class WebSessions(DependencyProvider):
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         session = self.sessions.pop(worker_ctx, None)
-        if session is not None and session.changed and isinstance(result, Response):
-            token = self.fernet.encrypt(json.dumps(session.data).encode()).decode()
-            result.set_cookie(COOKIE, token, max_age=MAX_AGE_SECONDS, httponly=True,
-                              secure=self.secure, samesite="Lax", path="/")
+        if session is not None and session.changed:
+            self.cookies[worker_ctx] = self.fernet.encrypt(json.dumps(session.data).encode()).decode()
+
+    def finish_response(self, worker_ctx, response):
+        """Called by the gateway's handler once the response is made, whatever it is
+        (a page, a redirect, an error page): the session's cookie, if it changed."""
+        cookie = self.cookies.pop(worker_ctx, None)
+        if cookie is not None:
+            response.set_cookie(COOKIE, cookie, max_age=MAX_AGE_SECONDS, httponly=True,
+                                secure=self.secure, samesite="Lax", path="/")
 
     def _load(self, cookie):
         if cookie:
@@ -131,8 +146,11 @@ class WebSessions(DependencyProvider):
         try:
             tokens = self.auth.call("token", grant_type="refresh_token", client_id="web",
                                     refresh_token=session.data["refresh_token"])
-        except BookingError:
-            log.info("a session's refresh failed; it is logged out")
+        except InvalidGrant:
+            log.info("a session's refresh token was refused; it is logged out")
             session.log_out()
+            return
+        except BookingError:
+            log.warning("a session's tokens could not be refreshed now (auth away); it stays logged in")
             return
         session.set_tokens(tokens)

@@ -224,6 +224,61 @@ def test_web_register_login_logout_with_sessions_and_csrf(web):
     assert web.get("/account").status_code == 200
 
 
+def web_login(web, email="ada@example.com", password=PASSWORD):
+    form = web.get("/login")
+    logged_in = web.post("/login", data={"csrf_token": csrf_of(form), "email": email, "password": password})
+    assert logged_in.status_code == 303, logged_in.text
+
+
+def test_the_json_api_never_takes_the_session_cookie_for_a_token(web):
+    """A browser sends the cookie by itself (a form on another site included): the
+    API authenticates by its Bearer token alone."""
+    register(web)
+    web_login(web)
+    assert web.get("/account").status_code == 200  # the page knows the session
+    me = web.get("/api/v1/me")
+    assert me.status_code == 401 and me.json()["error"] == "UNAUTHORIZED", me.text
+
+
+@pytest.fixture
+def refreshing(container_factory, stack_config):
+    """A stack whose access tokens are refreshed at every page (they live 20 s, and a
+    session refreshes 30 s before expiry) and where a spent refresh token presented
+    again revokes its session at once (no grace): {"web": client, "auth": container}."""
+    config = {**stack_config, "ACCESS_TOKEN_TTL": 20, "REFRESH_REUSE_GRACE": 0}
+    started = {}
+    for service in (UsersService, AuthService, GatewayService):
+        started[service.name] = container = container_factory(service, config)
+        container.start()
+    with Client(f"http://{config['WEB_SERVER_ADDRESS']}") as client:
+        yield {"web": client, "auth": started["auth"],
+               "start_auth": lambda: container_factory(AuthService, config).start()}
+
+
+def test_tokens_refreshed_while_an_error_page_is_served_are_kept_and_the_guest_stays_logged_in(refreshing):
+    web = refreshing["web"]
+    register(web)
+    web_login(web)
+    before = web.cookies["booking_session"]
+    error = web.get("/bookings/BK00000000")  # reservations is not running: a 503 page
+    assert error.status_code == 503
+    assert web.cookies["booking_session"] != before  # the new tokens came with the error page
+    for _ in range(3):  # each page refreshes again with the last refresh token: never a spent one
+        assert web.get("/account").status_code == 200
+
+
+def test_an_auth_outage_does_not_log_the_guest_out(refreshing):
+    web = refreshing["web"]
+    register(web)
+    web_login(web)
+    refreshing["auth"].stop()  # the refresh cannot be made
+    during = web.get("/account", allow_redirects=False)
+    assert during.status_code != 303, "sent to the login page"  # a 503 page says auth is away
+    refreshing["start_auth"]()
+    after = web.get("/account", allow_redirects=False)
+    assert after.status_code == 200 and "ada@example.com" in after.text
+
+
 def test_a_form_without_its_csrf_token_is_refused(web):
     register(web)
     web.get("/login")

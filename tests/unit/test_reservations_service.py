@@ -222,6 +222,16 @@ def test_cancel_releases_a_held_room_once_and_cancelling_again_changes_nothing(r
     assert doubles_left(reservations) == 2
 
 
+def test_a_read_scope_never_cancels_someone_elses_reservation(reservations, db):
+    answer = hold(reservations)
+    reader = worker(db, calling_as("user:99", "bookings", "reservations:read"))
+
+    assert reader.get(answer["id"])["id"] == answer["id"]  # reading is what the scope is for
+    with pytest.raises(ReservationNotFound):
+        reader.cancel(answer["id"])
+    assert stored(db, answer["id"])[0] == "held"
+
+
 def test_a_stay_that_is_over_cannot_be_cancelled(reservations, db):
     answer = hold(reservations)
     reservations.confirm_paid(payment_succeeded(answer["id"]))

@@ -15,6 +15,7 @@ from booking.kit.identity import CallerOfWorker
 from booking.kit.mail import MailNotSent
 from booking.kit.migrations import upgrade
 from booking.kit.tokens import Caller, MissingScope
+from booking.users import passwords
 from booking.users.exceptions import EmailTaken, InvalidCredentials, WeakPassword
 from booking.users.models import SentEmail, User
 from booking.users.service import UsersService
@@ -100,10 +101,19 @@ def test_register_records_the_new_accounts_event_with_it(users):
     assert dispatched(users) == [{"user_id": user["id"], "email": "ada@example.com", "full_name": "Ada Lovelace"}]
 
 
-def test_registering_again_with_the_same_password_returns_the_same_account(users, db):
-    first = register_ada(users)
+def test_registering_a_taken_email_never_checks_the_password(users, db, monkeypatch):
+    """Registering is public and not rate limited: it must not tell whether a
+    password is right, so the same password and another get the same answer."""
+    register_ada(users)
+    checked = []
+    monkeypatch.setattr(passwords, "verify_password", lambda *args: checked.append(args) or True)
 
-    assert register_ada(users, email="ADA@example.com") == first
+    answers = []
+    for password in (PASSWORD, "difference engine 1822"):
+        with pytest.raises(EmailTaken) as refusal:
+            register_ada(users, email="ADA@example.com", password=password)
+        answers.append(refusal.value.to_dict())
+    assert answers[0] == answers[1] and checked == []
     assert len(stored_users(db)) == 1
     assert len(dispatched(users, "user_registered")) == 1
 
