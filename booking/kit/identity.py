@@ -19,6 +19,7 @@ import logging
 import time
 
 import eventlet
+import jwt
 from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider, SharedExtension
 from nameko.rpc import ServiceProxy
@@ -46,6 +47,15 @@ KEYS_MAX_AGE_SECONDS = 300
 REVOCATIONS_MAX_AGE_SECONDS = 5
 # fetch a new service token when this much of the old one's life is gone
 SERVICE_TOKEN_RENEW_AT = 0.8
+# after auth failed to answer, how long it is not asked again (the keys and the list
+# of revoked tokens this process has are used meanwhile): an auth outage costs one
+# timeout, not one per call
+AUTH_BACKOFF_SECONDS = 5
+# keys are not fetched again for an unknown key id sooner than this after the last
+# fetch: a key made at a rotation is known within this long
+KEYS_MIN_AGE_SECONDS = 10
+# how many unknown key ids are remembered (the oldest forgotten first)
+UNKNOWN_KIDS_KEPT = 1000
 
 
 class AuthClient(SharedExtension):
@@ -68,14 +78,21 @@ class AuthClient(SharedExtension):
         self._revoked, self._revoked_at = frozenset(), 0.0
         self._checked = CheckedTokens()
         self._token, self._token_renew_at = None, 0.0
+        self._down_until = 0.0
+        self._unknown_kids = {}  # kid -> when the keys were last fetched without it
 
     def stop(self):
         self._stop_proxy()
 
     def call(self, method, **kwargs):
         """`auth.<method>(**kwargs)`, bounded by RPC_TIMEOUT; `ServiceUnavailable` if
-        auth does not answer, auth's own typed errors as they are."""
+        auth does not answer (at once, for AUTH_BACKOFF_SECONDS after it did not),
+        auth's own typed errors as they are."""
+        if time.monotonic() < self._down_until:
+            raise self._unavailable()
         with self._lock:
+            if time.monotonic() < self._down_until:  # found away while this call waited
+                raise self._unavailable()
             try:
                 with eventlet.Timeout(self.timeout):
                     if self._proxy is None:
@@ -90,11 +107,15 @@ class AuthClient(SharedExtension):
             except BookingError:
                 raise
             except (Exception, eventlet.Timeout):
-                log.warning("the auth service did not answer %s", method)
+                log.warning("the auth service did not answer %s; not asked again for %s s",
+                            method, AUTH_BACKOFF_SECONDS)
                 self._stop_proxy()
-                raise ServiceUnavailable(
-                    "The auth service is not available", details={"service": "auth"}
-                ) from None
+                self._down_until = time.monotonic() + AUTH_BACKOFF_SECONDS
+                raise self._unavailable() from None
+
+    @staticmethod
+    def _unavailable():
+        return ServiceUnavailable("The auth service is not available", details={"service": "auth"})
 
     def _stop_proxy(self):
         if self._standalone is not None:
@@ -105,11 +126,19 @@ class AuthClient(SharedExtension):
         self._standalone = self._proxy = None
 
     def keys(self, refresh=False):
+        """auth's public keys, fetched again when old (or asked to); while auth does
+        not answer, the ones this process has."""
         if refresh or time.monotonic() - self._keys_at > KEYS_MAX_AGE_SECONDS:
-            self._keys = public_keys(self.call("jwks"))
-            self._keys_at = time.monotonic()
-            # a token signed by a key no longer published is refused from now on
-            self._checked.forget()
+            try:
+                fetched = public_keys(self.call("jwks"))
+            except ServiceUnavailable:
+                if self._keys:
+                    return self._keys
+                raise
+            if fetched.keys() != self._keys.keys():
+                # a token signed by a key no longer published is refused from now on
+                self._checked.forget()
+            self._keys, self._keys_at = fetched, time.monotonic()
         return self._keys
 
     def revoked(self):
@@ -118,7 +147,8 @@ class AuthClient(SharedExtension):
                 self._revoked = frozenset(self.call("revocations"))
                 self._revoked_at = time.monotonic()
             except ServiceUnavailable:
-                # tokens live minutes; a stale list beats refusing every call
+                # tokens live minutes; a stale list beats refusing every call (and auth,
+                # away, is not asked again by every call: see `call`)
                 log.warning("using a stale list of revoked tokens")
         return self._revoked
 
@@ -129,7 +159,20 @@ class AuthClient(SharedExtension):
         try:
             return self._verify(token, self.keys())
         except UnknownSigningKey:
-            return self._verify(token, self.keys(refresh=True))
+            # a new key (fetch them again), or a made-up one: asked once per key and
+            # fetch of the keys, so that forged kids cannot make every call fetch them
+            kid = unverified_kid(token)
+            fetched_lately = time.monotonic() - self._keys_at < KEYS_MIN_AGE_SECONDS
+            if self._unknown_kids.get(kid) == self._keys_at or fetched_lately:
+                raise
+            keys = self.keys(refresh=True)
+            try:
+                return self._verify(token, keys)
+            except UnknownSigningKey:
+                self._unknown_kids[kid] = self._keys_at
+                if len(self._unknown_kids) > UNKNOWN_KIDS_KEPT:
+                    self._unknown_kids.pop(next(iter(self._unknown_kids)))
+                raise
 
     def _verify(self, token, keys):
         return verify_access_token(token, keys=keys, issuer=self.issuer, audience=self.audience)
@@ -145,6 +188,13 @@ class AuthClient(SharedExtension):
             self._token = answer["access_token"]
             self._token_renew_at = time.monotonic() + answer["expires_in"] * SERVICE_TOKEN_RENEW_AT
         return self._token
+
+
+def unverified_kid(token):
+    try:
+        return jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError:
+        return None
 
 
 class CallerIdentity(DependencyProvider):
