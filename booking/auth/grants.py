@@ -1,10 +1,12 @@
 """Issuing and rotating tokens: the rules, as plain functions."""
+import base64
 import hashlib
 import secrets
 import uuid
 from datetime import timedelta
 
 import jwt
+from cryptography.fernet import Fernet
 
 from booking.auth.exceptions import InvalidGrant
 from booking.auth.models import RefreshToken
@@ -37,6 +39,20 @@ def access_token(*, kid, private_key, subject, client_id, scopes, issuer, audien
 
 def hash_token(token):
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _successor_key(passphrase):
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(f"refresh successor:{passphrase}".encode()).digest()))
+
+
+def seal_successor(token, passphrase):
+    """A refresh token as a spent one keeps it: encrypted with a key of the
+    SIGNING_KEY_PASSPHRASE's, as auth's signing keys are."""
+    return _successor_key(passphrase).encrypt(token.encode()).decode()
+
+
+def unseal_successor(sealed, passphrase):
+    return _successor_key(passphrase).decrypt(sealed.encode()).decode()
 
 
 def new_refresh_token(*, subject, client_id, scopes, ttl, family_id=None, now=None):

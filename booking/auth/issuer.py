@@ -92,10 +92,20 @@ class TokenIssuer:
         if grants.check_refresh(row, client_id or WEB_CLIENT, now, self.settings.reuse_grace):
             self.revoke_family(row.family_id, now)
             return None
-        if row.used_at is None:
-            row.used_at = now
-        return self.issue(row.subject, row.client_id, frozenset(row.scope.split()),
-                          with_refresh=True, family_id=row.family_id)
+        scopes = frozenset(row.scope.split())
+        spent_now = self.session.execute(
+            update(RefreshToken).where(RefreshToken.token_hash == row.token_hash, RefreshToken.used_at.is_(None))
+            .values(used_at=now)).rowcount
+        if not spent_now and row.successor_sealed:
+            # a retry within the grace: a new access token, and the same successor
+            answer = self.issue(row.subject, row.client_id, scopes, with_refresh=False)
+            return {**answer, "refresh_token": grants.unseal_successor(row.successor_sealed,
+                                                                       self.settings.passphrase)}
+        answer = self.issue(row.subject, row.client_id, scopes, with_refresh=True, family_id=row.family_id)
+        if spent_now:
+            self.session.execute(update(RefreshToken).where(RefreshToken.token_hash == row.token_hash).values(
+                successor_sealed=grants.seal_successor(answer["refresh_token"], self.settings.passphrase)))
+        return answer
 
     def revoke(self, token):
         """RFC 7009: a refresh token revokes its family, an access token its `jti`;

@@ -36,6 +36,9 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # once spent: the token that replaced it, sealed (booking.auth.grants), for a
+    # retried refresh within the grace to get the same one
+    successor_sealed: Mapped[str | None] = mapped_column(Text)
 
 
 class RevokedAccessToken(Base):

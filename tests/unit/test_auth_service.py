@@ -20,7 +20,7 @@ from booking.auth.exceptions import (
     TooManyAttempts,
     UnsupportedGrantType,
 )
-from booking.auth.models import LoginFailure, SigningKey
+from booking.auth.models import LoginFailure, RefreshToken, SigningKey
 from booking.auth.service import AuthService
 from booking.kit.config import PROJECT_ROOT, load_config
 from booking.kit.database import create_db_engine
@@ -136,6 +136,28 @@ def test_refresh_rotates_the_refresh_token(auth):
     assert second["access_token"] != first["access_token"]
     assert verified(auth, second["access_token"]).subject == "user:7"
     assert second["scope"] == "account bookings"
+
+
+def test_a_refresh_retried_within_the_grace_gets_the_same_successor_and_the_family_stays_one(tmp_path):
+    uri = f"sqlite:///{tmp_path}/auth.db"
+    upgrade("auth", uri)
+    engine = create_db_engine(uri)
+    db = SimpleNamespace(get_session=sessionmaker(engine, class_=nameko_sqlalchemy.database.Session))
+    auth = worker_factory(AuthService, db=db, config={**CONFIG, "REFRESH_REUSE_GRACE": 10})
+    first = login_ada(auth)
+
+    second = refresh(auth, first["refresh_token"])
+    retried = refresh(auth, first["refresh_token"])  # its answer was lost: the same request again
+
+    assert retried["refresh_token"] == second["refresh_token"]  # not a second, independent pair
+    assert verified(auth, retried["access_token"]).subject == "user:7"
+    third = refresh(auth, second["refresh_token"])  # the one successor goes on
+    with pytest.raises(InvalidGrant):
+        refresh(auth, third["refresh_token"] + "x")
+    with db.get_session() as session:
+        sealed = session.scalars(select(RefreshToken.successor_sealed)).all()
+        assert second["refresh_token"] not in " ".join(filter(None, sealed))  # kept sealed, never in the clear
+    engine.dispose()
 
 
 def test_a_spent_refresh_token_revokes_its_whole_session(auth):
