@@ -1,7 +1,14 @@
-"""Login rate limits: failures counted per account and per address in a window."""
+"""Login rate limits: attempts counted per account and per address in a window.
+
+An attempt counts as a failure from the moment it begins, in a transaction that
+counts it with the others (`begin_attempt`), and stops counting once the password
+proves right (`forget`): so parallel attempts cannot all pass a check made before
+any of them failed. The count is serialized per key: SQLite lets one writer at a
+time, and PostgreSQL takes a transaction-level advisory lock on each key.
+"""
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 
 from booking.auth.exceptions import TooManyAttempts
 from booking.auth.models import LoginFailure
@@ -14,17 +21,29 @@ def keys(email, address):
     return {"account": f"account:{email.strip().lower()}", "address": f"address:{address or '-'}"}
 
 
-def check(session, email, address, now):
-    """Raise `TooManyAttempts` if the account or the address failed too often lately."""
-    for kind, key in keys(email, address).items():
-        failures = session.scalar(
-            select(func.count(LoginFailure.id)).where(LoginFailure.key == key, LoginFailure.at > now - WINDOW)
-        )
-        if failures >= MAX_FAILURES[kind]:
+def begin_attempt(session, email, address, now):
+    """Count this attempt, as a failure until `forget` says otherwise; raise
+    `TooManyAttempts` (and count nothing: roll back) if that puts the account or
+    the address over its limit. Returns the attempt, for `forget`. Run it in a
+    transaction of its own."""
+    counted = keys(email, address)
+    if session.get_bind().dialect.name == "postgresql":
+        for key in sorted(counted.values()):
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+    rows = [LoginFailure(key=key, at=now) for key in counted.values()]
+    session.add_all(rows)
+    session.flush()
+    for kind, key in counted.items():
+        attempts = session.scalar(
+            select(func.count(LoginFailure.id)).where(LoginFailure.key == key, LoginFailure.at > now - WINDOW))
+        if attempts > MAX_FAILURES[kind]:
             raise TooManyAttempts(details={"retry_after": str(int(WINDOW.total_seconds()))})
-
-
-def record_failure(session, email, address, now):
-    session.add_all(LoginFailure(key=key, at=now) for key in keys(email, address).values())
     # forget what is out of every window
     session.execute(delete(LoginFailure).where(LoginFailure.at < now - WINDOW))
+    return [row.id for row in rows]
+
+
+def forget(session, attempt):
+    """The attempt was not a failure (the password was right, or it could not be
+    checked): it no longer counts."""
+    session.execute(delete(LoginFailure).where(LoginFailure.id.in_(attempt)))

@@ -75,15 +75,18 @@ class AuthService(Pingable):
                                         "client_address": client_address})
         now = grants.utcnow()
         with self.db.get_session() as session:
-            limits.check(session, request["email"], request["client_address"], now)
+            attempt = limits.begin_attempt(session, request["email"], request["client_address"], now)
         # no transaction is open across this call
         try:
             user = self.users.verify_password(email=request["email"], password=request["password"])
         except InvalidCredentials:
+            raise  # the attempt stays counted: a failure
+        except Exception:
             with self.db.get_session() as session:
-                limits.record_failure(session, request["email"], request["client_address"], now)
+                limits.forget(session, attempt)  # not the guest's failure: users did not answer
             raise
         with self.db.get_session() as session:
+            limits.forget(session, attempt)
             return self.issuer(session).issue(f"user:{user['id']}", WEB_CLIENT, USER_SCOPES,
                                               with_refresh=True, user=user)
 

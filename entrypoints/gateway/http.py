@@ -11,6 +11,7 @@ that answered it, which every service's log records of that request carry as
 `request_id` (`booking trace` finds them).
 """
 import base64
+import ipaddress
 import json
 import logging
 import time
@@ -236,6 +237,33 @@ class PageHandler(GatewayHandler):
 api = ApiHandler.decorator
 oauth = OAuthHandler.decorator
 page = PageHandler.decorator
+
+
+def trusted_proxies(config):
+    """The networks of the proxies in front of the gateway (TRUSTED_PROXIES: addresses
+    or CIDRs, comma-separated; none by default)."""
+    return [ipaddress.ip_network(entry.strip(), strict=False)
+            for entry in str(config.get("TRUSTED_PROXIES") or "").split(",") if entry.strip()]
+
+
+def client_address(request, proxies):
+    """Where the request came from: its peer's address, unless the peer is one of the
+    trusted proxies; then the last address of X-Forwarded-For that is not one of
+    them (what comes before it, a client could have written)."""
+    def trusted(address):
+        try:
+            return any(ipaddress.ip_address(address) in network for network in proxies)
+        except ValueError:
+            return False
+
+    peer = request.remote_addr
+    if not trusted(peer):
+        return peer
+    forwarded = [address.strip() for address in request.headers.get("X-Forwarded-For", "").split(",")]
+    for address in reversed([address for address in forwarded if address]):
+        if not trusted(address):
+            return address
+    return peer
 
 
 def query_args(request, allowed):

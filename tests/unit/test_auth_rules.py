@@ -191,20 +191,29 @@ def session(tmp_path):
 
 def fail(session, email, address, now, times=1):
     for _ in range(times):
-        limits.record_failure(session, email, address, now)
+        limits.begin_attempt(session, email, address, now)  # and the password was wrong
+
+
+def check(session, email, address, now):
+    """Whether an attempt would be allowed now (TooManyAttempts if not), leaving nothing behind."""
+    attempt = session.begin_nested()
+    try:
+        limits.begin_attempt(session, email, address, now)
+    finally:
+        attempt.rollback()
 
 
 def test_five_failures_lock_the_account_from_any_address(session):
     now = utcnow()
     fail(session, "ada@example.com", "10.0.0.1", now, times=4)
-    limits.check(session, "ada@example.com", "10.0.0.1", now)
+    check(session, "ada@example.com", "10.0.0.1", now)
 
     fail(session, "ada@example.com", "10.0.0.2", now)
 
     for email, address in [("ada@example.com", "10.0.0.1"), (" ADA@Example.com ", "192.0.2.9"),
                            ("ada@example.com", None)]:
         with pytest.raises(TooManyAttempts) as refusal:
-            limits.check(session, email, address, now)
+            check(session, email, address, now)
         assert refusal.value.http_status == 429
 
 
@@ -212,26 +221,38 @@ def test_a_locked_account_does_not_lock_another(session):
     now = utcnow()
     fail(session, "ada@example.com", "10.0.0.1", now, times=5)
 
-    limits.check(session, "grace@example.com", "10.0.0.1", now)
+    check(session, "grace@example.com", "10.0.0.1", now)
 
 
 def test_twenty_failures_from_one_address_block_that_address(session):
     now = utcnow()
     for number in range(19):
         fail(session, f"guess{number}@example.com", "203.0.113.7", now)
-    limits.check(session, "ada@example.com", "203.0.113.7", now)
+    check(session, "ada@example.com", "203.0.113.7", now)
 
     fail(session, "guess19@example.com", "203.0.113.7", now)
 
     with pytest.raises(TooManyAttempts):
-        limits.check(session, "ada@example.com", "203.0.113.7", now)
-    limits.check(session, "ada@example.com", "198.51.100.1", now)
+        check(session, "ada@example.com", "203.0.113.7", now)
+    check(session, "ada@example.com", "198.51.100.1", now)
+
+
+def test_attempts_under_way_count_so_parallel_guesses_cannot_all_pass_the_check(session):
+    """Five attempts begun at once, none of them answered yet, use up the account's
+    five: a sixth is refused before any of them is known to have failed."""
+    now = utcnow()
+    under_way = [limits.begin_attempt(session, "ada@example.com", f"10.0.0.{n}", now) for n in range(5)]
+    with pytest.raises(TooManyAttempts):
+        check(session, "ada@example.com", "10.0.0.9", now)
+
+    limits.forget(session, under_way[0])  # that one's password was right
+    limits.begin_attempt(session, "ada@example.com", "10.0.0.9", now)
 
 
 def test_failures_older_than_the_window_do_not_count(session):
     now = utcnow()
     fail(session, "ada@example.com", "10.0.0.1", now - timedelta(minutes=16), times=5)
 
-    limits.check(session, "ada@example.com", "10.0.0.1", now)
+    check(session, "ada@example.com", "10.0.0.1", now)
     with pytest.raises(TooManyAttempts):
-        limits.check(session, "ada@example.com", "10.0.0.1", now - timedelta(minutes=2))
+        check(session, "ada@example.com", "10.0.0.1", now - timedelta(minutes=2))

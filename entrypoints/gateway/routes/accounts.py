@@ -4,7 +4,16 @@ from booking.auth.exceptions import TooManyAttempts
 from booking.kit.errors import BookingError, ValidationFailed
 from booking.kit.sealed import seal
 from booking.users.exceptions import EmailTaken, InvalidCredentials
-from entrypoints.gateway.http import api, form_fields, json_body, json_response, oauth, page
+from entrypoints.gateway.http import (
+    api,
+    client_address,
+    form_fields,
+    json_body,
+    json_response,
+    oauth,
+    page,
+    trusted_proxies,
+)
 
 REGISTER_FIELDS = ("email", "password", "full_name")
 LOGIN_FIELDS = ("email", "password")
@@ -16,6 +25,11 @@ def safe_next(target):
 
 
 class AccountRoutes:
+    def _client_address(self, request):
+        """The guest's address, for the login limits: behind a trusted proxy, the one
+        it forwards (TRUSTED_PROXIES)."""
+        return client_address(request, trusted_proxies(self.config))
+
     def _sealed(self, fields):
         """`fields` with the password sealed: no broker message carries it in the clear."""
         if "password" in fields:
@@ -32,7 +46,7 @@ class AccountRoutes:
     @api("POST", "/api/v1/auth/login")
     def login(self, request):
         credentials = self._sealed(json_body(request, LOGIN_FIELDS))
-        return self.auth.login(**credentials, client_address=request.remote_addr)
+        return self.auth.login(**credentials, client_address=self._client_address(request))
 
     @api("GET", "/api/v1/me")
     def me(self, request):
@@ -76,7 +90,7 @@ class AccountRoutes:
         try:
             self.users.register(**credentials)
             tokens = self.auth.login(email=credentials["email"], password=credentials["password"],
-                                     client_address=request.remote_addr)
+                                     client_address=self._client_address(request))
         except (ValidationFailed, EmailTaken) as refused:
             return self.templates.render("register.html", session=self.session, status=refused.http_status,
                                          form=form, errors=refused.details or {"email": [refused.message]})
@@ -94,7 +108,7 @@ class AccountRoutes:
         target = safe_next(request.args.get("next"))
         form = form_fields(request, LOGIN_FIELDS)
         try:
-            tokens = self.auth.login(**self._sealed(form), client_address=request.remote_addr)
+            tokens = self.auth.login(**self._sealed(form), client_address=self._client_address(request))
         except (InvalidCredentials, TooManyAttempts, ValidationFailed) as refused:
             # an empty field reads as wrong credentials, like any other miss
             shown = InvalidCredentials() if isinstance(refused, ValidationFailed) else refused
