@@ -65,6 +65,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8100
 DEFAULT_LEDGER = "var/bank.db"
 DEFAULT_API_KEY = "sk_test_booking"
+# a publishable key may only tokenize cards, as a real processor's: what an
+# internet-facing edge holds, so that it cannot charge or refund
+DEFAULT_PUBLISHABLE_KEY = "pk_test_booking"
 DEFAULT_CURRENCY = "EUR"
 TOKEN_LIFETIME_SECONDS = 15 * 60
 MAX_BODY_BYTES = 64 * 1024
@@ -496,9 +499,10 @@ class Bank:
     ])
 
     def __init__(self, ledger, api_key, latency=0.0, failure_rate=0.0, vault=None,
-                 clock=time.time, chance=random.random, charge_delay=0.0):
+                 clock=time.time, chance=random.random, charge_delay=0.0, publishable_key=DEFAULT_PUBLISHABLE_KEY):
         self.ledger = ledger
         self.api_key = api_key
+        self.publishable_key = publishable_key
         self.latency = latency
         self.charge_delay = charge_delay
         self.failure_rate = failure_rate
@@ -522,10 +526,15 @@ class Bank:
 
     def _dispatch(self, request, notes):
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if not (scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.api_key.encode())):
+        given = given.strip().encode() if scheme.lower() == "bearer" else b""
+        secret = hmac.compare_digest(given, self.api_key.encode())
+        publishable = bool(self.publishable_key) and hmac.compare_digest(given, self.publishable_key.encode())
+        if not (secret or publishable):
             raise BankError(401, "authentication_error",
                             "Invalid or missing API key: send it as 'Authorization: Bearer <key>'.")
         endpoint, arguments = self.urls.bind_to_environ(request.environ).match()
+        if publishable and not secret and endpoint != "create_token":
+            raise BankError(403, "permission_error", "A publishable key can only create tokens.")
         return getattr(self, endpoint)(request, notes, **arguments)
 
     def _today(self):
@@ -691,7 +700,9 @@ def main(argv=None):
                         help="the chance (0-1) of answering 503 after a charge or refund is recorded")
     parser.add_argument("--charge-delay-ms", type=between(int, 0, 600_000), default=0,
                         help="delay each charge this long before recording it (it lands late)")
-    parser.add_argument("--api-key", default=DEFAULT_API_KEY)
+    parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the secret key: every request")
+    parser.add_argument("--publishable-key", default=DEFAULT_PUBLISHABLE_KEY,
+                        help="the publishable key: creating tokens only")
     args = parser.parse_args(argv)
     if not args.api_key.strip():
         parser.error("--api-key must not be empty")
@@ -710,7 +721,7 @@ def main(argv=None):
         sys.exit(f"The sandbox bank cannot listen on {args.host}:{args.port}: "
                  f"{os.strerror(error.errno) if error.errno else error}")
     bank = Bank(ledger, args.api_key, latency=args.latency_ms / 1000, failure_rate=args.failure_rate,
-                charge_delay=args.charge_delay_ms / 1000)
+                charge_delay=args.charge_delay_ms / 1000, publishable_key=args.publishable_key)
     serve(listener, bank)
     return 0
 

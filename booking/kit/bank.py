@@ -135,12 +135,19 @@ class BankClient:
 
 
 class Bank(DependencyProvider):
-    """`self.bank.charge(...)`: the configured bank's client."""
+    """`self.bank.charge(...)`: the configured bank's client, with the secret key
+    (BANK_API_KEY). `Bank(publishable=True)` holds the publishable key instead
+    (BANK_PUBLISHABLE_KEY), which can only tokenize cards: what the internet-facing
+    gateway uses, so that it cannot charge or refund."""
+
+    def __init__(self, publishable=False):
+        self.publishable = publishable
 
     def setup(self):
         config = self.container.config
-        self.client = BankClient(config.get("BANK_URL", "http://localhost:8100"),
-                                 config.get("BANK_API_KEY", "sk_test_booking"),
+        key = (config.get("BANK_PUBLISHABLE_KEY", "pk_test_booking") if self.publishable
+               else config.get("BANK_API_KEY", "sk_test_booking"))
+        self.client = BankClient(config.get("BANK_URL", "http://localhost:8100"), key,
                                  float(config.get("BANK_TIMEOUT", 10)))
 
     def get_dependency(self, worker_ctx):

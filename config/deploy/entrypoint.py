@@ -19,7 +19,8 @@ DEFAULT_CONFIG = "/app/config/postgres.yaml"
 CHECKED_COMMANDS = {"nameko", "booking"}
 # ${NAME:default} in a nameko config file
 SETTING = re.compile(r"\$\{([A-Z][A-Z0-9_]*):([^}]*)\}")
-SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSPHRASE|_KEY$")
+# a publishable key is not one: it can only tokenize cards, and is meant to be shown
+SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSPHRASE|(?<!PUBLISHABLE)_KEY$")
 PLACEHOLDER = re.compile(r"^<.*>$|change.?me|replace.?me|placeholder", re.IGNORECASE)
 MIN_LENGTH = 16
 EX_CONFIG = 78

@@ -36,5 +36,6 @@ class GatewayService(HealthRoutes, SearchRoutes, AccountRoutes, BookingRoutes, B
     session = WebSessions()
     templates = Templates()
     config = Config()
-    # only to tokenize cards at the edge; payments does the charging
-    bank = Bank()
+    # only to tokenize cards at the edge, with the publishable key (it can do nothing
+    # else); payments charges, with the secret one
+    bank = Bank(publishable=True)

@@ -214,6 +214,22 @@ def test_an_invalid_card_is_refused_with_a_code_and_charges_nothing(bank, change
     assert bank.charges(idempotency_key="invalid-card") == []
 
 
+def test_the_publishable_key_tokenizes_cards_and_can_do_nothing_else(bank):
+    """What the internet-facing gateway holds: it cannot charge, refund or read."""
+    publishable = requests.Session()
+    publishable.headers["Authorization"] = "Bearer pk_test_booking"
+    token = publishable.post(bank.url("/v1/tokens"), json={"card": card()}, timeout=HTTP_TIMEOUT_SECONDS)
+    assert token.status_code == 201, token.text
+
+    charged = publishable.post(bank.url("/v1/charges"), json=token_charge_body(token.json()["id"]),
+                               headers={"Idempotency-Key": "publishable"}, timeout=HTTP_TIMEOUT_SECONDS)
+    listed = publishable.get(bank.url("/v1/charges"), timeout=HTTP_TIMEOUT_SECONDS)
+    balance = publishable.get(bank.url("/v1/balance"), timeout=HTTP_TIMEOUT_SECONDS)
+    assert error_of(charged) == error_of(listed) == error_of(balance) == (403, "permission_error", None)
+    assert bank.charges(idempotency_key="publishable") == []
+    assert bank.post("/v1/charges", token_charge_body(token.json()["id"]), key="secret").status_code == 201
+
+
 @pytest.mark.parametrize("authorization", [None, "Bearer sk_test_booking", f"Basic {API_KEY}", f"Bearer {API_KEY}x"],
                          ids=["missing", "the-default-key", "not-bearer", "wrong-key"])
 def test_a_request_without_the_right_api_key_is_refused(bank, authorization):
