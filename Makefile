@@ -47,9 +47,10 @@ system-packages:
 	@[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && [ -f /usr/share/fonts/opentype/ipafont-gothic/ipag.ttf ] || \
 		{ echo "Installing fonts…"; $(call apt,fonts-dejavu-core fonts-ipafont-gothic); }
 
-# the UML diagrams of docs/diagrams/, generated from the code (docs/architecture.md)
+# the UML diagrams of docs/diagrams/, generated from the code (docs/architecture.md),
+# and PNGs of them to look at in var/test/artifacts/diagrams/
 diagrams: venv plantuml
-	$(BIN)/booking diagrams
+	$(BIN)/booking diagrams --png var/test/artifacts/diagrams
 
 # PlantUML lays out all but sequence diagrams with Graphviz, only a recommendation of its package
 plantuml:
