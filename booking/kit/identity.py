@@ -51,9 +51,6 @@ SERVICE_TOKEN_RENEW_AT = 0.8
 # of revoked tokens this process has are used meanwhile): an auth outage costs one
 # timeout, not one per call
 AUTH_BACKOFF_SECONDS = 5
-# keys are not fetched again for an unknown key id sooner than this after the last
-# fetch: a key made at a rotation is known within this long
-KEYS_MIN_AGE_SECONDS = 10
 # how many unknown key ids are remembered (the oldest forgotten first)
 UNKNOWN_KIDS_KEPT = 1000
 
@@ -162,8 +159,7 @@ class AuthClient(SharedExtension):
             # a new key (fetch them again), or a made-up one: asked once per key and
             # fetch of the keys, so that forged kids cannot make every call fetch them
             kid = unverified_kid(token)
-            fetched_lately = time.monotonic() - self._keys_at < KEYS_MIN_AGE_SECONDS
-            if self._unknown_kids.get(kid) == self._keys_at or fetched_lately:
+            if self._unknown_kids.get(kid) == self._keys_at:
                 raise
             keys = self.keys(refresh=True)
             try:
