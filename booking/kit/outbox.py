@@ -29,6 +29,7 @@ logs name the request it belongs to; the caller's token is not: no secret is kep
 import json
 import logging
 import os
+import time
 import uuid
 from datetime import timedelta
 from types import SimpleNamespace
@@ -196,13 +197,16 @@ class Relay:
     def run(self):
         """Publish what is handed over, and what is due whenever a commit leaves a
         row to claim and at every sweep; never raises."""
-        sweeps = 0
+        sweeps, last_sweep = 0, 0.0
         while True:
             try:
                 handed, claim = self._take_handed()
                 if handed and self.publish_rows(handed):
                     claim = True  # their aggregates have more waiting
-                if claim:
+                # however busy, a sweep every sweep_seconds: what a dead relay claimed,
+                # or a failed publish left, is only found by claiming
+                if claim or time.monotonic() - last_sweep >= self.sweep_seconds:
+                    last_sweep = time.monotonic()
                     self.publish_due()
                     sweeps += 1
                     if sweeps % 1000 == 1:

@@ -98,7 +98,8 @@ ROUTES = [
      False),
     ("get", "/api/v1/openapi.json", "health", "This document", [], None, (200, None), [], False),
     ("get", "/api/v1/cities", "search", "Cities with their number of hotels", [
-        {"in": "query", "name": "prefix", "schema": {"type": "string"}}], None, (200, CityListSchema), [400], False),
+        {"in": "query", "name": "prefix", "schema": {"type": "string", "minLength": 1, "maxLength": 100}}],
+     None, (200, CityListSchema), [400], False),
     ("get", "/api/v1/hotels", "search", "Hotels of a city; with dates, only those free every night",
      [{"in": "query", "schema": FindHotelsRequest}], None, (200, HotelPageSchema), [400], False),
     ("get", "/api/v1/hotels/{hotel_id}", "search", "One hotel, its room types, prices and rooms left",
