@@ -51,6 +51,10 @@ SERVICE_TOKEN_RENEW_AT = 0.8
 # of revoked tokens this process has are used meanwhile): an auth outage costs one
 # timeout, not one per call
 AUTH_BACKOFF_SECONDS = 5
+# an unknown key id makes the keys be fetched again at most this often: a key made
+# a moment ago (a twin auth's first, a rotation) is known within it; a made-up
+# one, presented again and again, costs one fetch a second
+UNKNOWN_KID_RETRY_SECONDS = 1
 # how many unknown key ids are remembered (the oldest forgotten first)
 UNKNOWN_KIDS_KEPT = 1000
 
@@ -76,7 +80,7 @@ class AuthClient(SharedExtension):
         self._checked = CheckedTokens()
         self._token, self._token_renew_at = None, 0.0
         self._down_until = 0.0
-        self._unknown_kids = {}  # kid -> when the keys were last fetched without it
+        self._unknown_kids = {}  # kid -> when the keys were last fetched without it (monotonic)
 
     def stop(self):
         self._stop_proxy()
@@ -159,13 +163,13 @@ class AuthClient(SharedExtension):
             # a new key (fetch them again), or a made-up one: asked once per key and
             # fetch of the keys, so that forged kids cannot make every call fetch them
             kid = unverified_kid(token)
-            if self._unknown_kids.get(kid) == self._keys_at:
+            if time.monotonic() - self._unknown_kids.get(kid, float("-inf")) < UNKNOWN_KID_RETRY_SECONDS:
                 raise
             keys = self.keys(refresh=True)
             try:
                 return self._verify(token, keys)
             except UnknownSigningKey:
-                self._unknown_kids[kid] = self._keys_at
+                self._unknown_kids[kid] = time.monotonic()
                 if len(self._unknown_kids) > UNKNOWN_KIDS_KEPT:
                     self._unknown_kids.pop(next(iter(self._unknown_kids)))
                 raise
