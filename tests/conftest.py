@@ -159,17 +159,22 @@ def config(rabbit_config, mail_sink):
 
 
 def small_catalogue():
-    """Four hotels whose every figure the search tests can reason about."""
+    """Four hotels whose every figure the search tests can reason about: each room
+    type on one flexible plan at its nightly price (free until 48 hours before
+    check-in, then the first night), and no rule in any calendar."""
     from booking.search.catalogue import fold
-    from booking.search.models import Hotel, RoomType
+    from booking.search.models import Hotel, RatePlan, RoomType
 
     def hotel(id, name, city, stars, *rooms):
         return Hotel(
             id=id, name=name, address=f"{id} Main Street, {city}", city=city, city_key=fold(city),
             country="Somewhere", stars=stars, description=f"{name} in {city}.", amenities=["wifi"],
+            timezone="Europe/Zurich" if city == "Zürich" else "Europe/Paris", currency="EUR",
             room_types=[
-                RoomType(code=code, name=code.title(), max_guests=guests, room_count=count,
-                         price_minor=price, currency="EUR")
+                RoomType(code=code, name=code.title(), max_guests=guests, max_occupancy=guests, room_count=count,
+                         price_minor=price, currency="EUR", rate_plans=[
+                             RatePlan(code="flexible", name="Flexible", price_minor=price, free_until_hours=48,
+                                      penalty="first_night")])
                 for code, guests, count, price in rooms
             ],
         )

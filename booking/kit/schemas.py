@@ -4,12 +4,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import marshmallow
-from marshmallow import RAISE, ValidationError, fields
+from marshmallow import RAISE, ValidationError, fields, validate
 
 from booking.kit.errors import ValidationFailed
 
 # a stay is at most this many nights
 MAX_NIGHTS = 30
+# rooms in one booking, and the age until which a guest is a child
+MAX_ROOMS = 5
+MAX_CHILD_AGE = 17
 # the largest id an INTEGER column holds (a larger one is no hotel, not a database error)
 MAX_ID = 2**31 - 1
 
@@ -34,6 +37,21 @@ class Schema(marshmallow.Schema):
 
     class Meta:
         unknown = RAISE
+
+
+class RoomRequest(Schema):
+    """One room of a stay as a quote or a booking asks for it."""
+
+    room_type = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    rate_plan = fields.String(load_default="flexible", validate=validate.Length(min=1, max=40))
+    adults = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=10))
+    children = fields.List(fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_CHILD_AGE)),
+                           load_default=list, validate=validate.Length(max=10),
+                           metadata={"description": "the children's ages, 0 to 17"})
+
+
+def rooms_field(**options):
+    return fields.List(fields.Nested(RoomRequest), validate=validate.Length(min=1, max=MAX_ROOMS), **options)
 
 
 def load(schema, data):
@@ -62,15 +80,32 @@ def get_currency(obj):
     return obj["currency"] if isinstance(obj, dict) else obj.currency
 
 
-def to_minor(amount):
-    """12340 from "123.40" (an amount as `money` shows it)."""
-    return int((Decimal(amount) * 100).to_integral_value())
+# ISO 4217 currencies whose minor unit is not a hundredth: none (JPY) or a thousandth (BHD)
+MINOR_DIGITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3,
+                "TND": 3, "LYD": 3, "IQD": 3}
+
+
+def minor_digits(currency):
+    return MINOR_DIGITS.get(currency, 2)
+
+
+def to_minor(amount, currency="EUR"):
+    """12340 from "123.40" EUR, 12340 from "12340" JPY (an amount as `money` shows it)."""
+    return int((Decimal(amount).scaleb(minor_digits(currency))).to_integral_value())
 
 
 def money(minor_units, currency):
-    """`{"amount": "123.40", "currency": "EUR"}` from 12340 minor units."""
-    amount = (Decimal(minor_units) / 100).quantize(Decimal("0.01"))
+    """`{"amount": "123.40", "currency": "EUR"}` from 12340 minor units; JPY has no
+    minor unit (12340 is "12340"), BHD has three (12340 is "12.340")."""
+    digits = minor_digits(currency)
+    amount = Decimal(minor_units).scaleb(-digits).quantize(Decimal(1).scaleb(-digits))
     return {"amount": str(amount), "currency": currency}
+
+
+def included_vat(total_minor, basis_points):
+    """The VAT part of a price that includes it at `basis_points` (1000 = 10%), rounded half up."""
+    net = (total_minor * 10_000 * 2 + (10_000 + basis_points)) // (2 * (10_000 + basis_points))
+    return total_minor - net
 
 
 class UtcDateTime(fields.DateTime):

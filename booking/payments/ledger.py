@@ -1,11 +1,11 @@
 """What happens to a payment when the bank answers: plain functions of a session."""
 import secrets
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from booking.kit.fingerprints import fingerprint
 from booking.kit.times import as_utc, utcnow  # noqa: F401 (what the service uses)
-from booking.payments.models import Payment
+from booking.payments.models import Payment, Refund
 
 FINAL = {"succeeded", "failed", "refunded"}
 
@@ -59,3 +59,25 @@ def refused_card(failure_code):
 def mark_unknown(session, payment_id):
     session.execute(update(Payment).where(Payment.id == payment_id, Payment.status == "pending")
                     .values(status="unknown", updated_at=utcnow()))
+
+
+def granted_so_far(session, reservation_id):
+    """What was refunded of a reservation because it granted it."""
+    return session.scalar(select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+        Refund.reservation_id == reservation_id, Refund.kind == "granted"))
+
+
+def record_refund(session, refund_id, payment_id, amount, kind, bank_refund_id):
+    """Record a refund the bank made, and add it to its payment (refunded once it is
+    all given back). A second record of the same refund fails on its key."""
+    payment = session.get(Payment, payment_id)
+    session.add(Refund(id=refund_id, payment_id=payment_id, reservation_id=payment.reservation_id, kind=kind,
+                       amount_minor=amount, currency=payment.currency, bank_refund_id=bank_refund_id,
+                       created_at=utcnow()))
+    session.flush()
+    session.execute(update(Payment).where(Payment.id == payment_id).values(
+        refunded_minor=Payment.refunded_minor + amount, bank_refund_id=bank_refund_id, updated_at=utcnow()))
+    session.execute(update(Payment).where(Payment.id == payment_id, Payment.refunded_minor >= Payment.amount_minor)
+                    .values(status="refunded"))
+    session.refresh(payment)
+    return payment

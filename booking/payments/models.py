@@ -20,6 +20,8 @@ class Payment(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     reservation_id: Mapped[str] = mapped_column(String(12), index=True)
     user_id: Mapped[int] = mapped_column(Integer, index=True)
+    # "booking" (pays a hold), or "change-<change id>" (the difference of a change)
+    purpose: Mapped[str] = mapped_column(String(60), default="booking")
     amount_minor: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     card_brand: Mapped[str] = mapped_column(String(20))
@@ -36,3 +38,24 @@ class Payment(Base):
     receipt_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Refund(Base):
+    """Money given back from a payment. A refund the reservation granted (its
+    policy's refund of a cancellation, a cheaper change) is `granted`; a payment
+    that arrived too late or twice is `returned` whole. Its id is also the bank's
+    Idempotency-Key, so a retried refund never pays out twice."""
+
+    __tablename__ = "refunds"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(String(40), index=True)
+    reservation_id: Mapped[str] = mapped_column(String(12), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    bank_refund_id: Mapped[str | None] = mapped_column(String(60))
+    # its credit note, kept until e-mailed (as receipts are)
+    note_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    note_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

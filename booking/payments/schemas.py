@@ -81,6 +81,15 @@ def card_summary(card):
             "exp_year": card["exp_year"], "holder": card["holder"]}
 
 
+class DifferenceRequest(Schema):
+    reservation_id = fields.String(required=True, validate=validate.Regexp(r"^BK[0-9A-Z]{8}$"))
+    user_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    amount_minor = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10**11))
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+    card = fields.Nested(CardTokenSchema, required=True)
+    idempotency_key = fields.String(required=True, validate=validate.Length(min=1, max=60))
+
+
 class PaymentIdRequest(Schema):
     payment_id = fields.String(required=True, validate=validate.Regexp(r"^pay_[A-Za-z0-9_-]{8,40}$"))
 
@@ -95,6 +104,8 @@ class PaymentSchema(Schema):
     failure_code = fields.String(allow_none=True)
     bank_reference = fields.String(attribute="bank_charge_id", allow_none=True)
     created_at = UtcDateTime()
+    # "booking", or "change-<id>" for the difference of a change
+    purpose = fields.String()
 
     def card_summary(self, payment):
         return {"brand": payment.card_brand, "last4": payment.card_last4}
@@ -109,3 +120,4 @@ class PaymentEvent(Schema):
     refunded_minor = fields.Integer()
     currency = fields.String()
     failure_code = fields.String(allow_none=True)
+    purpose = fields.String()

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from nameko.dependency_providers import Config
 from nameko.timer import timer
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from booking.kit.bank import Bank, BankTimedOut, Charge
@@ -29,8 +29,9 @@ from booking.payments.exceptions import (
     PaymentNotFound,
     PaymentPending,
 )
-from booking.payments.models import Base, Payment
+from booking.payments.models import Base, Payment, Refund
 from booking.payments.schemas import (
+    DifferenceRequest,
     PaymentEvent,
     PaymentIdRequest,
     PaymentSchema,
@@ -112,12 +113,18 @@ class PaymentsService(Pingable):
         # the bank checks the card before anything is recorded, so a refused card
         # leaves nothing behind and the same key may be tried again
         source = card["token"] if tokenized else self.bank.tokenize(card)["id"]
-        payment = self._start(caller.user_id, key, fingerprint, reservation, summary)
+        payment = self._start(caller.user_id, key, fingerprint, {
+            "id": reservation["id"], "amount_minor": to_minor(reservation["total"]["amount"],
+                                                              reservation["total"]["currency"]),
+            "currency": reservation["total"]["currency"]}, summary)
+        return self._charge(payment, source, reservation["id"], f"Booking {reservation['id']}")
+
+    def _charge(self, payment, source, reference, description):
+        """Charge a payment begun with `_start`, and conclude it with the bank's answer."""
         try:
             charge = self.bank.charge(
                 amount_minor=payment["amount_minor"], currency=payment["currency"], source=source,
-                reference=reservation["id"], description=f"Booking {reservation['id']}",
-                idempotency_key=payment["id"])
+                reference=reference, description=description, idempotency_key=payment["id"])
         except BankUnavailable as unavailable:
             # unanswered, the request may still reach the bank after the look-up
             charge = self._settle_with_bank(payment["id"], unanswered=isinstance(unavailable, BankTimedOut))
@@ -161,11 +168,38 @@ class PaymentsService(Pingable):
         self.caller.require("payments:refund")
         return self._refund(load(PaymentIdRequest(), {"payment_id": payment_id})["payment_id"])
 
+    @rpc(expected_exceptions=BookingError, sensitive_arguments=("card",))
+    def charge_difference(self, reservation_id, user_id, amount_minor, currency, card, idempotency_key):
+        """Charge what a change of a booking costs more (scope `payments:charge`, for
+        reservations, on behalf of the guest `user_id`), with a card token as `pay`
+        takes it. The same idempotency_key gives the first answer again and never
+        charges twice. Returns the payment (purpose "change-..."); raises as `pay`."""
+        self.caller.require("payments:charge")
+        request = load(DifferenceRequest(), {
+            "reservation_id": reservation_id, "user_id": user_id, "amount_minor": amount_minor,
+            "currency": currency, "card": card, "idempotency_key": idempotency_key})
+        summary = card_summary(request["card"])
+        fingerprint = ledger.request_hash(request["reservation_id"], summary)
+        key = f"{request['user_id']}:{request['idempotency_key']}"
+        with self.db.get_session() as session:
+            existing = session.scalar(select(Payment).where(Payment.idempotency_key == key))
+            if existing is not None:
+                return self._replay(existing, fingerprint)
+        payment = self._start(request["user_id"], key, fingerprint, {
+            "id": request["reservation_id"], "amount_minor": request["amount_minor"],
+            "currency": request["currency"]}, summary, purpose=request["idempotency_key"])
+        return self._charge(payment, request["card"]["token"], request["reservation_id"],
+                            f"Change of booking {request['reservation_id']}")
+
     @event_handler("reservations", "reservation_cancelled")
     def refund_cancelled(self, reservation):
-        """A paid reservation was cancelled: refund it."""
-        if reservation.get("payment_id"):
-            self._refund(reservation["payment_id"])
+        """A paid reservation was cancelled: refund what its policy gives back."""
+        self._refund_granted(reservation)
+
+    @event_handler("reservations", "reservation_changed")
+    def refund_changed(self, reservation):
+        """A room cancelled, or a cheaper change: refund what was granted."""
+        self._refund_granted(reservation)
 
     @event_handler("payments", "payment_succeeded")
     def send_receipt(self, event):
@@ -238,15 +272,15 @@ class PaymentsService(Pingable):
             return []
         return [(document["filename"], base64.b64decode(document["content_base64"]), "application/pdf")]
 
-    def _start(self, user_id, key, fingerprint, reservation, summary):
+    def _start(self, user_id, key, fingerprint, charge, summary, purpose="booking"):
+        """Record a payment as pending before its charge: {id, amount_minor, currency}."""
         now = ledger.utcnow()
         try:
             with self.db.get_session() as session:
                 payment = Payment(
                     id=ledger.new_payment_id(), idempotency_key=key, request_hash=fingerprint,
-                    reservation_id=reservation["id"], user_id=user_id,
-                    amount_minor=to_minor(reservation["total"]["amount"]),
-                    currency=reservation["total"]["currency"], card_brand=summary["brand"],
+                    reservation_id=charge["id"], user_id=user_id, purpose=purpose,
+                    amount_minor=charge["amount_minor"], currency=charge["currency"], card_brand=summary["brand"],
                     card_last4=summary["last4"], status="pending", refunded_minor=0,
                     created_at=now, updated_at=now)
                 session.add(payment)
@@ -309,25 +343,55 @@ class PaymentsService(Pingable):
         return PaymentSchema().dump(payment)
 
     def _refund(self, payment_id):
+        """Give a payment's money back whole (it came too late, or twice)."""
         with self.db.get_session() as session:
             payment = session.get(Payment, payment_id)
             if payment is None:
                 raise PaymentNotFound(details={"payment_id": payment_id})
-            if payment.status != "succeeded":
-                return PaymentSchema().dump(payment)
-            charge_id, amount = payment.bank_charge_id, payment.amount_minor
-        refund = self.bank.refund(charge_id=charge_id, idempotency_key=f"refund-{payment_id}")
+            remaining = payment.amount_minor - payment.refunded_minor if payment.status == "succeeded" else 0
+            reservation_id = payment.reservation_id
+        if remaining:
+            self._pay_back(f"refund-{payment_id}", payment_id, reservation_id, remaining, "returned")
         with self.db.get_session() as session:
-            changed = session.execute(
-                update(Payment).where(Payment.id == payment_id, Payment.status == "succeeded")
-                .values(status="refunded", refunded_minor=amount, bank_refund_id=refund["id"],
-                        updated_at=ledger.utcnow())
-            ).rowcount
-            payment = session.get(Payment, payment_id)
-            session.refresh(payment)
-            if changed:
+            return PaymentSchema().dump(session.get(Payment, payment_id))
+
+    def _refund_granted(self, reservation):
+        """Bring what was refunded of a reservation up to what it has granted in all
+        (`refund_minor` of its event), from its payments, oldest first. A replayed
+        or older event asks for no more than was refunded already: nothing moves.
+        An event from before partial refunds (no `refund_minor`) refunds its payment whole."""
+        if "refund_minor" not in reservation:
+            if reservation.get("payment_id"):
+                self._refund(reservation["payment_id"])
+            return
+        granted = reservation["refund_minor"]
+        with self.db.get_session() as session:
+            refunded = ledger.granted_so_far(session, reservation["reservation_id"])
+            paid = list(session.execute(select(Payment.id, Payment.amount_minor - Payment.refunded_minor).where(
+                Payment.reservation_id == reservation["reservation_id"], Payment.status == "succeeded")
+                .order_by(Payment.created_at)))
+        owed = granted - refunded
+        for payment_id, remaining in paid:
+            if owed <= 0:
+                break
+            amount = min(owed, remaining)
+            self._pay_back(f"grant-{granted}-{payment_id}", payment_id, reservation["reservation_id"], amount,
+                           "granted")
+            owed -= amount
+
+    def _pay_back(self, refund_id, payment_id, reservation_id, amount, kind):
+        """One refund through the bank under its own key, recorded once."""
+        with self.db.get_session() as session:
+            if session.get(Refund, refund_id) is not None:
+                return
+            charge_id = session.scalar(select(Payment.bank_charge_id).where(Payment.id == payment_id))
+        answer = self.bank.refund(charge_id=charge_id, idempotency_key=refund_id, amount_minor=amount)
+        try:
+            with self.db.get_session() as session:
+                payment = ledger.record_refund(session, refund_id, payment_id, amount, kind, answer["id"])
                 self._announce(session, "payment_refunded", payment)
-            return PaymentSchema().dump(payment)
+        except IntegrityError:
+            pass  # a twin delivery recorded it a moment ago
 
     def _announce(self, session, event_type, payment):
         """Record the event in the transaction of the change it tells of; a

@@ -1,6 +1,8 @@
 """Holding rooms night by night, and moving reservations between states: plain
 functions of a session, each meant to run inside one short transaction."""
 import secrets
+from collections import Counter, defaultdict
+from datetime import date
 
 from sqlalchemy import select, update
 
@@ -61,15 +63,59 @@ def take_rooms(session, hotel_id, room_type, stay_nights, capacity, rooms=1):
         raise NoRoomLeft(details={"room_type": room_type})
 
 
+def room_nights(lines):
+    """Counter {(room type, night): rooms} of booked rooms (objects or dicts with
+    room_type, check_in and check_out)."""
+    counted = Counter()
+    for line in lines:
+        get = line.get if isinstance(line, dict) else lambda name, line=line: getattr(line, name)
+        for night in nights(as_date(get("check_in")), as_date(get("check_out"))):
+            counted[(get("room_type"), night)] += 1
+    return counted
+
+
+def take_counts(session, hotel_id, counted, capacities):
+    """Take every (room type, night): rooms of `counted`, or none (NoRoomLeft)."""
+    for (room_type, rooms), stay_nights in _grouped(counted).items():
+        take_rooms(session, hotel_id, room_type, stay_nights, capacities[room_type], rooms)
+
+
+def give_counts(session, hotel_id, counted):
+    for (room_type, rooms), stay_nights in _grouped(counted).items():
+        session.execute(
+            update(RoomNight)
+            .where(RoomNight.hotel_id == hotel_id, RoomNight.room_type == room_type,
+                   RoomNight.night.in_(stay_nights), RoomNight.held >= rooms)
+            .values(held=RoomNight.held - rooms)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _grouped(counted):
+    """{(room type, rooms): [nights]}: one UPDATE per group rather than per night."""
+    groups = defaultdict(list)
+    for (room_type, night), rooms in sorted(counted.items()):
+        if rooms > 0:
+            groups[(room_type, rooms)].append(night)
+    return groups
+
+
+def as_date(value):
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
 def give_back_rooms(session, reservation):
-    session.execute(
-        update(RoomNight)
-        .where(RoomNight.hotel_id == reservation.hotel_id, RoomNight.room_type == reservation.room_type,
-               RoomNight.night.in_(nights(reservation.check_in, reservation.check_out)),
-               RoomNight.held >= reservation.rooms)
-        .values(held=RoomNight.held - reservation.rooms)
-        .execution_options(synchronize_session=False)
-    )
+    give_counts(session, reservation.hotel_id, room_nights(reservation.active_lines))
+
+
+def holding(reservation):
+    """What the reservation holds now, as its events tell search: [{room_type,
+    check_in, check_out, count}] ([] once it holds nothing)."""
+    if reservation.status not in HOLDS_ROOMS:
+        return []
+    counted = Counter((line.room_type, line.check_in, line.check_out) for line in reservation.active_lines)
+    return [{"room_type": room_type, "check_in": check_in.isoformat(), "check_out": check_out.isoformat(),
+             "count": count} for (room_type, check_in, check_out), count in sorted(counted.items())]
 
 
 def move(session, reservation_id, to_status, reason=None, now=None, only_from=None, **changes):
@@ -86,7 +132,8 @@ def move(session, reservation_id, to_status, reason=None, now=None, only_from=No
     moved = session.execute(
         update(Reservation)
         .where(Reservation.id == reservation_id, Reservation.status == reservation.status)
-        .values(status=to_status, status_reason=reason, updated_at=now or utcnow(), **changes)
+        .values(status=to_status, status_reason=reason, updated_at=now or utcnow(),
+                version=Reservation.version + (1 if to_status not in HOLDS_ROOMS else 0), **changes)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not moved:

@@ -9,6 +9,7 @@ from nameko.timer import timer
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from booking.kit.bank import BankUnavailable, CardRefused
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
 from booking.kit.events import event_handler
@@ -18,33 +19,46 @@ from booking.kit.logs import RequestLog
 from booking.kit.metrics import Metrics
 from booking.kit.outbox import Outbox
 from booking.kit.rpc import ServiceRpc, rpc
-from booking.kit.schemas import load, to_minor
-from booking.reservations import holds
+from booking.kit.schemas import included_vat, load, money, to_minor
+from booking.payments.exceptions import PaymentDeclined
+from booking.reservations import changes, holds, terms
 from booking.reservations.exceptions import (
+    CardNeeded,
+    ChangeInProgress,
+    NoRoomLeft,
+    NotChangeable,
     NotConfirmed,
     ReservationNotCancellable,
     ReservationNotFound,
     RoomTypeNotFound,
 )
-from booking.reservations.models import Base, Reservation
+from booking.reservations.models import Base, BookedRoom, BookingChange, Reservation
 from booking.reservations.schemas import (
     AvailabilityRequest,
+    CancellationSchema,
+    CancelRequest,
+    ChangeRequest,
     HoldRequest,
     ReservationEvent,
     ReservationIdRequest,
     ReservationSchema,
+    requested_rooms,
 )
+from booking.search.exceptions import RoomNotSellable
 
 log = logging.getLogger(__name__)
 
 HOLD_SECONDS = 15 * 60
-# prices include VAT at this rate; the confirmation shows the part that is tax
-VAT_RATE = Decimal("0.10")
 SWEEP_SECONDS = 30
 # a hold races other holds for the same nights; PostgreSQL may ask us to try again
 HOLD_ATTEMPTS = 3
 # a payment in these states may still take the money: its hold is kept meanwhile
 UNCONCLUDED = ("pending", "unknown")
+# a change still pending after this long lost its worker: the sweep settles it
+CHANGE_STALLS_AFTER = 120
+# how a change that failed answers a retry with its key
+CHANGE_FAILURES = {"PAYMENT_DECLINED": PaymentDeclined, "CARD_INVALID": CardRefused, "NO_ROOM_LEFT": NoRoomLeft,
+                   "BANK_UNAVAILABLE": BankUnavailable}
 
 
 class ReservationsService(Pingable):
@@ -58,7 +72,8 @@ class ReservationsService(Pingable):
     db = Database(Base)
     caller = CallerIdentity()
     # events are recorded in the transaction of their change, and published after it
-    outbox = Outbox("reservation_held", "reservation_confirmed", "reservation_cancelled", "reservation_expired")
+    outbox = Outbox("reservation_held", "reservation_confirmed", "reservation_changed", "reservation_cancelled",
+                    "reservation_expired")
     config = Config()
     search = ServiceRpc("search")
     payments = ServiceRpc("payments", as_service=True)
@@ -66,32 +81,35 @@ class ReservationsService(Pingable):
     users = ServiceRpc("users", as_service=True)
 
     @rpc(expected_exceptions=BookingError)
-    def hold(self, hotel_id, room_type, check_in, check_out, guests=1, idempotency_key=None):
-        """Hold one room of `room_type` for every night from check_in to check_out.
+    def hold(self, hotel_id, room_type=None, check_in=None, check_out=None, guests=None, idempotency_key=None,
+             rooms=None):
+        """Hold rooms for every night from check_in to check_out: all of them, or none.
 
+        Takes hotel_id, check_in, check_out and either rooms, a list of
+        {room_type, rate_plan (default "flexible"), adults, children (ages)}, or
+        room_type and guests (one room on the flexible plan, as before plans).
         Needs a user token (scope `bookings`). Returns the reservation, status
-        "held", with `expires_at` (15 minutes by default) and the total. The same
-        idempotency_key returns the first answer again.
-        Raises NoRoomLeft (409), RoomTypeNotFound, HotelNotFound, ValidationFailed,
-        IdempotencyKeyReused (422, the key was used for another request).
+        "held", with `expires_at` (15 minutes by default), its booked_rooms with
+        each night's price and policy, locked as quoted now, and the total. The
+        same idempotency_key returns the first answer again.
+        Raises NoRoomLeft (409), RoomNotSellable (422), RoomTypeNotFound,
+        HotelNotFound, ValidationFailed, IdempotencyKeyReused (422).
         """
         caller = self.caller.require("bookings")
         request = load(HoldRequest(), {
-            "hotel_id": hotel_id, "room_type": room_type, "check_in": check_in,
-            "check_out": check_out, "guests": guests, "idempotency_key": idempotency_key})
+            "hotel_id": hotel_id, "room_type": room_type, "check_in": check_in, "check_out": check_out,
+            "guests": guests, "rooms": rooms, "idempotency_key": idempotency_key})
         fingerprint = holds.request_hash(request)
         with self.db.get_session() as session:
             existing = holds.find_by_key(session, caller.user_id, request["idempotency_key"], fingerprint)
             if existing is not None:
                 return self._replayed_hold(existing)
-        # the catalogue answers before any transaction opens
-        hotel = self.search.get_hotel(request["hotel_id"], guests=request["guests"])
-        room = next((r for r in hotel["room_types"] if r["code"] == request["room_type"]), None)
-        if room is None:
-            raise RoomTypeNotFound(details={"room_type": request["room_type"]})
+        # the catalogue prices the stay before any transaction opens
+        quote = self._quote(request["hotel_id"], request["check_in"], request["check_out"], requested_rooms(request),
+                            one_room=request["rooms"] is None)
         for attempt in range(1, HOLD_ATTEMPTS + 1):
             try:
-                return self._place_hold(caller.user_id, request, fingerprint, hotel, room)
+                return self._place_hold(caller.user_id, request, fingerprint, quote)
             except IntegrityError:
                 with self.db.get_session() as session:  # a retry with the same key won the race
                     existing = holds.find_by_key(session, caller.user_id, request["idempotency_key"],
@@ -122,24 +140,103 @@ class ReservationsService(Pingable):
             return ReservationSchema(many=True).dump(reservations)
 
     @rpc(expected_exceptions=BookingError)
-    def cancel(self, reservation_id):
-        """Cancel a held or confirmed reservation of the caller's, before its stay is
-        over; its rooms are released and, if it was paid, payments refunds it.
-        Cancelling again returns it as it is. Raises ReservationNotFound,
-        ReservationNotCancellable (409: ended, or the stay is over)."""
+    def cancellation(self, reservation_id, room=None):
+        """What cancelling the caller's reservation (or only its room whose line is
+        `room`) now would refund and keep, by the policy it was booked under:
+        {refund, penalty, free, deadline, deadline_local, description}.
+        Raises ReservationNotFound, ReservationNotCancellable, ValidationFailed."""
         caller = self.caller.require("bookings")
+        request = load(CancelRequest(), {"reservation_id": reservation_id, "room": room})
         with self.db.get_session() as session:
-            reservation = self._find(session, caller, reservation_id, any_with_read_scope=False)
-            if reservation.status == "cancelled":  # cancelled already: a retry changes nothing
-                return ReservationSchema().dump(reservation)
-            if reservation.check_out <= holds.utcnow().date():
-                raise ReservationNotCancellable("This stay is over; it can no longer be cancelled",
-                                                details={"status": reservation.status, "check_out": "past"})
-            moved = holds.move(session, reservation.id, "cancelled", reason="cancelled_by_guest")
+            reservation = self._find(session, caller, request["reservation_id"], any_with_read_scope=False)
+            self._check_cancellable(reservation, request["room"])
+            figures = terms.cancellation(reservation, holds.utcnow(), request["room"])
+            return cancellation_answer(reservation, figures)
+
+    @rpc(expected_exceptions=BookingError)
+    def cancel(self, reservation_id, room=None):
+        """Cancel a held or confirmed reservation of the caller's (or only its room
+        whose line is `room`), before its stay is over. Its rooms are released
+        and, if it was paid, payments refunds what the policy gives back (the
+        `refund` of `cancellation` at that moment) and the rest is kept
+        (`penalty`). Returns the reservation, with this cancellation's `refund`
+        and `penalty`. Cancelling again returns it as it is.
+        Raises ReservationNotFound, ReservationNotCancellable (409: ended, or the
+        stay is over), ValidationFailed."""
+        caller = self.caller.require("bookings")
+        request = load(CancelRequest(), {"reservation_id": reservation_id, "room": room})
+        with self.db.get_session() as session:
+            reservation = self._find(session, caller, request["reservation_id"], any_with_read_scope=False)
+            line = request["room"]
+            # cancelled already (the booking, or that room): a retry changes nothing
+            if reservation.status == "cancelled" or (
+                    line is not None and line in [x.line for x in reservation.lines if x.status == "cancelled"]):
+                return self._cancelled_answer(reservation, line)
+            self._check_cancellable(reservation, line)
+            now = holds.utcnow()
+            figures = terms.cancellation(reservation, now, line)
+            if line is not None and len(reservation.active_lines) > 1:
+                self._cancel_room(session, reservation, line, figures, now)
+                return self._cancelled_answer(reservation, line)
+            moved = holds.move(session, reservation.id, "cancelled", reason="cancelled_by_guest",
+                               refund_minor=Reservation.refund_minor + figures["refund_minor"],
+                               kept_minor=Reservation.kept_minor + figures["kept_minor"])
             if moved is None:
                 raise ReservationNotCancellable(details={"status": reservation.status})
             self._announce(session, "reservation_cancelled", moved)
-            return ReservationSchema().dump(moved)
+            return self._cancelled_answer(moved, None, figures)
+
+    @rpc(expected_exceptions=BookingError, sensitive_arguments=("card",))
+    def change(self, reservation_id, check_in=None, check_out=None, rooms=None, card=None, idempotency_key=None):
+        """Change the dates and/or rooms of a confirmed booking of the caller's,
+        while every room may still be cancelled for free. The new nights are held
+        before the old ones are given back; a dearer stay is paid with `card` (a
+        bank token, as `payments.pay` takes it) before anything else changes, a
+        cheaper one is refunded the difference. The same idempotency_key gives the
+        same answer. Returns the reservation as changed (a new confirmation PDF and
+        e-mail follow).
+        Raises NotChangeable (409, details.reason), NoRoomLeft, RoomNotSellable,
+        CardNeeded (402), PaymentDeclined, CardRefused, PaymentPending,
+        ChangeInProgress, IdempotencyKeyReused, ReservationNotFound, ValidationFailed."""
+        caller = self.caller.require("bookings")
+        request = load(ChangeRequest(), {"reservation_id": reservation_id, "check_in": check_in,
+                                         "check_out": check_out, "rooms": rooms, "card": card,
+                                         "idempotency_key": idempotency_key})
+        fingerprint = holds.request_hash({k: v for k, v in request.items() if k != "card"})
+        with self.db.get_session() as session:
+            reservation = self._find(session, caller, request["reservation_id"], any_with_read_scope=False)
+            earlier = changes.find_by_key(session, reservation.id, request["idempotency_key"], fingerprint)
+            if earlier is not None:
+                return self._change_answer(session, earlier)
+            why = terms.why_not_changeable(reservation, holds.utcnow().date(), holds.utcnow())
+            if why:
+                raise NotChangeable(details={"reason": why})
+            wanted = request["rooms"] or [
+                {"room_type": line.room_type, "rate_plan": line.rate_plan, "adults": line.adults,
+                 "children": line.children} for line in reservation.active_lines]
+            stay = (request["check_in"] or reservation.check_in, request["check_out"] or reservation.check_out)
+            old_nights = holds.room_nights(reservation.active_lines)
+            old_total, hotel_id, currency = reservation.total_minor, reservation.hotel_id, reservation.currency
+        quote = self._quote(hotel_id, *stay, wanted)
+        why = terms.why_quote_not_changeable(quote, holds.utcnow())
+        if why:
+            raise NotChangeable("The new stay would not be free to cancel", details={"reason": why})
+        difference = to_minor(quote["total"]["amount"], currency) - old_total
+        if difference > 0 and request["card"] is None:
+            raise CardNeeded(details={"difference": money(difference, currency)})
+        change_id = self._begin_change(reservation_id, request, fingerprint, quote, old_nights, difference)
+        if difference > 0:
+            try:
+                payment = self.payments.charge_difference(
+                    request["reservation_id"], caller.user_id, difference, currency, request["card"],
+                    f"change-{change_id}")
+            except BookingError as failure:
+                if failure.code != "PAYMENT_PENDING":  # unknown: the sweep settles it
+                    self._abandon_change(change_id, failure)
+                raise
+            with self.db.get_session() as session:
+                session.get(BookingChange, change_id).payment_id = payment["id"]
+        return self._finish_change(change_id)
 
     @rpc(expected_exceptions=BookingError)
     def availability(self, hotel_id, check_in, check_out):
@@ -175,13 +272,16 @@ class ReservationsService(Pingable):
     def confirm_paid(self, payment):
         """Paid: the hold becomes a confirmed reservation. Paid too late (the hold
         expired or was cancelled meanwhile) or twice: the money goes back.
-        Delivered again, it changes nothing."""
-        self._confirm(payment["reservation_id"], payment["payment_id"])
+        Delivered again, it changes nothing. (The difference of a change is paid
+        inside `change`, which waits for it.)"""
+        if payment.get("purpose", "booking") == "booking":
+            self._confirm(payment["reservation_id"], payment["payment_id"])
 
     @event_handler("payments", "payment_failed")
     def release_unpaid(self, payment):
         """The card was refused: the rooms go back at once."""
-        self._end_hold(payment["reservation_id"], "cancelled", "payment_failed")
+        if payment.get("purpose", "booking") == "booking":
+            self._end_hold(payment["reservation_id"], "cancelled", "payment_failed")
 
     @event_handler("payments", "payment_refunded")
     def note_refund(self, payment):
@@ -200,6 +300,9 @@ class ReservationsService(Pingable):
         it concluded. Safe with several instances sweeping at once."""
         with self.db.get_session() as session:
             due = holds.expired_holds(session, holds.utcnow())
+            stalled = changes.stale(session, holds.utcnow() - timedelta(seconds=CHANGE_STALLS_AFTER))
+        for change_id in stalled:
+            self._settle_change(change_id)
         for reservation_id in due:
             try:
                 payments = self.payments.for_reservation(reservation_id)
@@ -213,26 +316,120 @@ class ReservationsService(Pingable):
 
     # -- internals -------------------------------------------------------------------
 
-    def _place_hold(self, user_id, request, fingerprint, hotel, room):
+    def _quote(self, hotel_id, check_in, check_out, rooms, one_room=False):
+        """Search's quote of the stay; a request from before rate plans (`one_room`)
+        keeps its old answer for a room type the hotel lacks or too many guests."""
+        try:
+            return self.search.quote(hotel_id, check_in.isoformat(), check_out.isoformat(), rooms)
+        except RoomNotSellable as refused:
+            if one_room and any(key.endswith((".room_type", ".adults")) for key in refused.details):
+                raise RoomTypeNotFound(details={"room_type": rooms[0]["room_type"]}) from None
+            raise
+
+    def _place_hold(self, user_id, request, fingerprint, quote):
         now = holds.utcnow()
-        stay_nights = holds.nights(request["check_in"], request["check_out"])
-        nightly = to_minor(room["nightly_price"]["amount"])
+        lines = terms.lines_from_quote(quote)
         with self.db.get_session() as session:
-            holds.take_rooms(session, hotel["id"], room["code"], stay_nights, room["room_count"])
+            holds.take_counts(session, request["hotel_id"], holds.room_nights(lines), terms.capacities(quote))
             reservation = Reservation(
                 id=holds.new_reference(), user_id=user_id, idempotency_key=request["idempotency_key"],
-                request_hash=fingerprint, hotel_id=hotel["id"], hotel_name=hotel["name"],
-                hotel_address=hotel["address"], room_type=room["code"], room_name=room["name"],
-                check_in=request["check_in"], check_out=request["check_out"], guests=request["guests"],
-                rooms=1, nightly_price_minor=nightly, total_minor=nightly * len(stay_nights),
-                currency=room["nightly_price"]["currency"], status="held",
+                request_hash=fingerprint, hotel_id=request["hotel_id"], hotel_name=quote["hotel"]["name"],
+                hotel_address=quote["hotel"]["address"], timezone=quote["hotel"]["timezone"],
+                check_in_time=quote["hotel"]["check_in_time"], currency=quote["currency"], quote=quote,
+                lines=lines, status="held", version=1, kept_minor=0, refund_minor=0,
                 expires_at=now + timedelta(seconds=int(self.config.get("HOLD_SECONDS", HOLD_SECONDS))),
                 created_at=now, updated_at=now, refunded=False,
             )
+            terms.summarise(reservation)
             session.add(reservation)
             session.flush()
             self._announce(session, "reservation_held", reservation)
             return ReservationSchema().dump(reservation)
+
+    def _check_cancellable(self, reservation, line):
+        if line is not None and line not in [x.line for x in reservation.active_lines]:
+            raise ReservationNotCancellable("This booking has no such room to cancel",
+                                            details={"room": str(line)})
+        if reservation.status not in holds.HOLDS_ROOMS:
+            raise ReservationNotCancellable(details={"status": reservation.status})
+        if reservation.check_out <= holds.utcnow().date():
+            raise ReservationNotCancellable("This stay is over; it can no longer be cancelled",
+                                            details={"status": reservation.status, "check_out": "past"})
+
+    def _cancel_room(self, session, reservation, number, figures, now):
+        """One room of several: it goes back, the policy's refund for it is granted."""
+        line = next(x for x in reservation.active_lines if x.line == number)
+        moved = session.execute(update(BookedRoom).where(BookedRoom.id == line.id, BookedRoom.status == "active")
+                                .values(status="cancelled").execution_options(synchronize_session=False)).rowcount
+        if not moved:
+            return  # a twin request cancelled it a moment ago
+        holds.give_counts(session, reservation.hotel_id, holds.room_nights([line]))
+        session.refresh(line)
+        terms.summarise(reservation)
+        reservation.refund_minor += figures["refund_minor"]
+        reservation.kept_minor += figures["kept_minor"]
+        reservation.version += 1
+        reservation.updated_at = now
+        reservation.confirmation_pdf = None
+        session.flush()
+        self._announce(session, "reservation_changed", reservation)
+
+    def _cancelled_answer(self, reservation, line, figures=None):
+        """The reservation, with what this cancellation refunded and kept."""
+        answer = ReservationSchema().dump(reservation)
+        if figures is None:  # a retry: what the first cancellation granted
+            cancelled = [x for x in reservation.lines if x.status == "cancelled" and line in (None, x.line)]
+            kept = sum(min(x.penalty_minor, x.total_minor) for x in cancelled) if line else reservation.kept_minor
+            refund = reservation.refund_minor if line is None else None
+            figures = {"refund_minor": refund, "kept_minor": kept}
+        answer["cancellation"] = cancellation_answer(
+            reservation, {**figures, "free": figures["kept_minor"] == 0, "lines": [line] if line else []})
+        return answer
+
+    def _begin_change(self, reservation_id, request, fingerprint, quote, old_nights, difference):
+        for attempt in range(1, HOLD_ATTEMPTS + 1):
+            try:
+                with self.db.get_session() as session:
+                    return changes.begin(session, reservation_id, request["idempotency_key"], fingerprint, quote,
+                                         old_nights, difference, holds.utcnow())
+            except IntegrityError:
+                raise ChangeInProgress() from None  # a twin request with this key began first
+            except OperationalError:
+                if attempt == HOLD_ATTEMPTS:
+                    raise
+
+    def _abandon_change(self, change_id, failure):
+        with self.db.get_session() as session:
+            changes.abandon(session, change_id, {"error": failure.code, "message": failure.message,
+                                                 "details": failure.details})
+
+    def _finish_change(self, change_id):
+        """Apply a paid change, announce it, and answer with the booking as it is
+        now; its new confirmation is rendered after."""
+        with self.db.get_session() as session:
+            reservation = changes.finish(session, change_id)
+            if reservation is not None:
+                self._announce(session, "reservation_changed", reservation)
+            answer = self._change_answer(session, session.get(BookingChange, change_id))
+        if reservation is not None:
+            try:
+                self._render_confirmation(answer["id"])
+            except Exception:
+                log.warning("the new confirmation of %s will be rendered when first asked for", answer["id"])
+        return answer
+
+    def _change_answer(self, session, change):
+        """The answer a change gave (again, for a retry with its key)."""
+        if change.status == "pending":
+            raise ChangeInProgress()
+        if change.status == "failed":
+            failure = change.failure or {}
+            raise CHANGE_FAILURES.get(failure.get("error"), NotChangeable)(
+                failure.get("message"), details=failure.get("details"))
+        reservation = session.get(Reservation, change.reservation_id)
+        answer = ReservationSchema().dump(reservation)
+        answer["change"] = {"id": change.id, "difference": money(change.difference_minor, reservation.currency)}
+        return answer
 
     def _confirm(self, reservation_id, payment_id):
         """The hold becomes a confirmed reservation, with its confirmation PDF
@@ -287,6 +484,27 @@ class ReservationsService(Pingable):
                             .values(confirmation_pdf=pdf))
             return session.scalar(select(Reservation.confirmation_pdf).where(Reservation.id == reservation_id))
 
+    def _settle_change(self, change_id):
+        """A change whose worker died: finished if its difference was paid (or there
+        was none to pay), abandoned if the charge failed or never began."""
+        with self.db.get_session() as session:
+            change = session.get(BookingChange, change_id)
+            reservation_id, difference = change.reservation_id, change.difference_minor
+        if difference > 0:
+            try:
+                payments = self.payments.for_reservation(reservation_id)
+            except BookingError:
+                return  # payments cannot say: the next sweep asks again
+            mine = [p for p in payments if p.get("purpose") == f"change-{change_id}"]
+            if any(p["status"] in UNCONCLUDED for p in mine):
+                return
+            if not any(p["status"] == "succeeded" for p in mine):
+                with self.db.get_session() as session:
+                    changes.abandon(session, change_id, {"error": "PAYMENT_DECLINED",
+                                                         "message": "The difference could not be charged"})
+                return
+        self._finish_change(change_id)
+
     def _end_hold(self, reservation_id, status, reason):
         """End a hold (only a hold: a failed second card must not cancel a paid
         booking), and announce it in the same transaction."""
@@ -318,17 +536,33 @@ class ReservationsService(Pingable):
 
 
 def confirmation_data(reservation, guest):
-    """What the booking_confirmation template needs, from a reservation and its guest."""
-    total = Decimal(reservation["total"]["amount"])
+    """What the booking_confirmation template needs, from a reservation (as
+    ReservationSchema dumps it) and its guest."""
+    currency = reservation["total"]["currency"]
+    rooms = [line for line in reservation["booked_rooms"] if line["status"] == "active"]
+    room_total = sum(to_minor(line["price"]["amount"], currency) for line in rooms)
+    vat = included_vat(room_total, int(Decimal(reservation["vat_rate"]) * 100))
     return {
         "reference": reservation["id"], "guest_name": guest["full_name"], "guest_email": guest["email"],
         "hotel_name": reservation["hotel_name"], "hotel_address": reservation["hotel_address"],
         "room_name": reservation["room_name"], "guests": reservation["guests"],
         "check_in": reservation["check_in"], "check_out": reservation["check_out"],
+        "check_in_time": reservation["check_in_time"], "check_out_time": reservation["check_out_time"],
         "nightly_price": reservation["nightly_price"]["amount"],
-        "taxes": str((total - total / (1 + VAT_RATE)).quantize(Decimal("0.01"))),
-        "total": str(total), "currency": reservation["total"]["currency"],
+        "rooms": [{"name": f"{line['room_name']} ({line['rate_plan_name']})",
+                   "guests": line["adults"] + len(line["children"]), "nights": len(line["nights"]),
+                   "price": line["price"]["amount"]} for line in rooms],
+        "city_tax": reservation["city_tax"]["amount"],
+        "vat_rate": reservation["vat_rate"],
+        "taxes": money(vat, currency)["amount"],
+        "total": reservation["total"]["amount"], "currency": currency,
+        "cancellation_policy": reservation["cancellation_policy"]["description"],
     }
+
+
+def cancellation_answer(reservation, figures):
+    return CancellationSchema().dump({**figures, "currency": reservation.currency,
+                                      "cancellation_policy": ReservationSchema().policy_of(reservation)})
 
 
 def pdf_file(reservation_id, pdf):

@@ -1,7 +1,8 @@
 """The availability projection, kept from reservations' events.
 
-Each reservation is recorded once (`HeldStay`); a stay starts or stops taking
-rooms only when its `active` flag flips, so a redelivered event changes nothing.
+Each reservation is recorded once (`HeldStay`) with what it holds and the version
+of the reservation that said so; only a newer version changes the counts, so a
+redelivered event changes nothing.
 """
 from datetime import date
 
@@ -15,46 +16,59 @@ def as_date(value):
     return value if isinstance(value, date) else date.fromisoformat(value)
 
 
-def start(session, event):
-    """A reservation took rooms (held). True if that changed the availability."""
-    if session.get(HeldStay, event["reservation_id"]) is not None:
-        return False
-    stay = HeldStay(reservation_id=event["reservation_id"], hotel_id=event["hotel_id"],
-                    room_type=event["room_type"], check_in=as_date(event["check_in"]),
-                    check_out=as_date(event["check_out"]), rooms=event["rooms"], active=True)
-    session.add(stay)
-    _count(session, stay, +stay.rooms)
-    return True
+# an ending event from before events carried a version outranks any start
+ENDED = 2**30
 
 
-def stop(session, event):
-    """A reservation gave its rooms back (cancelled, expired). True if that changed
-    the availability."""
+def holding_of(event, ended):
+    """(version, [{room_type, check_in, check_out, count}]) that an event says the
+    reservation holds now. Events from before several rooms carry one room type,
+    and no version: a start is version 1, an end (`ended`) outranks it."""
+    if "version" in event and "holding" in event:
+        return event["version"], event["holding"]
+    if not ended:
+        return 1, [{"room_type": event["room_type"], "check_in": event["check_in"],
+                    "check_out": event["check_out"], "count": event["rooms"]}]
+    return ENDED, []
+
+
+def follow(session, event, ended=False):
+    """Apply what a reservation event says the reservation holds now. Only a newer
+    version than the one applied changes anything, so a redelivered or late event
+    (an end before its start, an old change after a newer one) counts nothing twice.
+    True if the availability changed."""
+    version, holding = holding_of(event, ended)
     stay = session.get(HeldStay, event["reservation_id"])
+    if stay is not None and stay.version >= version:
+        return False
+    before = stay.holding if stay is not None else []
     if stay is None:
-        # the end arrived before the start: remember it as ended, so a late start counts nothing
-        session.add(HeldStay(reservation_id=event["reservation_id"], hotel_id=event["hotel_id"],
-                             room_type=event["room_type"], check_in=as_date(event["check_in"]),
-                             check_out=as_date(event["check_out"]), rooms=event["rooms"], active=False))
-        return False
-    if not stay.active:
-        return False
-    stay.active = False
-    _count(session, stay, -stay.rooms)
-    return True
+        stay = HeldStay(reservation_id=event["reservation_id"], hotel_id=event["hotel_id"])
+        session.add(stay)
+    first = holding[0] if holding else {"room_type": event["room_type"], "check_in": event["check_in"],
+                                        "check_out": event["check_out"], "count": event.get("rooms", 1)}
+    stay.room_type, stay.rooms = first["room_type"], first["count"]
+    stay.check_in, stay.check_out = as_date(first["check_in"]), as_date(first["check_out"])
+    stay.active, stay.version, stay.holding = bool(holding), version, holding
+    for line in before:
+        _count(session, stay.hotel_id, line, -line["count"])
+    for line in holding:
+        _count(session, stay.hotel_id, line, +line["count"])
+    return bool(before or holding)
 
 
-def _count(session, stay, delta):
-    stay_nights = nights(stay.check_in, stay.check_out)
+def _count(session, hotel_id, line, delta):
+    stay_nights = nights(as_date(line["check_in"]), as_date(line["check_out"]))
+    room_type = line["room_type"]
     known = set(session.scalars(select(BookedNight.night).where(
-        BookedNight.hotel_id == stay.hotel_id, BookedNight.room_type == stay.room_type,
+        BookedNight.hotel_id == hotel_id, BookedNight.room_type == room_type,
         BookedNight.night.in_(stay_nights))))
-    session.add_all(BookedNight(hotel_id=stay.hotel_id, room_type=stay.room_type, night=night, taken=0)
+    session.add_all(BookedNight(hotel_id=hotel_id, room_type=room_type, night=night, taken=0)
                     for night in stay_nights if night not in known)
     session.flush()
     session.execute(
         update(BookedNight)
-        .where(BookedNight.hotel_id == stay.hotel_id, BookedNight.room_type == stay.room_type,
+        .where(BookedNight.hotel_id == hotel_id, BookedNight.room_type == room_type,
                BookedNight.night.in_(stay_nights))
         .values(taken=BookedNight.taken + delta)
         .execution_options(synchronize_session=False))

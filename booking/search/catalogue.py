@@ -2,12 +2,13 @@
 import math
 import unicodedata
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import selectinload
 
-from booking.kit.schemas import to_minor
-from booking.search import availability
+from booking.kit.schemas import MINOR_DIGITS, to_minor
+from booking.search import availability, pricing
 from booking.search.exceptions import HotelNotFound
-from booking.search.models import Hotel, RoomType
+from booking.search.models import Hotel, RatePlan, RoomType
 
 # letters that Unicode does not decompose into a base letter and an accent
 UNDECOMPOSED = str.maketrans({"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d",
@@ -23,14 +24,52 @@ def fold(text):
 
 def find_hotels(session, *, city, guests, min_stars, max_price, sort, page, per_page,
                 check_in=None, check_out=None):
-    """One page of hotels with a room type for `guests` (at most `max_price` a night,
-    and with dates, free on every night), each with its lowest qualifying nightly
-    price; and the total count."""
-    nights = (check_out - check_in).days if check_in else None
-    from_price = func.min(RoomType.price_minor).label("from_price_minor")
+    """One page of hotels with a room type for `guests` adults; without dates, each
+    with its lowest base nightly price (at most `max_price`); with dates, only room
+    types free and on sale every night, each hotel with its cheapest price of the
+    stay from the rate calendar (at most `max_price` a night on average); and the
+    total count."""
+    if check_in is None:
+        return _find_undated(session, city=city, guests=guests, min_stars=min_stars, max_price=max_price,
+                             sort=sort, page=page, per_page=per_page)
+    nights = (check_out - check_in).days
+    pairs = select(RoomType.hotel_id, RoomType.code).join(Hotel, Hotel.id == RoomType.hotel_id).where(
+        RoomType.max_guests >= guests, ~availability.full_on_some_night(check_in, check_out))
+    if city is not None:
+        pairs = pairs.where(Hotel.city_key == fold(city))
+    if min_stars is not None:
+        pairs = pairs.where(Hotel.stars >= min_stars)
+    free = {}
+    for hotel_id, code in session.execute(pairs):
+        free.setdefault(hotel_id, set()).add(code)
+    hotels = session.scalars(select(Hotel).where(Hotel.id.in_(free)).options(*WHOLE_HOTEL)) if free else []
+    offers = []
+    for hotel in hotels:
+        rooms = [room for room in hotel.room_types if room.code in free[hotel.id]]
+        price = pricing.cheapest_stay(hotel, rooms, check_in, check_out)
+        if price is None or (max_price is not None and price > to_minor(max_price, hotel.currency) * nights):
+            continue
+        base = min(plan.price_minor for room in rooms for plan in room.rate_plans)
+        offers.append({**hotel_summary(hotel, base, hotel.currency, nights), "stay_price_minor": price})
+    order = {
+        "price": lambda o: (o["stay_price_minor"], o["id"]),
+        "stars": lambda o: (-o["stars"], o["stay_price_minor"], o["id"]),
+        "name": lambda o: (o["name"], o["id"]),
+    }[sort]
+    offers.sort(key=order)
+    return paged(offers[(page - 1) * per_page:page * per_page], len(offers), page, per_page)
+
+
+# a hotel with everything a price needs, loaded in a few queries rather than one per room
+WHOLE_HOTEL = (selectinload(Hotel.room_types).selectinload(RoomType.rate_plans), selectinload(Hotel.rate_rules))
+
+
+def _find_undated(session, *, city, guests, min_stars, max_price, sort, page, per_page):
+    from_price = func.min(RatePlan.price_minor).label("from_price_minor")
     query = (
-        select(Hotel, from_price, func.min(RoomType.currency))
+        select(Hotel, from_price)
         .join(RoomType, RoomType.hotel_id == Hotel.id)
+        .join(RatePlan, RatePlan.room_type_id == RoomType.id)
         .where(RoomType.max_guests >= guests)
         .group_by(Hotel.id)
     )
@@ -39,10 +78,10 @@ def find_hotels(session, *, city, guests, min_stars, max_price, sort, page, per_
     if min_stars is not None:
         query = query.where(Hotel.stars >= min_stars)
     if max_price is not None:
-        query = query.where(RoomType.price_minor <= to_minor(max_price))
-    if check_in is not None:
-        query = query.where(~availability.full_on_some_night(check_in, check_out))
-
+        # minor units differ by currency: compare each hotel in its own
+        query = query.where(RatePlan.price_minor <= case(
+            *((Hotel.currency == code, to_minor(max_price, code)) for code in MINOR_DIGITS),
+            else_=to_minor(max_price)))
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     order = {
         "price": (from_price, Hotel.id),
@@ -50,14 +89,11 @@ def find_hotels(session, *, city, guests, min_stars, max_price, sort, page, per_
         "name": (Hotel.name, Hotel.id),
     }[sort]
     rows = session.execute(query.order_by(*order).offset((page - 1) * per_page).limit(per_page))
-    items = [hotel_summary(hotel, price, currency, nights) for hotel, price, currency in rows]
-    return {
-        "items": items,
-        "total": total,
-        "page": page,
-        "per_page": per_page,
-        "pages": math.ceil(total / per_page),
-    }
+    return paged([hotel_summary(hotel, price, hotel.currency, None) for hotel, price in rows], total, page, per_page)
+
+
+def paged(items, total, page, per_page):
+    return {"items": items, "total": total, "page": page, "per_page": per_page, "pages": math.ceil(total / per_page)}
 
 
 def hotel_summary(hotel, from_price_minor, currency, nights):
@@ -71,46 +107,64 @@ def hotel_summary(hotel, from_price_minor, currency, nights):
         "amenities": hotel.amenities,
         "currency": currency,
         "from_price_minor": from_price_minor,
-        "stay_price_minor": stay_price(from_price_minor, nights),
+        "stay_price_minor": None,
         "nights": nights,
+        "timezone": hotel.timezone,
+        "check_in_time": hotel.check_in_time,
+        "check_out_time": hotel.check_out_time,
+        "vat_basis_points": hotel.vat_basis_points,
+        "city_tax_minor": hotel.city_tax_minor,
     }
 
 
-def stay_price(nightly_minor, nights):
-    if nights is None or nightly_minor is None:
-        return None
-    return nightly_minor * nights
+def load_hotel(session, hotel_id):
+    hotel = session.scalar(select(Hotel).where(Hotel.id == hotel_id).options(*WHOLE_HOTEL))
+    if hotel is None:
+        raise HotelNotFound(details={"hotel_id": str(hotel_id)})
+    return hotel
 
 
 def get_hotel(session, hotel_id, *, guests, check_in=None, check_out=None):
-    """A hotel and the room types that sleep `guests`, cheapest first; with dates,
-    the rooms of each type left on every night."""
-    hotel = session.get(Hotel, hotel_id)
-    if hotel is None:
-        raise HotelNotFound(details={"hotel_id": str(hotel_id)})
+    """A hotel and the room types that sleep `guests` adults, cheapest first, each
+    with its rate plans; with dates, each plan's price of the stay and policy (None
+    if the calendar does not sell it then) and the rooms of each type left on
+    every night."""
+    hotel = load_hotel(session, hotel_id)
     nights = (check_out - check_in).days if check_in else None
     taken = availability.rooms_taken(session, hotel_id, check_in, check_out) if check_in else {}
-    room_types = [
-        {
+    room_types = []
+    for room in hotel.room_types:
+        if room.max_guests < guests:
+            continue
+        plans = [pricing.plan_offer(hotel, room, plan, check_in, check_out) for plan in room.rate_plans]
+        prices = [plan["stay_price_minor"] for plan in plans if plan["stay_price_minor"] is not None]
+        room_types.append({
             "code": room.code,
             "name": room.name,
             "max_guests": room.max_guests,
+            "max_adults": room.max_guests,
+            "max_occupancy": room.occupancy,
             "room_count": room.room_count,
-            "currency": room.currency,
+            "currency": hotel.currency,
             "price_minor": room.price_minor,
-            "stay_price_minor": stay_price(room.price_minor, nights),
+            "stay_price_minor": min(prices, default=None),
             "rooms_left": max(room.room_count - taken.get(room.code, 0), 0) if check_in else None,
-        }
-        for room in hotel.room_types
-        if room.max_guests >= guests
-    ]
-    from_price = min((room["price_minor"] for room in room_types), default=None)
-    currency = room_types[0]["currency"] if room_types else None
+            "rate_plans": plans,
+        })
+    from_price = min((plan["base_price_minor"] for room in room_types for plan in room["rate_plans"]),
+                     default=None)
     return {
-        **hotel_summary(hotel, from_price, currency, nights),
+        **hotel_summary(hotel, from_price, hotel.currency, nights),
+        "stay_price_minor": min((room["stay_price_minor"] for room in room_types
+                                 if room["stay_price_minor"] is not None), default=None),
         "description": hotel.description,
         "room_types": room_types,
     }
+
+
+def quote(session, hotel_id, check_in, check_out, rooms):
+    """The price of a stay of one or more rooms (booking/search/pricing.py)."""
+    return pricing.quote(load_hotel(session, hotel_id), check_in, check_out, rooms)
 
 
 def city_of(session, hotel_id):

@@ -1,6 +1,15 @@
-from booking.kit.errors import NotFound
+from booking.kit.errors import BookingError, NotFound
 
 
 class HotelNotFound(NotFound):
     code = "HOTEL_NOT_FOUND"
     default_message = "There is no such hotel"
+
+
+class RoomNotSellable(BookingError):
+    """The stay cannot be sold as asked: an unknown room type or plan, more people
+    than the room takes, or dates the rate calendar closes (`details` names the field)."""
+
+    code = "NOT_SELLABLE"
+    http_status = 422
+    default_message = "This stay cannot be booked as asked"

@@ -4,14 +4,15 @@ The same code always yields the same hotels with the same ids, so `booking seed`
 can run any number of times: it inserts only the hotels that are missing.
 """
 import random
+from datetime import date
 
 from sqlalchemy import select
 
+from booking.kit.schemas import minor_digits
 from booking.search.catalogue import fold
-from booking.search.models import Hotel, RoomType
+from booking.search.models import Hotel, RatePlan, RateRule, RoomType
 
 SEED = 20261121
-CURRENCY = "EUR"
 
 # city, country, number of hotels, price level (1.0 = a mid-priced European city)
 CITIES = [
@@ -63,13 +64,65 @@ AMENITIES = [
     "wifi", "breakfast", "parking", "pool", "gym", "spa", "restaurant", "bar",
     "air conditioning", "pets allowed", "airport shuttle", "24-hour front desk",
 ]
-# code, name, guests, price factor
+# code, name, adults, price factor, adults and children together
 ROOM_TYPES = [
-    ("single", "Single Room", 1, 0.7), ("double", "Double Room", 2, 1.0),
-    ("twin", "Twin Room", 2, 1.0), ("deluxe", "Deluxe Double", 2, 1.45),
-    ("triple", "Triple Room", 3, 1.3), ("family", "Family Room", 4, 1.6),
-    ("junior-suite", "Junior Suite", 3, 2.0), ("suite", "Suite", 4, 2.9),
+    ("single", "Single Room", 1, 0.7, 1), ("double", "Double Room", 2, 1.0, 3),
+    ("twin", "Twin Room", 2, 1.0, 2), ("deluxe", "Deluxe Double", 2, 1.45, 3),
+    ("triple", "Triple Room", 3, 1.3, 3), ("family", "Family Room", 4, 1.6, 5),
+    ("junior-suite", "Junior Suite", 3, 2.0, 4), ("suite", "Suite", 4, 2.9, 5),
 ]
+# country: its currency, units of it for a euro, VAT on rooms (basis points)
+COUNTRIES = {
+    "France": ("EUR", 1, 1000), "United Kingdom": ("GBP", 0.86, 2000), "Italy": ("EUR", 1, 1000),
+    "Germany": ("EUR", 1, 700), "Spain": ("EUR", 1, 1000), "Netherlands": ("EUR", 1, 900),
+    "Portugal": ("EUR", 1, 600), "Austria": ("EUR", 1, 1000), "Czechia": ("CZK", 25, 1200),
+    "United States": ("USD", 1.08, 0), "Japan": ("JPY", 165, 1000), "Switzerland": ("CHF", 0.95, 380),
+    "Belgium": ("EUR", 1, 600), "Denmark": ("DKK", 7.46, 2500), "Sweden": ("SEK", 11.3, 1200),
+    "Norway": ("NOK", 11.6, 1200), "Finland": ("EUR", 1, 1000), "Ireland": ("EUR", 1, 1350),
+    "Hungary": ("HUF", 395, 1800), "Poland": ("PLN", 4.3, 800), "Greece": ("EUR", 1, 1300),
+    "Türkiye": ("TRY", 37, 1000), "Iceland": ("ISK", 150, 1100), "Slovenia": ("EUR", 1, 950),
+    "Croatia": ("EUR", 1, 1300), "Estonia": ("EUR", 1, 1300), "Latvia": ("EUR", 1, 1200),
+    "Lithuania": ("EUR", 1, 900), "Slovakia": ("EUR", 1, 1000), "Canada": ("CAD", 1.47, 1300),
+    "Mexico": ("MXN", 18.5, 1600), "Brazil": ("BRL", 5.4, 0), "Argentina": ("ARS", 950, 2100),
+    "South Korea": ("KRW", 1450, 1000), "Singapore": ("SGD", 1.45, 900), "China": ("HKD", 8.4, 0),
+    "Thailand": ("THB", 38, 700), "Australia": ("AUD", 1.65, 1000), "South Africa": ("ZAR", 20, 1500),
+    "Morocco": ("MAD", 10.8, 1000), "United Arab Emirates": ("AED", 3.97, 500),
+}
+# city tax per adult and night, in the city's currency
+CITY_TAX = {"Paris": 3, "Rome": 6, "Florence": 5, "Venice": 5, "Milan": 5, "Barcelona": 4, "Lisbon": 4,
+            "Porto": 2, "Amsterdam": 5, "Brussels": 4, "Prague": 50, "Tokyo": 200, "Kyoto": 200,
+            "Zürich": 2.5, "Geneva": 3.75, "Budapest": 600, "Athens": 3, "Dubrovnik": 2}
+# where seasons are the other way round
+SOUTHERN = {"São Paulo", "Buenos Aires", "Sydney", "Melbourne", "Cape Town"}
+# the time zone of each city
+ZONES = {
+    "Paris": "Europe/Paris", "London": "Europe/London", "Rome": "Europe/Rome", "Berlin": "Europe/Berlin",
+    "Madrid": "Europe/Madrid", "Amsterdam": "Europe/Amsterdam", "Lisbon": "Europe/Lisbon",
+    "Vienna": "Europe/Vienna", "Prague": "Europe/Prague", "New York": "America/New_York",
+    "Tokyo": "Asia/Tokyo", "Zürich": "Europe/Zurich", "Barcelona": "Europe/Madrid", "Milan": "Europe/Rome",
+    "Munich": "Europe/Berlin", "Brussels": "Europe/Brussels", "Copenhagen": "Europe/Copenhagen",
+    "Stockholm": "Europe/Stockholm", "Oslo": "Europe/Oslo", "Helsinki": "Europe/Helsinki",
+    "Dublin": "Europe/Dublin", "Edinburgh": "Europe/London", "Budapest": "Europe/Budapest",
+    "Warsaw": "Europe/Warsaw", "Kraków": "Europe/Warsaw", "Łódź": "Europe/Warsaw", "Athens": "Europe/Athens",
+    "Istanbul": "Europe/Istanbul", "Reykjavík": "Atlantic/Reykjavik", "Porto": "Europe/Lisbon",
+    "Seville": "Europe/Madrid", "Florence": "Europe/Rome", "Venice": "Europe/Rome", "Nice": "Europe/Paris",
+    "Lyon": "Europe/Paris", "Geneva": "Europe/Zurich", "Hamburg": "Europe/Berlin",
+    "Ljubljana": "Europe/Ljubljana", "Zagreb": "Europe/Zagreb", "Dubrovnik": "Europe/Zagreb",
+    "Tallinn": "Europe/Tallinn", "Riga": "Europe/Riga", "Vilnius": "Europe/Vilnius",
+    "Bratislava": "Europe/Bratislava", "San Francisco": "America/Los_Angeles", "Chicago": "America/Chicago",
+    "Montréal": "America/Toronto", "Toronto": "America/Toronto", "México City": "America/Mexico_City",
+    "São Paulo": "America/Sao_Paulo", "Buenos Aires": "America/Argentina/Buenos_Aires",
+    "Kyoto": "Asia/Tokyo", "Osaka": "Asia/Tokyo", "Seoul": "Asia/Seoul", "Singapore": "Asia/Singapore",
+    "Hong Kong": "Asia/Hong_Kong", "Bangkok": "Asia/Bangkok", "Sydney": "Australia/Sydney",
+    "Melbourne": "Australia/Melbourne", "Cape Town": "Africa/Johannesburg", "Marrakech": "Africa/Casablanca",
+    "Dubai": "Asia/Dubai",
+}
+# every year: (name, first night, last night) of the high and low seasons, north and south
+SEASONS = {
+    False: (("Summer season", (6, 15), (9, 15)), ("Winter low season", (1, 7), (3, 15))),
+    True: (("Summer season", (12, 15), (2, 28)), ("Winter low season", (6, 1), (8, 31))),
+}
+FRIDAY_SATURDAY, SUNDAY, FRIDAY = "45", "6", "4"
 STAR_PRICE = {1: 45, 2: 65, 3: 95, 4: 140, 5: 260}
 DESCRIPTIONS = [
     "A {adjective} {stars}-star hotel in the heart of {city}, a short walk from {sight}.",
@@ -104,6 +157,7 @@ def demo_hotels():
                 amenities=sorted(rng.sample(AMENITIES, rng.randint(3, 8))),
             )
             hotel.room_types = list(_room_types(rng, stars, price_level))
+            _price_locally(hotel, city, country)
             yield hotel
 
 
@@ -121,16 +175,82 @@ def _room_types(rng, stars, price_level):
     chosen = [ROOM_TYPES[1]] + rng.sample(others, rng.randint(1, 4))
     # a hotel has from a few to a few dozen rooms of each type
     size = rng.choice([0.3, 0.6, 1.0, 1.6])
-    for code, name, guests, factor in sorted(chosen, key=lambda room: room[3]):
+    for code, name, guests, factor, occupancy in sorted(chosen, key=lambda room: room[3]):
         nightly = STAR_PRICE[stars] * price_level * factor * rng.uniform(0.85, 1.2)
         yield RoomType(
             code=code,
             name=name,
             max_guests=guests,
+            max_occupancy=occupancy,
             room_count=max(2, round(rng.randint(4, 40) * size)),
-            price_minor=round(nightly) * 100,
-            currency=CURRENCY,
+            price_minor=round(nightly) * 100,  # in euros for now: _price_locally converts
+            currency="EUR",
         )
+
+
+def restricted(hotel_id):
+    """Whether the demo hotel's calendar has restrictions (closed days, minimum
+    stays, days closed to arrival): one hotel in seven. Tests that book random
+    dates choose among the others."""
+    return hotel_id % 7 == 3
+
+
+def _price_locally(hotel, city, country):
+    """The hotel's prices in its country's currency, its taxes, zone, times, rate
+    plans and calendar, from a generator of its own (the hotels stay as before)."""
+    rng = random.Random(SEED * 1000 + hotel.id)
+    currency, per_euro, vat = COUNTRIES[country]
+    hotel.currency, hotel.vat_basis_points, hotel.timezone = currency, vat, ZONES[city]
+    hotel.check_in_time = rng.choice(["14:00", "15:00", "15:00", "16:00"])
+    hotel.check_out_time = rng.choice(["10:00", "11:00", "11:00", "12:00"])
+    hotel.city_tax_minor = local_minor(CITY_TAX.get(city, 0), currency)
+    free_hours = rng.choice([24, 48, 48, 72])
+    penalty, percent = rng.choice([("first_night", None), ("first_night", None), ("percent", 50)])
+    discount = rng.choice([10, 12, 15]) if rng.random() < 0.85 else None
+    for room in hotel.room_types:
+        room.currency = currency
+        room.price_minor = local_minor(room.price_minor / 100 * per_euro, currency)
+        room.rate_plans = [RatePlan(code="flexible", name="Flexible", price_minor=room.price_minor,
+                                    free_until_hours=free_hours, penalty=penalty, penalty_percent=percent)]
+        if discount:
+            room.rate_plans.append(RatePlan(
+                code="nonrefundable", name="Non-refundable",
+                price_minor=local_minor(room.price_minor / 10**minor_digits(currency) * (100 - discount) / 100,
+                                        currency),
+                free_until_hours=None, penalty="all", penalty_percent=None))
+    hotel.rate_rules = list(_calendar(rng, hotel, city))
+
+
+def local_minor(amount, currency):
+    """A price in minor units, rounded as a hotel would: to whole units, or to
+    hundreds where a unit is worth little (JPY, HUF, ...)."""
+    digits = minor_digits(currency)
+    step = 100 if amount >= 2000 else 1
+    return round(amount / step) * step * 10**digits
+
+
+def _calendar(rng, hotel, city):
+    """High and low seasons by hemisphere, weekend prices; for restricted hotels,
+    closed days around Christmas, Friday arrivals for two nights at least and no
+    arrivals on Sundays. Every rule recurs each year."""
+    high, low = SEASONS[city in SOUTHERN]
+    yield yearly(high[0], high[1], high[2], adjust_percent=rng.choice([15, 20, 25, 30]))
+    yield yearly(low[0], low[1], low[2], adjust_percent=-rng.choice([10, 15, 20]))
+    if rng.random() < 0.85:
+        # leisure hotels charge more at weekends, business hotels less
+        yield yearly("Weekend", (1, 1), (12, 31), weekdays=FRIDAY_SATURDAY,
+                     adjust_percent=rng.choice([10, 15, 20, -10]))
+    if restricted(hotel.id):
+        yield yearly("Closed for Christmas", (12, 24), (12, 26), closed=True)
+        yield yearly("Weekend stays", (1, 1), (12, 31), weekdays=FRIDAY, min_stay=2)
+        yield yearly("No Sunday arrivals", (1, 1), (12, 31), weekdays=SUNDAY, closed_to_arrival=True)
+
+
+def yearly(name, first, last, **rule):
+    """A rule over the same nights every year (the year 2000 stands for any)."""
+    return RateRule(name=name, starts=date(2000, *first), ends=date(2000, *last), every_year=True,
+                    closed=rule.pop("closed", False), closed_to_arrival=rule.pop("closed_to_arrival", False),
+                    **rule)
 
 
 def seed(session):

@@ -12,6 +12,9 @@ from booking.auth.schemas import TokenResponse
 from booking.kit.schemas import Schema
 from booking.payments.schemas import CardSchema, PaymentSchema
 from booking.reservations.schemas import (
+    CancellationSchema,
+    CancelRequest,
+    ChangeRequest,
     HoldRequest,
     ReservationIdRequest,
     ReservationSchema,
@@ -22,6 +25,8 @@ from booking.search.schemas import (
     GetHotelRequest,
     HotelPageSchema,
     HotelSchema,
+    QuoteRequest,
+    QuoteSchema,
     StaySchema,
 )
 from booking.users.schemas import CredentialsRequest, RegisterRequest, UserSchema
@@ -53,6 +58,18 @@ class HoldBody(HoldRequest):
 
 class PayBody(Schema):
     card = fields.Nested(CardSchema, required=True)
+
+
+class CancelBody(CancelRequest):
+    class Meta:
+        exclude = ("reservation_id",)  # in the path
+
+
+class ChangeBody(ChangeRequest):
+    card = fields.Nested(CardSchema, metadata={"description": "needed when the new stay costs more"})
+
+    class Meta:
+        exclude = ("reservation_id", "idempotency_key")  # in the path, and the Idempotency-Key header
 
 
 class TokenForm(Schema):
@@ -115,16 +132,27 @@ ROUTES = [
      (RevokeForm, "application/x-www-form-urlencoded"), (200, None), [], False),
     ("get", "/.well-known/jwks.json", "oauth", "The public keys that sign access tokens", [], None,
      (200, JwksSchema), [], False),
-    ("post", "/api/v1/reservations", "bookings", "Hold a room for every night of a stay", [IDEMPOTENCY_KEY],
-     (HoldBody, "application/json"), (201, ReservationSchema), [400, 401, 404, 409, 422], True),
+    ("post", "/api/v1/quotes", "search", "The price of a stay of one or more rooms, with its taxes and policy", [],
+     (QuoteRequest, "application/json"), (200, QuoteSchema), [400, 404, 422], False),
+    ("post", "/api/v1/reservations", "bookings", "Hold rooms for every night of a stay (all or none)",
+     [IDEMPOTENCY_KEY], (HoldBody, "application/json"), (201, ReservationSchema), [400, 401, 404, 409, 422], True),
     ("get", "/api/v1/reservations", "bookings", "The caller's reservations", [], None,
      (200, ReservationListSchema), [401], True),
     ("get", "/api/v1/reservations/{reservation_id}", "bookings", "One of the caller's reservations", [], None,
      (200, ReservationSchema), [400, 401, 404], True),
     ("post", "/api/v1/reservations/{reservation_id}/payment", "bookings", "Pay a held reservation by card",
      [IDEMPOTENCY_KEY], (PayBody, "application/json"), (200, PaymentSchema), [400, 401, 402, 404, 409, 422], True),
-    ("post", "/api/v1/reservations/{reservation_id}/cancel", "bookings", "Cancel (refunded if paid)", [], None,
+    ("get", "/api/v1/reservations/{reservation_id}/cancellation", "bookings",
+     "What cancelling now would refund and keep (?room= for one room)",
+     [{"in": "query", "name": "room", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}], None,
+     (200, CancellationSchema), [400, 401, 404, 409], True),
+    ("post", "/api/v1/reservations/{reservation_id}/cancel", "bookings",
+     "Cancel the booking, or one room ({\"room\": 2}): refunded as its policy says", [],
+     (CancelBody, "application/json", "optional"),
      (200, ReservationSchema), [400, 401, 404, 409], True),
+    ("post", "/api/v1/reservations/{reservation_id}/change", "bookings",
+     "Change the dates and/or rooms; the difference is charged or refunded", [IDEMPOTENCY_KEY],
+     (ChangeBody, "application/json"), (200, ReservationSchema), [400, 401, 402, 404, 409, 422], True),
     ("get", "/api/v1/reservations/{reservation_id}/confirmation.pdf", "bookings", "The confirmation PDF", [],
      None, (200, "application/pdf"), [400, 401, 404, 409], True),
 ]
@@ -153,8 +181,8 @@ def build(server_url):
              "schema": marshmallow.converter.field2property(PATH_PARAMETERS[name])}
             for name in re.findall(r"{(\w+)}", path)]
         if body is not None:
-            schema, media_type = body
-            operation["requestBody"] = {"required": True, "content": {media_type: {"schema": schema}}}
+            schema, media_type, *optional = body
+            operation["requestBody"] = {"required": not optional, "content": {media_type: {"schema": schema}}}
         if secured:
             operation["security"] = [{"bearer": []}]
         spec.path(path=path, operations={method: operation})

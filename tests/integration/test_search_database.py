@@ -61,15 +61,43 @@ def test_the_date_filter_follows_reservation_events_once_each(catalogue_db_uri):
 
     with Session(engine) as session, session.begin():
         for event in events + events:  # every event delivered twice
-            availability.start(session, event)
+            availability.follow(session, event)
     assert paris_hotels() == ["Grand Hôtel"]
     with Session(engine) as session:
         assert catalogue.get_hotel(session, 3, guests=1, **stay)["room_types"][0]["rooms_left"] == 0
 
     with Session(engine) as session, session.begin():
-        availability.stop(session, events[0])
-        availability.stop(session, events[0])
+        availability.follow(session, events[0], ended=True)
+        availability.follow(session, events[0], ended=True)
     assert paris_hotels() == ["Grand Hôtel", "Le Petit Paris"]
     with Session(engine) as session:
         assert catalogue.get_hotel(session, 3, guests=1, **stay)["room_types"][0]["rooms_left"] == 1
+    engine.dispose()
+
+
+def test_the_date_filter_applies_only_newer_versions_of_a_reservation(catalogue_db_uri):
+    """A changed booking moves its rooms; an older event, late or redelivered, moves nothing back."""
+    engine = create_db_engine(catalogue_db_uri)
+    may, june = {"check_in": "2031-05-01", "check_out": "2031-05-03"}, {"check_in": "2031-06-01",
+                                                                         "check_out": "2031-06-03"}
+
+    def event(version, *holding):
+        return {"reservation_id": "BKVERSION1", "hotel_id": 3, "room_type": "double", "rooms": 6, **may,
+                "version": version, "holding": [{"room_type": "double", "count": 6, **stay} for stay in holding]}
+
+    def doubles_left(stay):
+        with Session(engine) as session:
+            hotel = catalogue.get_hotel(session, 3, guests=1, check_in=date.fromisoformat(stay["check_in"]),
+                                        check_out=date.fromisoformat(stay["check_out"]))
+            return hotel["room_types"][0]["rooms_left"]
+
+    changed, held, cancelled = event(2, june), event(1, may), event(3)
+    for delivered in (changed, held, changed, held):  # the change overtakes the hold, both twice
+        with Session(engine) as session, session.begin():
+            availability.follow(session, delivered)
+    assert (doubles_left(may), doubles_left(june)) == (6, 0)
+    for delivered in (cancelled, changed, held):
+        with Session(engine) as session, session.begin():
+            availability.follow(session, delivered, ended=delivered is cancelled)
+    assert (doubles_left(may), doubles_left(june)) == (6, 6)
     engine.dispose()

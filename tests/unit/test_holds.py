@@ -12,7 +12,7 @@ from booking.kit.errors import IdempotencyKeyReused
 from booking.kit.migrations import upgrade
 from booking.reservations import holds
 from booking.reservations.exceptions import NoRoomLeft
-from booking.reservations.models import Reservation, RoomNight
+from booking.reservations.models import BookedRoom, Reservation, RoomNight
 
 HOTEL = 3
 CHECK_IN = date(2030, 3, 1)
@@ -54,11 +54,18 @@ def held(engine):
 def reservation(id="BKAAAA0001", status="held", user_id=7, key="key-1", fingerprint="f" * 64,
                 expires_at=None):
     now = holds.utcnow()
+    check_out = STAY[-1] + timedelta(days=1)
+    room = BookedRoom(line=1, room_type="double", room_name="Double", rate_plan="flexible", rate_plan_name="Flexible",
+                      adults=2, children=[], check_in=STAY[0], check_out=check_out,
+                      nights=[{"date": night.isoformat(), "price_minor": 15000} for night in STAY],
+                      price_minor=45000, city_tax_minor=0, total_minor=45000,
+                      policy={"free_until_hours": 48, "penalty": "first_night", "penalty_percent": None},
+                      deadline=None, penalty_minor=15000, status="active")
     return Reservation(
         id=id, user_id=user_id, idempotency_key=key, request_hash=fingerprint, hotel_id=HOTEL,
         hotel_name="Le Petit Paris", hotel_address="3 Main Street, Paris", room_type="double",
-        room_name="Double", check_in=STAY[0], check_out=STAY[-1] + timedelta(days=1), guests=2, rooms=1,
-        nightly_price_minor=15000, total_minor=45000, currency="EUR", status=status,
+        room_name="Double", check_in=STAY[0], check_out=check_out, guests=2, rooms=1,
+        nightly_price_minor=15000, total_minor=45000, currency="EUR", status=status, lines=[room],
         expires_at=expires_at or now + timedelta(minutes=15), created_at=now, updated_at=now, refunded=False)
 
 

@@ -152,7 +152,8 @@ def test_a_good_card_announces_the_payment_once(payments):
 
     assert dispatched(payments) == [{
         "payment_id": answer["id"], "reservation_id": "BKAAAA0001", "user_id": 7, "status": "succeeded",
-        "amount_minor": 30000, "refunded_minor": 0, "currency": "EUR", "failure_code": None}]
+        "amount_minor": 30000, "refunded_minor": 0, "currency": "EUR", "failure_code": None,
+        "purpose": "booking"}]
 
 
 def test_no_stored_value_is_the_card_number_or_the_cvc(payments, db, bank):

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
 from booking.kit.errors import IdempotencyKeyReused, ServiceUnavailable, ValidationFailed
+from booking.kit.schemas import load, to_minor
 from booking.kit.tokens import MissingScope
 from booking.reservations.exceptions import (
     NoRoomLeft,
@@ -22,6 +23,9 @@ from booking.reservations.exceptions import (
 from booking.reservations.holds import utcnow
 from booking.reservations.models import Reservation
 from booking.reservations.service import ReservationsService
+from booking.search import pricing
+from booking.search.models import Hotel, RatePlan, RoomType
+from booking.search.schemas import QuoteRequest, QuoteSchema
 from tests.unit.recorded import dispatched, outbox_of
 from tests.unit.test_holds import migrated_engine
 from tests.unit.test_users_service import calling_as
@@ -54,10 +58,38 @@ def db(tmp_path):
     engine.dispose()
 
 
+def catalogue_hotel():
+    """HOTEL as search keeps it: each room type on a flexible plan at its nightly price
+    (free until 48 hours before check-in, then the first night) and, for doubles, a
+    non-refundable one; no rule in its calendar."""
+    hotel = Hotel(id=3, name=HOTEL["name"], address=HOTEL["address"], timezone="Europe/Paris", check_in_time="15:00",
+                  check_out_time="11:00", currency="EUR", vat_basis_points=1000, city_tax_minor=0, rate_rules=[])
+    for room in HOTEL["room_types"]:
+        price = to_minor(room["nightly_price"]["amount"])
+        plans = [RatePlan(code="flexible", name="Flexible", price_minor=price, free_until_hours=48,
+                          penalty="first_night", penalty_percent=None)]
+        if room["code"] == "double":
+            plans.append(RatePlan(code="nonrefundable", name="Non-refundable", price_minor=price * 9 // 10,
+                                  free_until_hours=None, penalty="all", penalty_percent=None))
+        hotel.room_types.append(RoomType(code=room["code"], name=room["name"], max_guests=room["max_guests"],
+                                         max_occupancy=room["max_guests"] + 1, room_count=room["room_count"],
+                                         price_minor=price, currency="EUR", rate_plans=plans))
+    return hotel
+
+
+def quote(hotel_id, check_in, check_out, rooms):
+    """search.quote of `catalogue_hotel()`, by search's own pricing, as it answers over RPC."""
+    request = load(QuoteRequest(), {"hotel_id": hotel_id, "check_in": check_in, "check_out": check_out,
+                                    "rooms": rooms})
+    return QuoteSchema().dump(pricing.quote(catalogue_hotel(), request["check_in"], request["check_out"],
+                                            request["rooms"]))
+
+
 def worker(db, caller=ADA):
     service = worker_factory(ReservationsService, db=db, caller=caller, config={"HOLD_SECONDS": 900},
                              outbox=outbox_of(ReservationsService))
     service.search.get_hotel.return_value = HOTEL
+    service.search.quote.side_effect = quote
     service.users.get.return_value = {"id": 7, "email": "ada@example.com", "full_name": "Ada Lovelace"}
     service.reports.render.return_value = PDF  # the confirmation, rendered on confirming
     return service
@@ -106,7 +138,8 @@ def test_hold_holds_a_room_for_fifteen_minutes_at_the_price_of_the_stay(reservat
     assert answer["nightly_price"] == {"amount": "150.00", "currency": "EUR"}
     expires_in = datetime.fromisoformat(answer["expires_at"]) - datetime.now(UTC)
     assert timedelta(minutes=14, seconds=50) < expires_in <= timedelta(minutes=15)
-    reservations.search.get_hotel.assert_called_once_with(3, guests=2)
+    reservations.search.quote.assert_called_once_with(3, STAY["check_in"], STAY["check_out"], [
+        {"room_type": "double", "rate_plan": "flexible", "adults": 2, "children": []}])
     assert doubles_left(reservations) == 1
 
 
@@ -116,7 +149,8 @@ def test_hold_records_its_event_with_the_hold(reservations):
     assert dispatched(reservations) == [{
         "reservation_id": answer["id"], "user_id": 7, "hotel_id": 3, "hotel_name": "Le Petit Paris",
         "room_type": "double", "check_in": STAY["check_in"], "check_out": STAY["check_out"], "rooms": 1,
-        "status": "held", "reason": None, "total_minor": 30000, "currency": "EUR", "payment_id": None}]
+        "status": "held", "reason": None, "total_minor": 30000, "currency": "EUR", "payment_id": None,
+        "version": 1, "holding": [{"room_type": "double", "count": 1, **STAY}], "refund_minor": 0, "kept_minor": 0}]
 
 
 def test_the_same_idempotency_key_returns_the_same_reservation_and_holds_nothing_more(reservations, db):
@@ -124,7 +158,7 @@ def test_the_same_idempotency_key_returns_the_same_reservation_and_holds_nothing
 
     assert hold(reservations) == first
 
-    reservations.search.get_hotel.assert_called_once()
+    reservations.search.quote.assert_called_once()
     assert stored(db) == ["held"] and doubles_left(reservations) == 1
     # its event was committed with the hold: a retry records none
     assert len(dispatched(reservations, "reservation_held")) == 1
@@ -167,7 +201,7 @@ def test_hold_needs_the_bookings_scope(db):
     with pytest.raises(MissingScope):
         hold(service)
 
-    service.search.get_hotel.assert_not_called()
+    service.search.quote.assert_not_called()
     assert stored(db) == []
 
 
@@ -181,7 +215,7 @@ def test_a_stay_in_the_past_or_ending_before_it_begins_is_not_valid(reservations
         hold(reservations, **stay)
 
     assert list(refusal.value.details) == [field]
-    reservations.search.get_hotel.assert_not_called()
+    reservations.search.quote.assert_not_called()
     assert stored(db) == []
 
 

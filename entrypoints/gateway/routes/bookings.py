@@ -10,10 +10,13 @@ from entrypoints.gateway.http import (
     json_body,
     json_response,
     pdf_response,
+    query_args,
     storable,
 )
 
-HOLD_FIELDS = ("hotel_id", "room_type", "check_in", "check_out", "guests")
+HOLD_FIELDS = ("hotel_id", "room_type", "check_in", "check_out", "guests", "rooms")
+QUOTE_FIELDS = ("hotel_id", "check_in", "check_out", "rooms")
+CHANGE_FIELDS = ("check_in", "check_out", "rooms", "card")
 
 
 def idempotency_key(request):
@@ -42,6 +45,12 @@ def card_token(bank, card):
 
 
 class BookingRoutes:
+    @api("POST", "/api/v1/quotes")
+    def quote(self, request):
+        body = json_body(request, QUOTE_FIELDS)
+        return self.search.quote(body.get("hotel_id"), body.get("check_in"), body.get("check_out"),
+                                 body.get("rooms"))
+
     @api("POST", "/api/v1/reservations")
     def hold(self, request):
         key = idempotency_key(request)
@@ -62,9 +71,23 @@ class BookingRoutes:
         body = json_body(request, ("card",))
         return self.payments.pay(reservation_id, card_token(self.bank, body.get("card")), key)
 
+    @api("GET", "/api/v1/reservations/<string:reservation_id>/cancellation")
+    def cancellation(self, request, reservation_id):
+        return self.reservations.cancellation(reservation_id, **query_args(request, ("room",)))
+
     @api("POST", "/api/v1/reservations/<string:reservation_id>/cancel")
     def cancel(self, request, reservation_id):
-        return self.reservations.cancel(reservation_id)
+        # no body cancels the whole booking, as before; {"room": 2} only that room
+        body = json_body(request, ("room",)) if request.get_data(cache=True).strip() else {}
+        return self.reservations.cancel(reservation_id, **body)
+
+    @api("POST", "/api/v1/reservations/<string:reservation_id>/change")
+    def change(self, request, reservation_id):
+        key = idempotency_key(request)
+        body = json_body(request, CHANGE_FIELDS)
+        if body.get("card") is not None:
+            body["card"] = card_token(self.bank, body["card"])
+        return self.reservations.change(reservation_id, **body, idempotency_key=key)
 
     @api("GET", "/api/v1/reservations/<string:reservation_id>/confirmation.pdf")
     def confirmation_pdf(self, request, reservation_id):

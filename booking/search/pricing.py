@@ -1,0 +1,197 @@
+"""The rate calendar and quotes: plain functions of catalogue objects (a hotel, its
+room types, plans and rules), no session, so that they are tested fast and the
+same code prices a search, a hotel page and a quote.
+"""
+from booking.kit import policies
+from booking.kit.schemas import included_vat
+from booking.kit.times import nights as nights_of
+from booking.search.exceptions import RoomNotSellable
+
+
+def covers(rule, night):
+    """Whether `rule` applies to `night` (its dates, every year or once, and weekdays)."""
+    if rule.weekdays and str(night.weekday()) not in rule.weekdays:
+        return False
+    if not rule.every_year:
+        return rule.starts <= night <= rule.ends
+    day, starts, ends = (night.month, night.day), (rule.starts.month, rule.starts.day), (rule.ends.month, rule.ends.day)
+    if starts <= ends:
+        return starts <= day <= ends
+    return day >= starts or day <= ends  # over the new year: December to February
+
+
+def applies(rule, room_type, plan):
+    return rule.room_type in (None, "", room_type) and rule.rate_plan in (None, "", plan)
+
+
+def night_price(base_minor, rules, night):
+    """The price of one night: the base, then each rule covering it, in order."""
+    price = base_minor
+    for rule in rules:
+        if not covers(rule, night):
+            continue
+        if rule.price_minor is not None:
+            price = rule.price_minor
+        if rule.adjust_percent:
+            price = (price * (100 + rule.adjust_percent) + 50) // 100
+        if rule.adjust_minor:
+            price += rule.adjust_minor
+    return max(price, 0)
+
+
+def rules_for(rules, room_type, plan):
+    return [rule for rule in rules if applies(rule, room_type, plan)]
+
+
+def night_prices(base_minor, rules, check_in, check_out):
+    """[(night, price)] of a stay, for the rules of one room type and plan."""
+    return [(night, night_price(base_minor, rules, night)) for night in nights_of(check_in, check_out)]
+
+
+def refusal(rules, check_in, check_out):
+    """Why the stay cannot be sold under these rules, as (field, message), or None:
+    a closed night, an arrival on a day closed to arrival, too short or too long a
+    stay for its arrival day."""
+    stay = nights_of(check_in, check_out)
+    closed = [night for night in stay if any(rule.closed and covers(rule, night) for rule in rules)]
+    if closed:
+        return "check_in", "The hotel does not sell these rooms on " + ", ".join(map(str, closed[:5])) + "."
+    arrival = [rule for rule in rules if covers(rule, check_in)]
+    if any(rule.closed_to_arrival for rule in arrival):
+        return "check_in", f"Arrivals are not possible on {check_in}."
+    min_stay = max((rule.min_stay for rule in arrival if rule.min_stay), default=1)
+    if len(stay) < min_stay:
+        return "check_out", f"Arriving on {check_in}, the stay is at least {min_stay} nights."
+    max_stay = min((rule.max_stay for rule in arrival if rule.max_stay), default=None)
+    if max_stay is not None and len(stay) > max_stay:
+        return "check_out", f"Arriving on {check_in}, the stay is at most {max_stay} nights."
+    return None
+
+
+def sellable(rules, check_in, check_out):
+    return refusal(rules, check_in, check_out) is None
+
+
+def stay_price(room, plan, rules, check_in, check_out):
+    """The price of one room for a stay under `plan`, or None if the calendar does
+    not sell it."""
+    plan_rules = rules_for(rules, room.code, plan.code)
+    if not sellable(plan_rules, check_in, check_out):
+        return None
+    return sum(price for _, price in night_prices(plan.price_minor, plan_rules, check_in, check_out))
+
+
+def plan_offer(hotel, room, plan, check_in, check_out, adults=1):
+    """A plan as the hotel page lists it for a stay: its price for one room (None if
+    not sold then) and its policy."""
+    offer = {"code": plan.code, "name": plan.name, "base_price_minor": plan.price_minor,
+             "currency": hotel.currency, "stay_price_minor": None, "cancellation_policy": None}
+    if check_in is None:
+        return offer
+    price = stay_price(room, plan, hotel.rate_rules, check_in, check_out)
+    offer["stay_price_minor"] = price
+    if price is not None:
+        prices = [p for _, p in night_prices(plan.price_minor, rules_for(hotel.rate_rules, room.code, plan.code),
+                                             check_in, check_out)]
+        offer["cancellation_policy"] = policy_terms(hotel, plan.policy, check_in, prices, price)
+    return offer
+
+
+def cheapest_stay(hotel, rooms, check_in, check_out):
+    """The cheapest price of one room among `rooms` and their plans for the stay, or
+    None if none is sold on those dates."""
+    prices = [stay_price(room, plan, hotel.rate_rules, check_in, check_out)
+              for room in rooms for plan in room.rate_plans]
+    return min((price for price in prices if price is not None), default=None)
+
+
+def policy_terms(hotel, policy, check_in, prices, room_total):
+    """A room's policy as data: the deadline as an instant (UTC) and in the hotel's
+    time, the penalty after it, and one sentence."""
+    deadline = policies.deadline(policy, check_in, hotel.check_in_time, hotel.timezone)
+    penalty = policies.penalty_after_deadline(policy, prices, room_total)
+    return {
+        **policy,
+        "deadline": deadline,
+        "deadline_local": policies.local_time(deadline, hotel.timezone) if deadline else None,
+        "timezone": hotel.timezone,
+        "penalty_minor": penalty,
+        "currency": hotel.currency,
+        "description": policies.describe(policy, deadline, hotel.timezone, penalty, hotel.currency),
+    }
+
+
+def quote(hotel, check_in, check_out, requested):
+    """Price a stay of one or more rooms: `requested` is a list of {room_type,
+    rate_plan, adults, children (ages)}. Raises RoomNotSellable naming the field
+    at fault. Every amount is in minor units of the hotel's currency."""
+    by_code = {room.code: room for room in hotel.room_types}
+    rooms = []
+    for index, wanted in enumerate(requested):
+        field = f"rooms.{index}"
+        room = by_code.get(wanted["room_type"])
+        if room is None:
+            raise RoomNotSellable("This hotel has no such room type", details={f"{field}.room_type": "unknown"})
+        plan = next((p for p in room.rate_plans if p.code == wanted["rate_plan"]), None)
+        if plan is None:
+            raise RoomNotSellable("This room type has no such rate plan",
+                                  details={f"{field}.rate_plan": "unknown"})
+        children = wanted.get("children") or []
+        if wanted["adults"] > room.max_guests:
+            raise RoomNotSellable(f"A {room.name} sleeps at most {room.max_guests} adults",
+                                  details={f"{field}.adults": f"at most {room.max_guests}"})
+        if wanted["adults"] + len(children) > room.occupancy:
+            raise RoomNotSellable(f"A {room.name} sleeps at most {room.occupancy} people",
+                                  details={f"{field}.children": f"at most {room.occupancy} people in all"})
+        plan_rules = rules_for(hotel.rate_rules, room.code, plan.code)
+        why = refusal(plan_rules, check_in, check_out)
+        if why is not None:
+            raise RoomNotSellable(why[1], details={why[0]: why[1]})
+        priced = night_prices(plan.price_minor, plan_rules, check_in, check_out)
+        price = sum(p for _, p in priced)
+        city_tax = hotel.city_tax_minor * wanted["adults"] * len(priced)
+        rooms.append({
+            "room_type": room.code, "room_name": room.name, "rate_plan": plan.code, "rate_plan_name": plan.name,
+            "adults": wanted["adults"], "children": children, "capacity": room.room_count,
+            "currency": hotel.currency,
+            "nights": [{"date": night, "price_minor": p, "currency": hotel.currency} for night, p in priced],
+            "price_minor": price, "city_tax_minor": city_tax, "total_minor": price + city_tax,
+            "cancellation_policy": policy_terms(hotel, plan.policy, check_in, [p for _, p in priced],
+                                                price + city_tax),
+        })
+    room_total = sum(room["price_minor"] for room in rooms)
+    city_tax = sum(room["city_tax_minor"] for room in rooms)
+    return {
+        "hotel": hotel_facts(hotel),
+        "check_in": check_in, "check_out": check_out, "currency": hotel.currency, "rooms": rooms,
+        "room_total_minor": room_total,
+        "vat_minor": included_vat(room_total, hotel.vat_basis_points), "vat_basis_points": hotel.vat_basis_points,
+        "city_tax_minor": city_tax, "total_minor": room_total + city_tax,
+        "cancellation_policy": combined_policy(rooms, hotel.currency),
+    }
+
+
+def hotel_facts(hotel):
+    return {"id": hotel.id, "name": hotel.name, "address": hotel.address, "timezone": hotel.timezone,
+            "check_in_time": hotel.check_in_time, "check_out_time": hotel.check_out_time}
+
+
+def combined_policy(rooms, currency):
+    """The booking's policy from its rooms': free until the earliest deadline, the
+    penalties added, one sentence per room."""
+    terms = [room["cancellation_policy"] for room in rooms]
+    deadline = min((t["deadline"] for t in terms if t["deadline"] is not None), default=None)
+    if len(rooms) == 1:
+        description = terms[0]["description"]
+    else:
+        description = " ".join(f"{room['room_name']}: {t['description']}"
+                               for t, room in zip(terms, rooms, strict=True))
+    return {
+        "deadline": deadline,
+        "deadline_local": policies.local_time(deadline, terms[0]["timezone"]) if deadline else None,
+        "timezone": terms[0]["timezone"],
+        "penalty_minor": sum(t["penalty_minor"] for t in terms),
+        "currency": currency,
+        "refundable": any(t["deadline"] is not None or t["penalty"] == "none" for t in terms),
+        "description": description,
+    }
