@@ -107,6 +107,9 @@ class BookedRoom(Base):
     penalty_minor: Mapped[int] = mapped_column(Integer)
     # active -> cancelled (the guest cancelled it) | changed (a change replaced it)
     status: Mapped[str] = mapped_column(String(20), default="active")
+    # what cancelling it refunded and kept
+    refund_minor: Mapped[int | None] = mapped_column(Integer)
+    kept_minor: Mapped[int | None] = mapped_column(Integer)
 
     reservation: Mapped[Reservation] = relationship(back_populates="lines")
 

@@ -171,20 +171,22 @@ class ReservationsService(Pingable):
             # cancelled already (the booking, or that room): a retry changes nothing
             if reservation.status == "cancelled" or (
                     line is not None and line in [x.line for x in reservation.lines if x.status == "cancelled"]):
-                return self._cancelled_answer(reservation, line)
+                return self._cancelled_answer(reservation, terms.cancelled_figures(reservation, line))
             self._check_cancellable(reservation, line)
             now = holds.utcnow()
             figures = terms.cancellation(reservation, now, line)
             if line is not None and len(reservation.active_lines) > 1:
                 self._cancel_room(session, reservation, line, figures, now)
-                return self._cancelled_answer(reservation, line)
+                return self._cancelled_answer(reservation, figures)
             moved = holds.move(session, reservation.id, "cancelled", reason="cancelled_by_guest",
                                refund_minor=Reservation.refund_minor + figures["refund_minor"],
                                kept_minor=Reservation.kept_minor + figures["kept_minor"])
             if moved is None:
                 raise ReservationNotCancellable(details={"status": reservation.status})
+            for booked in moved.active_lines:
+                booked.refund_minor, booked.kept_minor = figures["each"][booked.line]
             self._announce(session, "reservation_cancelled", moved)
-            return self._cancelled_answer(moved, None, figures)
+            return self._cancelled_answer(moved, figures)
 
     @rpc(expected_exceptions=BookingError, sensitive_arguments=("card",))
     def change(self, reservation_id, check_in=None, check_out=None, rooms=None, card=None, idempotency_key=None):
@@ -359,8 +361,10 @@ class ReservationsService(Pingable):
     def _cancel_room(self, session, reservation, number, figures, now):
         """One room of several: it goes back, the policy's refund for it is granted."""
         line = next(x for x in reservation.active_lines if x.line == number)
+        refund, kept = figures["each"][number]
         moved = session.execute(update(BookedRoom).where(BookedRoom.id == line.id, BookedRoom.status == "active")
-                                .values(status="cancelled").execution_options(synchronize_session=False)).rowcount
+                                .values(status="cancelled", refund_minor=refund, kept_minor=kept)
+                                .execution_options(synchronize_session=False)).rowcount
         if not moved:
             return  # a twin request cancelled it a moment ago
         holds.give_counts(session, reservation.hotel_id, holds.room_nights([line]))
@@ -374,16 +378,11 @@ class ReservationsService(Pingable):
         session.flush()
         self._announce(session, "reservation_changed", reservation)
 
-    def _cancelled_answer(self, reservation, line, figures=None):
+    @staticmethod
+    def _cancelled_answer(reservation, figures):
         """The reservation, with what this cancellation refunded and kept."""
         answer = ReservationSchema().dump(reservation)
-        if figures is None:  # a retry: what the first cancellation granted
-            cancelled = [x for x in reservation.lines if x.status == "cancelled" and line in (None, x.line)]
-            kept = sum(min(x.penalty_minor, x.total_minor) for x in cancelled) if line else reservation.kept_minor
-            refund = reservation.refund_minor if line is None else None
-            figures = {"refund_minor": refund, "kept_minor": kept}
-        answer["cancellation"] = cancellation_answer(
-            reservation, {**figures, "free": figures["kept_minor"] == 0, "lines": [line] if line else []})
+        answer["cancellation"] = cancellation_answer(reservation, figures)
         return answer
 
     def _begin_change(self, reservation_id, request, fingerprint, quote, old_nights, difference):

@@ -68,10 +68,17 @@ def cancellation(reservation, now, room=None):
     """What cancelling now would refund and keep: the whole booking, or the room
     whose line is `room`. {refund_minor, kept_minor, free, lines: [numbers]}."""
     lines = [line for line in reservation.active_lines if room is None or line.line == room]
-    refund = kept = 0
-    for line in lines:
-        line_refund, line_kept = line_terms(reservation, line, now)
-        refund, kept = refund + line_refund, kept + line_kept
+    each = {line.line: line_terms(reservation, line, now) for line in lines}
+    refund, kept = sum(r for r, _ in each.values()), sum(k for _, k in each.values())
+    return {"refund_minor": refund, "kept_minor": kept, "free": kept == 0, "lines": list(each), "each": each}
+
+
+def cancelled_figures(reservation, room=None):
+    """What the cancellation of the booking (or of the room whose line is `room`) did
+    refund and keep, as `cancellation` said at the time."""
+    lines = [line for line in reservation.lines
+             if line.refund_minor is not None and (room is None or line.line == room)]
+    refund, kept = sum(line.refund_minor for line in lines), sum(line.kept_minor for line in lines)
     return {"refund_minor": refund, "kept_minor": kept, "free": kept == 0, "lines": [line.line for line in lines]}
 
 

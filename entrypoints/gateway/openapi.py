@@ -60,6 +60,21 @@ class PayBody(Schema):
     card = fields.Nested(CardSchema, required=True)
 
 
+class CancelledSchema(ReservationSchema):
+    cancellation = fields.Nested(CancellationSchema, metadata={"description": "what this cancellation refunded "
+                                                                              "and kept"})
+
+
+class ChangeSchema(Schema):
+    id = fields.String()
+    difference = fields.Dict(metadata={"description": "the new total minus the old: charged if positive, "
+                                                      "refunded if negative"})
+
+
+class ChangedSchema(ReservationSchema):
+    change = fields.Nested(ChangeSchema)
+
+
 class CancelBody(CancelRequest):
     class Meta:
         exclude = ("reservation_id",)  # in the path
@@ -149,10 +164,10 @@ ROUTES = [
     ("post", "/api/v1/reservations/{reservation_id}/cancel", "bookings",
      "Cancel the booking, or one room ({\"room\": 2}): refunded as its policy says", [],
      (CancelBody, "application/json", "optional"),
-     (200, ReservationSchema), [400, 401, 404, 409], True),
+     (200, CancelledSchema), [400, 401, 404, 409], True),
     ("post", "/api/v1/reservations/{reservation_id}/change", "bookings",
      "Change the dates and/or rooms; the difference is charged or refunded", [IDEMPOTENCY_KEY],
-     (ChangeBody, "application/json"), (200, ReservationSchema), [400, 401, 402, 404, 409, 422], True),
+     (ChangeBody, "application/json"), (200, ChangedSchema), [400, 401, 402, 404, 409, 422], True),
     ("get", "/api/v1/reservations/{reservation_id}/confirmation.pdf", "bookings", "The confirmation PDF", [],
      None, (200, "application/pdf"), [400, 401, 404, 409], True),
 ]

@@ -71,6 +71,17 @@ include-name = "POST /api/v1/reservations/{reservation_id}/payment"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "400", "402", "422"]
 
 [[operations]]
+include-name = "POST /api/v1/quotes"
+# the stay's rules as above; the rate calendar or the room may not sell what was asked (422)
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "400", "422"]
+
+[[operations]]
+include-name = "POST /api/v1/reservations/{reservation_id}/change"
+# the stay's and the card's rules as above; the booking may not be changeable (409), a dearer stay
+# needs a card (402), the calendar may not sell the new stay (422), keys repeat (422)
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "400", "402", "422"]
+
+[[operations]]
 include-name = "POST /api/v1/users"
 # the password policy: 12 characters or more, not a common one, not the e-mail's name
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "400"]

@@ -43,7 +43,7 @@ OTHER_CARD = {**CARD, "number": "5555555555554444"}
 HELD = {"id": "BKAAAA0001", "status": "held", "user_id": 7, "hotel_name": "Le Petit Paris",
         "total": {"amount": "300.00", "currency": "EUR"}}
 ADA = calling_as("user:7", "account", "bookings")
-RESERVATIONS_SERVICE = calling_as("client:reservations", "payments:read", "payments:refund",
+RESERVATIONS_SERVICE = calling_as("client:reservations", "payments:read", "payments:refund", "payments:charge",
                                   client_id="reservations")
 
 
@@ -85,7 +85,8 @@ class FakeBank:
         return self.found
 
     def refund(self, *, charge_id, idempotency_key, amount_minor=None):
-        self.calls.append(("refund", {"charge_id": charge_id, "idempotency_key": idempotency_key}))
+        self.calls.append(("refund", {"charge_id": charge_id, "idempotency_key": idempotency_key,
+                                      **({"amount_minor": amount_minor} if amount_minor is not None else {})}))
         return {"id": "re_1", "charge": charge_id, "status": "succeeded"}
 
     def made(self, method):
@@ -398,7 +399,8 @@ def test_refund_gives_the_money_back_once(payments, bank, db):
     refunded = reservations.refund(answer["id"])
 
     assert (refunded["status"], refunded["refunded"]) == ("refunded", {"amount": "300.00", "currency": "EUR"})
-    assert bank.made("refund") == [{"charge_id": "ch_1", "idempotency_key": f"refund-{answer['id']}"}]
+    assert bank.made("refund") == [{"charge_id": "ch_1", "idempotency_key": f"refund-{answer['id']}",
+                                    "amount_minor": 30000}]
     [event] = dispatched(reservations, "payment_refunded")
     assert (event["payment_id"], event["refunded_minor"]) == (answer["id"], 30000)
 
@@ -416,6 +418,57 @@ def test_a_cancelled_paid_reservation_is_refunded(payments, bank, db):
     assert statuses(db) == ["refunded"]
     assert len(bank.made("refund")) == 1
     assert len(dispatched(payments, "payment_refunded")) == 1
+
+
+def test_what_a_reservation_granted_is_refunded_once_however_its_events_come(payments, bank, db):
+    answer = pay(payments)
+    room_cancelled = {"reservation_id": "BKAAAA0001", "status": "confirmed", "payment_id": answer["id"],
+                      "version": 2, "refund_minor": 12000}
+    all_cancelled = {**room_cancelled, "status": "cancelled", "version": 3, "refund_minor": 25000}
+
+    # each three times, the later one overtaking the earlier
+    for event in (all_cancelled, room_cancelled, all_cancelled, room_cancelled, room_cancelled, all_cancelled):
+        handler = payments.refund_cancelled if event["status"] == "cancelled" else payments.refund_changed
+        handler(event)
+
+    assert [refund["amount_minor"] for refund in bank.made("refund")] == [25000]
+    assert statuses(db) == ["succeeded"]  # 50.00 of 300.00 kept: not refunded whole
+    [event] = dispatched(payments, "payment_refunded")
+    assert event["refunded_minor"] == 25000
+
+
+def test_a_cheaper_change_then_a_cancellation_refund_in_two_steps(payments, bank, db):
+    answer = pay(payments)
+
+    payments.refund_changed({"reservation_id": "BKAAAA0001", "version": 2, "refund_minor": 5000})
+    payments.refund_cancelled({"reservation_id": "BKAAAA0001", "version": 3, "refund_minor": 30000})
+    payments.refund_changed({"reservation_id": "BKAAAA0001", "version": 2, "refund_minor": 5000})
+
+    assert [(r["amount_minor"], r["idempotency_key"]) for r in bank.made("refund")] == [
+        (5000, f"grant-5000-{answer['id']}"), (25000, f"grant-30000-{answer['id']}")]
+    assert statuses(db) == ["refunded"]
+
+
+def test_the_difference_of_a_change_is_charged_once_and_confirms_nothing(db, bank):
+    reservations = worker(db, bank, RESERVATIONS_SERVICE)
+    token = {"token": "tok_9abcdef", "brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": utcnow().year + 2,
+             "holder": "Ada Lovelace"}
+
+    answers = [reservations.charge_difference("BKAAAA0001", 7, 4500, "EUR", token, "change-chg_1")
+               for _ in range(3)]
+
+    assert answers[0] == answers[1] == answers[2]
+    assert (answers[0]["status"], answers[0]["amount"], answers[0]["purpose"]) == (
+        "succeeded", {"amount": "45.00", "currency": "EUR"}, "change-chg_1")
+    assert [c["amount_minor"] for c in bank.made("charge")] == [4500]
+    [event] = dispatched(reservations, "payment_succeeded")
+    assert event["purpose"] == "change-chg_1"
+
+
+def test_charging_a_difference_needs_the_charge_scope(payments, bank):
+    with pytest.raises(MissingScope):
+        payments.charge_difference("BKAAAA0001", 7, 4500, "EUR", {"token": "tok_9"}, "change-chg_1")
+    assert bank.made("charge") == []
 
 
 def test_a_cancelled_unpaid_reservation_refunds_nothing(payments, bank):

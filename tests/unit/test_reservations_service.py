@@ -20,6 +20,7 @@ from booking.reservations.exceptions import (
     ReservationNotFound,
     RoomTypeNotFound,
 )
+from booking.payments.exceptions import PaymentDeclined
 from booking.reservations.holds import utcnow
 from booking.reservations.models import Reservation
 from booking.reservations.service import ReservationsService
@@ -409,3 +410,100 @@ def test_availability_gives_the_rooms_left_of_each_room_type(reservations, db):
     assert worker(db, calling_as("user:9")).availability(3, **STAY) == {"double": 1, "single": 1}
     assert reservations.availability(3, STAY["check_out"], (CHECK_IN + timedelta(days=5)).isoformat()) == {
         "double": 2, "single": 3}
+
+
+def last_sunday_of_march_ahead():
+    """The next change to summer time in Paris at least three days from now."""
+    year = utcnow().year
+    while True:
+        last = datetime(year, 3, 31).date()
+        sunday = last - timedelta(days=(last.weekday() + 1) % 7)
+        if sunday > utcnow().date() + timedelta(days=3):
+            return sunday
+        year += 1
+
+
+def test_the_refund_is_the_preview_a_second_before_and_after_a_deadline_across_a_daylight_saving_change(
+        reservations, db, monkeypatch):
+    # check-in at 15:00 the day after the clocks go forward: 48 hours earlier is 14:00 on the clock
+    check_in = last_sunday_of_march_ahead() + timedelta(days=1)
+    stay = {"check_in": check_in.isoformat(), "check_out": (check_in + timedelta(days=2)).isoformat()}
+    bookings = [hold(reservations, key=f"dst-{n}", **stay) for n in range(2)]
+    for booking in bookings:
+        reservations.confirm_paid({**payment_succeeded(booking["id"]), "payment_id": f"pay_{booking['id']}"})
+    policy = reservations.get(bookings[0]["id"])["booked_rooms"][0]["cancellation_policy"]
+    deadline = datetime.fromisoformat(policy["deadline"])
+    assert policy["deadline_local"] == f"{check_in - timedelta(days=2)}T14:00:00+01:00"
+    assert deadline == datetime.combine(check_in, datetime.min.time(), UTC) + timedelta(hours=13 - 48)
+
+    for booking, moment, refund, penalty in [(bookings[0], deadline - timedelta(seconds=1), "300.00", "0.00"),
+                                             (bookings[1], deadline + timedelta(seconds=1), "150.00", "150.00")]:
+        monkeypatch.setattr("booking.reservations.holds.utcnow", lambda moment=moment: moment)
+        preview = reservations.cancellation(booking["id"])
+        cancelled = reservations.cancel(booking["id"])
+        assert (preview["refund"]["amount"], preview["penalty"]["amount"]) == (refund, penalty)
+        assert cancelled["cancellation"]["refund"] == preview["refund"]
+        assert cancelled["cancellation"]["penalty"] == preview["penalty"]
+        assert (cancelled["refund"]["amount"], cancelled["kept"]["amount"]) == (refund, penalty)
+    events = dispatched(reservations, "reservation_cancelled")
+    assert [(e["refund_minor"], e["kept_minor"]) for e in events] == [(30000, 0), (15000, 15000)]
+
+
+def test_a_held_booking_cancelled_refunds_and_keeps_nothing(reservations):
+    answer = hold(reservations, rooms=[{"room_type": "double", "rate_plan": "nonrefundable", "adults": 2}],
+                  room_type=None, guests=None)
+    assert reservations.cancellation(answer["id"])["penalty"]["amount"] == "0.00"
+    assert reservations.cancel(answer["id"])["cancellation"]["refund"]["amount"] == "0.00"
+
+
+def test_one_room_of_two_is_cancelled_alone_and_again_changes_nothing(reservations, db):
+    answer = hold(reservations, rooms=[{"room_type": "double", "adults": 2}, {"room_type": "single", "adults": 1}],
+                  room_type=None, guests=None)
+    reservations.confirm_paid(payment_succeeded(answer["id"]))
+
+    for _ in range(3):
+        after = reservations.cancel(answer["id"], room=2)
+
+    assert (after["status"], after["rooms"], after["total"]["amount"], after["refund"]["amount"]) == (
+        "confirmed", 1, "300.00", "180.00")
+    [changed] = dispatched(reservations, "reservation_changed")
+    assert (changed["version"], changed["refund_minor"]) == (2, 18000)
+    assert changed["holding"] == [{"room_type": "double", "count": 1, **STAY}]
+    assert reservations.availability(3, **STAY) == {"double": 1, "single": 3}
+
+
+def test_a_change_replayed_three_times_charges_once_and_moves_the_nights_once(reservations, db):
+    answer = hold(reservations)
+    reservations.confirm_paid(payment_succeeded(answer["id"]))
+    longer = {"check_in": STAY["check_in"], "check_out": (CHECK_IN + timedelta(days=3)).isoformat()}
+    reservations.payments.charge_difference.return_value = {"id": "pay_difference", "status": "succeeded"}
+    token = {"token": "tok_1abcdef", "brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030, "holder": "A"}
+
+    changed = [reservations.change(answer["id"], card=token, idempotency_key="longer", **longer) for _ in range(3)]
+
+    assert changed[0] == changed[1] == changed[2]
+    assert (changed[0]["check_out"], changed[0]["total"]["amount"]) == (longer["check_out"], "450.00")
+    reservations.payments.charge_difference.assert_called_once_with(
+        answer["id"], 7, 15000, "EUR", token, f"change-{changed[0]['change']['id']}")
+    assert len(dispatched(reservations, "reservation_changed")) == 1
+    assert reservations.availability(3, **longer)["double"] == 1
+
+
+def test_a_change_whose_difference_is_declined_leaves_the_booking_as_it_was(reservations, db):
+    answer = hold(reservations)
+    reservations.confirm_paid(payment_succeeded(answer["id"]))
+    before = reservations.get(answer["id"])
+    later = {"check_in": (CHECK_IN + timedelta(days=1)).isoformat(),
+             "check_out": (CHECK_IN + timedelta(days=4)).isoformat()}
+    reservations.payments.charge_difference.side_effect = PaymentDeclined.because("card_declined")
+    token = {"token": "tok_1abcdef", "brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030, "holder": "A"}
+
+    for _ in range(2):  # the retry with the same key gets the same answer, without charging again
+        with pytest.raises(PaymentDeclined):
+            reservations.change(answer["id"], card=token, idempotency_key="declined", **later)
+
+    assert reservations.get(answer["id"]) == before
+    assert reservations.payments.charge_difference.call_count == 1
+    assert reservations.availability(3, **STAY)["double"] == 1  # the old nights, still held
+    assert reservations.availability(3, check_in=STAY["check_out"], check_out=later["check_out"])["double"] == 2
+    assert dispatched(reservations, "reservation_changed") == []

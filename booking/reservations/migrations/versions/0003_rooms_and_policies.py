@@ -52,6 +52,8 @@ def upgrade():
         sa.Column("deadline", sa.DateTime(timezone=True), nullable=True),
         sa.Column("penalty_minor", sa.Integer, nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("refund_minor", sa.Integer, nullable=True),
+        sa.Column("kept_minor", sa.Integer, nullable=True),
         sa.UniqueConstraint("reservation_id", "line"),
     )
     op.create_table(
