@@ -71,7 +71,7 @@ def maison_lumiere():
 
 
 @pytest.fixture
-def rated_config(saga_config):
+def rated_config(saga_config):  # noqa: F811
     engine = create_db_engine(saga_config["DB_URIS"]["search"])
     with Session(engine) as session, session.begin():
         session.add(maison_lumiere())

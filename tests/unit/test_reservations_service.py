@@ -14,13 +14,13 @@ from sqlalchemy.orm import sessionmaker
 from booking.kit.errors import IdempotencyKeyReused, ServiceUnavailable, ValidationFailed
 from booking.kit.schemas import load, to_minor
 from booking.kit.tokens import MissingScope
+from booking.payments.exceptions import PaymentDeclined
 from booking.reservations.exceptions import (
     NoRoomLeft,
     ReservationNotCancellable,
     ReservationNotFound,
     RoomTypeNotFound,
 )
-from booking.payments.exceptions import PaymentDeclined
 from booking.reservations.holds import utcnow
 from booking.reservations.models import Reservation
 from booking.reservations.service import ReservationsService

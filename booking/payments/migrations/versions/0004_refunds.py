@@ -35,7 +35,7 @@ def upgrade():
     )
     rows = op.get_bind().execute(sa.text(
         "SELECT id, reservation_id, refunded_minor, currency, bank_refund_id, updated_at FROM payments "
-        "WHERE status = 'refunded'")).all()
+        "WHERE status = 'refunded'").columns(updated_at=sa.DateTime(timezone=True))).all()
     if rows:
         op.bulk_insert(refunds, [
             {"id": f"refund-{payment_id}", "payment_id": payment_id, "reservation_id": reservation_id,
