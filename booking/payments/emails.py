@@ -22,3 +22,14 @@ def receipt(full_name, payment):
         "<p>The Booking team</p>"
     )
     return subject, text, html
+
+
+def credit_note(full_name, note):
+    refund = f"{note['refund']} {note['currency']}"
+    subject = f"Your credit note: {refund} refunded for booking {note['reference']}"
+    text = (f"Hello {full_name},\n\n{note['description']}: we refunded {refund} to your card "
+            f"ending {note['card_last4']}. The credit note is attached.\n\nThe Booking team\n")
+    html = (f"<p>Hello {escape(full_name)},</p><p>{escape(note['description'])}: we refunded "
+            f"<strong>{escape(refund)}</strong> to your card ending {escape(note['card_last4'])}. "
+            "The credit note is attached.</p><p>The Booking team</p>")
+    return subject, text, html

@@ -67,13 +67,13 @@ def granted_so_far(session, reservation_id):
         Refund.reservation_id == reservation_id, Refund.kind == "granted"))
 
 
-def record_refund(session, refund_id, payment_id, amount, kind, bank_refund_id):
+def record_refund(session, refund_id, payment_id, amount, kind, bank_refund_id, hotel_name=None, description=None):
     """Record a refund the bank made, and add it to its payment (refunded once it is
     all given back). A second record of the same refund fails on its key."""
     payment = session.get(Payment, payment_id)
     session.add(Refund(id=refund_id, payment_id=payment_id, reservation_id=payment.reservation_id, kind=kind,
                        amount_minor=amount, currency=payment.currency, bank_refund_id=bank_refund_id,
-                       created_at=utcnow()))
+                       hotel_name=hotel_name, description=description, created_at=utcnow()))
     session.flush()
     session.execute(update(Payment).where(Payment.id == payment_id).values(
         refunded_minor=Payment.refunded_minor + amount, bank_refund_id=bank_refund_id, updated_at=utcnow()))

@@ -55,6 +55,9 @@ class Refund(Base):
     amount_minor: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     bank_refund_id: Mapped[str | None] = mapped_column(String(60))
+    # what it was for, for its credit note: "Hotel Limmat: cancellation of BK7F3K9QX2"
+    hotel_name: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(String(300))
     # its credit note, kept until e-mailed (as receipts are)
     note_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     note_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -18,7 +18,8 @@ from booking.kit.mail import KeptMail, Mailer
 from booking.kit.metrics import Metrics
 from booking.kit.outbox import Outbox
 from booking.kit.rpc import ServiceRpc, rpc
-from booking.kit.schemas import load, to_minor
+from booking.kit.schemas import load, money, to_minor
+from booking.kit.times import as_utc
 from booking.payments import emails, ledger
 from booking.payments.exceptions import (
     BankUnavailable,
@@ -48,6 +49,8 @@ SWEEP_SECONDS = 15
 # a paid (or refunded) payment's receipt, kept until it is sent
 RECEIPTS = KeptMail(Payment.id, Payment.receipt_sent_at, Payment.receipt_claimed_at,
                     Payment.status.in_(("succeeded", "refunded")))
+# a granted refund's credit note, kept until it is sent
+CREDIT_NOTES = KeptMail(Refund.id, Refund.note_sent_at, Refund.note_claimed_at, Refund.kind == "granted")
 
 
 class PaymentsService(Pingable):
@@ -215,12 +218,14 @@ class PaymentsService(Pingable):
         with self.db.get_session() as session:
             unsettled = self._unsettled(session)
             unsent = list(session.scalars(select(Payment.id).where(RECEIPTS.due())))
+            notes = list(session.scalars(select(Refund.id).where(CREDIT_NOTES.due())))
         self._settle(unsettled)
-        for payment_id in unsent:
+        for send, key in [(self._send_receipt, payment_id) for payment_id in unsent] + [
+                (self._send_credit_note, refund_id) for refund_id in notes]:
             try:
-                self._send_receipt(payment_id)
+                send(key)
             except Exception:
-                log.warning("the receipt of %s is still not sent; the next sweep tries again", payment_id)
+                log.warning("the e-mail for %s is still not sent; the next sweep tries again", key)
 
     # -- internals -------------------------------------------------------------------
 
@@ -242,6 +247,30 @@ class PaymentsService(Pingable):
             raise
         with self.db.get_session() as session:
             RECEIPTS.mark_sent(session, payment_id, mine)
+
+    def _send_credit_note(self, refund_id):
+        """E-mail a granted refund's credit note (a PDF from reports), once."""
+        with self.db.get_session() as session:
+            mine = CREDIT_NOTES.claim(session, refund_id)
+            refund = session.get(Refund, refund_id) if mine else None
+            payment = session.get(Payment, refund.payment_id) if refund else None
+            note = (credit_note_data(refund, payment), payment.user_id) if refund else None
+        if note is None:
+            return
+        data, user_id = note
+        try:
+            guest = self.users.get(user_id)
+            data.update(guest_name=guest["full_name"], guest_email=guest["email"])
+            document = self.reports.render("credit_note", data)
+            subject, text, html = emails.credit_note(guest["full_name"], data)
+            self.mailer.send(guest["email"], subject, text, html, key=f"credit-note-{refund_id}", attachments=[
+                (document["filename"], base64.b64decode(document["content_base64"]), "application/pdf")])
+        except Exception:
+            with self.db.get_session() as session:
+                CREDIT_NOTES.give_back(session, refund_id, mine)
+            raise
+        with self.db.get_session() as session:
+            CREDIT_NOTES.mark_sent(session, refund_id, mine)
 
     def _unsettled(self, session, *criteria):
         """The ids of payments whose outcome nobody is finding out: unknown ones, and
@@ -365,6 +394,8 @@ class PaymentsService(Pingable):
                 self._refund(reservation["payment_id"])
             return
         granted = reservation["refund_minor"]
+        why = "cancellation" if reservation.get("status") == "cancelled" else "change"
+        purpose = (reservation.get("hotel_name"), f"Refund on the {why} of booking {reservation['reservation_id']}")
         with self.db.get_session() as session:
             refunded = ledger.granted_so_far(session, reservation["reservation_id"])
             paid = list(session.execute(select(Payment.id, Payment.amount_minor - Payment.refunded_minor).where(
@@ -375,11 +406,15 @@ class PaymentsService(Pingable):
             if owed <= 0:
                 break
             amount = min(owed, remaining)
-            self._pay_back(f"grant-{granted}-{payment_id}", payment_id, reservation["reservation_id"], amount,
-                           "granted")
+            refund_id = f"grant-{granted}-{payment_id}"
+            self._pay_back(refund_id, payment_id, reservation["reservation_id"], amount, "granted", *purpose)
             owed -= amount
+            try:
+                self._send_credit_note(refund_id)
+            except Exception:
+                log.warning("the credit note of %s is not sent yet; the sweep sends it", refund_id)
 
-    def _pay_back(self, refund_id, payment_id, reservation_id, amount, kind):
+    def _pay_back(self, refund_id, payment_id, reservation_id, amount, kind, hotel_name=None, description=None):
         """One refund through the bank under its own key, recorded once."""
         with self.db.get_session() as session:
             if session.get(Refund, refund_id) is not None:
@@ -388,7 +423,8 @@ class PaymentsService(Pingable):
         answer = self.bank.refund(charge_id=charge_id, idempotency_key=refund_id, amount_minor=amount)
         try:
             with self.db.get_session() as session:
-                payment = ledger.record_refund(session, refund_id, payment_id, amount, kind, answer["id"])
+                payment = ledger.record_refund(session, refund_id, payment_id, amount, kind, answer["id"],
+                                               hotel_name, description)
                 self._announce(session, "payment_refunded", payment)
         except IntegrityError:
             pass  # a twin delivery recorded it a moment ago
@@ -401,3 +437,14 @@ class PaymentsService(Pingable):
     @staticmethod
     def _may_see(caller, owner_id):
         return caller.user_id == owner_id or "payments:read" in caller.scopes
+
+
+def credit_note_data(refund, payment):
+    """What the credit_note template needs of a refund and its payment (the guest's name is added)."""
+    return {
+        "reference": payment.reservation_id, "refund_id": refund.id, "hotel_name": refund.hotel_name or "Booking",
+        "description": refund.description or f"Refund of payment {payment.id}",
+        "paid": money(payment.amount_minor, payment.currency)["amount"],
+        "refund": money(refund.amount_minor, refund.currency)["amount"], "currency": refund.currency,
+        "refunded_at": as_utc(refund.created_at).isoformat(), "card_brand": payment.card_brand,
+        "card_last4": payment.card_last4}

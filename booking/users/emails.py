@@ -1,6 +1,8 @@
 """The e-mails users sends, as (subject, text, html)."""
 from html import escape
 
+from booking.kit.schemas import money
+
 
 def welcome(full_name, public_url):
     subject = "Welcome to Booking"
@@ -21,9 +23,14 @@ def welcome(full_name, public_url):
     return subject, text, html
 
 
+def amount(minor, currency):
+    shown = money(minor, currency)
+    return f"{shown['amount']} {currency}"
+
+
 def confirmation(full_name, reservation, public_url):
     stay = f"{reservation['check_in']} to {reservation['check_out']}"
-    total = f"{reservation['total_minor'] / 100:.2f} {reservation['currency']}"
+    total = amount(reservation["total_minor"], reservation["currency"])
     subject = f"Booking confirmed: {reservation['hotel_name']}, {stay}"
     text = (
         f"Hello {full_name},\n\n"
@@ -40,3 +47,40 @@ def confirmation(full_name, reservation, public_url):
         "<p>The Booking team</p>"
     )
     return subject, text, html
+
+
+def changed(full_name, reservation, public_url):
+    """The booking changed (new dates, or a room cancelled): what it is now."""
+    stay = f"{reservation['check_in']} to {reservation['check_out']}"
+    total = amount(reservation["total_minor"], reservation["currency"])
+    refund = amount(reservation.get("refund_minor", 0), reservation["currency"])
+    subject = f"Booking changed: {reservation['hotel_name']}, {stay}"
+    lines = [f"Your booking {reservation['reservation_id']} at {reservation['hotel_name']} has changed.",
+             f"It is now {stay}, {reservation['rooms']} room(s), total {total}."]
+    if reservation.get("refund_minor"):
+        lines.append(f"Refunded to your card so far: {refund}.")
+    lines.append("The new confirmation is attached.")
+    return (subject, *letter(full_name, lines, public_url))
+
+
+def cancelled(full_name, reservation, public_url):
+    """The guest cancelled: what is refunded and what the policy kept."""
+    stay = f"{reservation['check_in']} to {reservation['check_out']}"
+    refund = amount(reservation.get("refund_minor", 0), reservation["currency"])
+    kept = amount(reservation.get("kept_minor", 0), reservation["currency"])
+    subject = f"Booking cancelled: {reservation['hotel_name']}, {stay}"
+    lines = [f"Your booking {reservation['reservation_id']} at {reservation['hotel_name']} ({stay}) is cancelled."]
+    if reservation.get("payment_id"):
+        lines.append(f"Refunded to your card: {refund}." + (
+            f" Kept under the cancellation policy: {kept}." if reservation.get("kept_minor") else ""))
+    else:
+        lines.append("Nothing was charged.")
+    return (subject, *letter(full_name, lines, public_url))
+
+
+def letter(full_name, lines, public_url):
+    """(text, html) of a short letter: a greeting, the lines, a link to the guest's bookings."""
+    text = f"Hello {full_name},\n\n" + "\n".join(lines) + f"\n\nYour bookings: {public_url}/bookings\n\n"
+    html = (f"<p>Hello {escape(full_name)},</p>" + "".join(f"<p>{escape(line)}</p>" for line in lines)
+            + f'<p><a href="{escape(public_url)}/bookings">Your bookings</a></p>')
+    return text + "The Booking team\n", html + "<p>The Booking team</p>"

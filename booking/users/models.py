@@ -29,7 +29,7 @@ class SentEmail(Base):
     __tablename__ = "sent_emails"
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    kind: Mapped[str | None] = mapped_column(String(20))  # "welcome", "confirmation"
+    kind: Mapped[str | None] = mapped_column(String(20))  # "welcome", "confirmation", "changed", "cancelled"
     user_id: Mapped[int | None] = mapped_column(Integer)
     event: Mapped[dict | None] = mapped_column(JSON)  # what the message is made of
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

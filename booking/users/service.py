@@ -143,6 +143,19 @@ class UsersService(Pingable):
         self._send_once(f"confirmation:{reservation['reservation_id']}", "confirmation",
                         reservation["user_id"], reservation)
 
+    @event_handler("reservations", "reservation_changed")
+    def send_change(self, reservation):
+        """E-mail the booking as changed, with its new confirmation, once per version."""
+        self._send_once(f"change:{reservation['reservation_id']}:{reservation['version']}", "changed",
+                        reservation["user_id"], reservation)
+
+    @event_handler("reservations", "reservation_cancelled")
+    def send_cancellation(self, reservation):
+        """E-mail a guest who cancelled what is refunded and kept, once per reservation."""
+        if reservation.get("reason") == "cancelled_by_guest":
+            self._send_once(f"cancellation:{reservation['reservation_id']}", "cancelled", reservation["user_id"],
+                            reservation)
+
     @timer(interval=SWEEP_SECONDS, eager=True)
     def send_unsent(self):
         """Send the e-mails that a dead worker or a refused SMTP delivery left unsent."""
@@ -180,10 +193,10 @@ class UsersService(Pingable):
         try:
             if kind == "welcome":
                 subject, text, html = emails.welcome(full_name, public_url)
-                attachments = []
             else:
-                subject, text, html = emails.confirmation(full_name, event, public_url)
-                attachments = self._confirmation_pdf(event)
+                subject, text, html = getattr(emails, kind)(full_name, event, public_url)
+            # a confirmation, or a change, carries the booking's confirmation as it is now
+            attachments = self._confirmation_pdf(event) if kind in ("confirmation", "changed") else []
             self.mailer.send(to, subject, text, html, attachments=attachments, key=key.replace(":", "-"))
         except Exception:
             with self.db.get_session() as session:

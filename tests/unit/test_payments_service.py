@@ -622,3 +622,21 @@ def test_an_expired_card_is_refused_and_this_months_is_not():
 ])
 def test_a_cvc_that_is_not_three_or_four_digits_is_refused(cvc):
     assert list(card_problems(cvc=cvc)) == ["cvc"]
+
+
+def test_a_granted_refund_e_mails_its_credit_note_once(payments, bank, db):
+    answer = pay(payments)
+    event = {"reservation_id": "BKAAAA0001", "status": "cancelled", "version": 2, "refund_minor": 12345,
+             "hotel_name": "Le Petit Paris"}
+
+    payments.refund_cancelled(event)
+    payments.refund_cancelled(event)
+    payments.sweep()
+
+    [(template, data)] = [c.args for c in payments.reports.render.call_args_list if c.args[0] == "credit_note"]
+    assert (data["refund"], data["paid"], data["card_last4"], data["hotel_name"]) == (
+        "123.45", "300.00", "4242", "Le Petit Paris")
+    assert data["description"] == "Refund on the cancellation of booking BKAAAA0001"
+    notes = [c for c in payments.mailer.send.call_args_list if c.kwargs["key"].startswith("credit-note-")]
+    assert len(notes) == 1 and notes[0].kwargs["key"] == f"credit-note-grant-12345-{answer['id']}"
+    assert notes[0].args[1] == "Your credit note: 123.45 EUR refunded for booking BKAAAA0001"

@@ -1,5 +1,6 @@
 """UsersService with worker_factory: its database a throwaway SQLite file, its
 caller a stand-in for the verified token, `dispatch` and `mailer` mocks."""
+import base64
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -260,3 +261,32 @@ def test_a_welcome_the_mail_server_refused_is_sent_by_the_next_sweep(users, db):
     assert users.mailer.send.call_count == 2
     with db.get_session() as session:
         assert session.scalar(select(User.welcome_sent_at)) is not None
+
+
+def test_a_change_is_e_mailed_once_per_version_with_the_new_confirmation(users):
+    user_id = register_ada(users)["id"]
+    users.reservations.confirmation_pdf.return_value = {
+        "filename": "confirmation-BKAAAA0001.pdf", "content_base64": base64.b64encode(b"%PDF-1.7").decode()}
+    changed = {**CONFIRMED, "user_id": user_id, "status": "confirmed", "version": 2, "rooms": 1,
+               "total_minor": 1234500, "currency": "JPY", "refund_minor": 50000}
+    for event in (changed, changed, {**changed, "version": 3}):
+        users.send_change(event)
+
+    subjects = [c.args[1] for c in users.mailer.send.call_args_list if c.args[1].startswith("Booking changed")]
+    assert len(subjects) == 2
+    text = users.mailer.send.call_args.args[2]
+    assert "total 1234500 JPY" in text and "Refunded to your card so far: 50000 JPY." in text
+    assert users.mailer.send.call_args.kwargs["attachments"][0][0] == "confirmation-BKAAAA0001.pdf"
+
+
+def test_a_guest_who_cancelled_is_told_the_refund_and_what_the_policy_kept_once(users):
+    user_id = register_ada(users)["id"]
+    cancelled = {**CONFIRMED, "user_id": user_id, "status": "cancelled", "reason": "cancelled_by_guest",
+                 "payment_id": "pay_1", "refund_minor": 25000, "kept_minor": 5000, "currency": "EUR"}
+    users.send_cancellation(cancelled)
+    users.send_cancellation(cancelled)
+    users.send_cancellation({**cancelled, "reservation_id": "BKAAAA0002", "reason": "payment_failed"})
+
+    [sent] = [c for c in users.mailer.send.call_args_list if c.args[1].startswith("Booking cancelled")]
+    assert "Refunded to your card: 250.00 EUR. Kept under the cancellation policy: 50.00 EUR." in sent.args[2]
+    assert sent.kwargs["attachments"] == []

@@ -29,6 +29,8 @@ def upgrade():
         sa.Column("amount_minor", sa.Integer, nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("bank_refund_id", sa.String(60), nullable=True),
+        sa.Column("hotel_name", sa.String(200), nullable=True),
+        sa.Column("description", sa.String(300), nullable=True),
         sa.Column("note_claimed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("note_sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
