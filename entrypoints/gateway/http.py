@@ -279,9 +279,10 @@ def form_fields(request, allowed):
     return fields
 
 
-def json_body(request, allowed):
+def json_body(request, allowed, keep_empty=False):
     """The request's JSON object; 400 if it is not one or has an unknown field,
-    413 if it is too large."""
+    413 if it is too large. An empty string counts as absent, as forms send it,
+    unless `keep_empty` (where absent has a meaning of its own)."""
     check_size(request)
     try:
         body = json.loads(request.get_data(cache=True) or b"null")
@@ -289,7 +290,7 @@ def json_body(request, allowed):
         raise ValidationFailed("The request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ValidationFailed("The request body must be a JSON object")
-    return known_fields(body, allowed, "Unknown fields")
+    return known_fields(body, allowed, "Unknown fields", keep_empty)
 
 
 NOT_TEXT = "Text may not hold a NUL character or an unpaired surrogate."
@@ -317,7 +318,7 @@ def check_size(request):
     request.max_content_length = MAX_BODY_BYTES
 
 
-def known_fields(values, allowed, message):
+def known_fields(values, allowed, message, keep_empty=False):
     unknown = sorted(set(values) - set(allowed))
     if unknown:
         raise ValidationFailed(message, details={name: ["Unknown field."] for name in unknown})
@@ -325,4 +326,4 @@ def known_fields(values, allowed, message):
     if unstorable:
         raise ValidationFailed("Some arguments are not valid", details={name: [NOT_TEXT] for name in unstorable})
     # absent and empty are the same; the service says what is required
-    return {name: value for name, value in values.items() if value != ""}
+    return {name: value for name, value in values.items() if keep_empty or value != ""}

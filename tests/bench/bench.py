@@ -46,6 +46,7 @@ from cpu import CpuMeter  # noqa: E402
 
 from booking.devstack.broker import ensure_broker  # noqa: E402
 from booking.devstack.ports import free_port  # noqa: E402
+from booking.search.seed import restricted  # noqa: E402
 
 AMQP_URI = os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")
 CITIES = ["Paris", "London", "Rome", "Berlin", "Madrid", "Amsterdam", "Lisbon", "Vienna",
@@ -127,6 +128,8 @@ def bench_bookings(base, seconds, meter, clients=10):
             "cvc": "123", "holder": "Bench Guest"}
     end = time.monotonic() + seconds
     rng = random.Random()  # new stays each run: the bench databases keep the last run's bookings
+    # hotels whose calendar sells any stay (the others close days or ask for longer stays)
+    hotels = [hotel_id for hotel_id in range(1, 2001) if not restricted(hotel_id)]
 
     def guest(_):
         done, failed, latencies = 0, 0, []
@@ -136,7 +139,7 @@ def bench_bookings(base, seconds, meter, clients=10):
                 check_in = date.today() + timedelta(days=rng.randint(1, 300))
                 started = time.perf_counter()
                 held = session.post(f"{base}/api/v1/reservations", timeout=30, json={
-                    "hotel_id": rng.randint(1, 2000), "room_type": "double", "guests": 2,
+                    "hotel_id": rng.choice(hotels), "room_type": "double", "guests": 2,
                     "check_in": check_in.isoformat(), "check_out": (check_in + timedelta(days=2)).isoformat(),
                 }, headers={"Idempotency-Key": uuid.uuid4().hex})
                 if held.status_code != 201:

@@ -77,8 +77,8 @@ class BookingRoutes:
 
     @api("POST", "/api/v1/reservations/<string:reservation_id>/cancel")
     def cancel(self, request, reservation_id):
-        # no body cancels the whole booking, as before; {"room": 2} only that room
-        body = json_body(request, ("room",)) if request.get_data(cache=True).strip() else {}
+        # no body cancels the whole booking, as before; {"room": 2} only that room ("" is no room)
+        body = json_body(request, ("room",), keep_empty=True) if request.get_data(cache=True).strip() else {}
         return self.reservations.cancel(reservation_id, **body)
 
     @api("POST", "/api/v1/reservations/<string:reservation_id>/change")
