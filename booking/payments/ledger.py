@@ -61,23 +61,70 @@ def mark_unknown(session, payment_id):
                     .values(status="unknown", updated_at=utcnow()))
 
 
-def granted_so_far(session, reservation_id):
-    """What was refunded of a reservation because it granted it."""
-    return session.scalar(select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+def plan_grant(session, reservation_id, granted, hotel_name, description):
+    """Plan the refunds that bring what was granted of a reservation up to `granted`
+    in all, from its payments, oldest first: the ids of the refunds now due. The
+    payments are locked meanwhile (PostgreSQL; SQLite has one writer), so two
+    events planning at once cannot both pay out the same amount."""
+    payments = list(session.scalars(select(Payment).where(
+        Payment.reservation_id == reservation_id, Payment.status == "succeeded")
+        .order_by(Payment.created_at).with_for_update()))
+    planned = session.scalar(select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
         Refund.reservation_id == reservation_id, Refund.kind == "granted"))
+    owed = granted - planned
+    for payment in payments:
+        available = payment.amount_minor - _planned_of(session, payment.id)
+        if owed <= 0 or available <= 0:
+            continue
+        amount = min(owed, available)
+        _plan(session, f"grant-{granted}-{payment.id}", payment, amount, "granted", hotel_name, description)
+        owed -= amount
+    return _unmade(session, reservation_id)
 
 
-def record_refund(session, refund_id, payment_id, amount, kind, bank_refund_id, hotel_name=None, description=None):
-    """Record a refund the bank made, and add it to its payment (refunded once it is
-    all given back). A second record of the same refund fails on its key."""
-    payment = session.get(Payment, payment_id)
-    session.add(Refund(id=refund_id, payment_id=payment_id, reservation_id=payment.reservation_id, kind=kind,
-                       amount_minor=amount, currency=payment.currency, bank_refund_id=bank_refund_id,
-                       hotel_name=hotel_name, description=description, created_at=utcnow()))
+def plan_return(session, payment_id):
+    """Plan giving a payment back whole (it came too late, or twice): the refunds due."""
+    payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
+    available = payment.amount_minor - _planned_of(session, payment_id) if payment.status == "succeeded" else 0
+    if available > 0:
+        _plan(session, f"refund-{payment_id}", payment, available, "returned")
+    return _unmade(session, payment.reservation_id)
+
+
+def _planned_of(session, payment_id):
+    return session.scalar(select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+        Refund.payment_id == payment_id))
+
+
+def _plan(session, refund_id, payment, amount, kind, hotel_name=None, description=None):
+    if session.get(Refund, refund_id) is not None:
+        return
+    session.add(Refund(id=refund_id, payment_id=payment.id, reservation_id=payment.reservation_id, kind=kind,
+                       amount_minor=amount, currency=payment.currency, hotel_name=hotel_name,
+                       description=description, created_at=utcnow()))
     session.flush()
-    session.execute(update(Payment).where(Payment.id == payment_id).values(
-        refunded_minor=Payment.refunded_minor + amount, bank_refund_id=bank_refund_id, updated_at=utcnow()))
-    session.execute(update(Payment).where(Payment.id == payment_id, Payment.refunded_minor >= Payment.amount_minor)
+
+
+def _unmade(session, reservation_id):
+    """The refunds of a reservation planned and not yet made by the bank."""
+    return list(session.scalars(select(Refund.id).where(Refund.reservation_id == reservation_id,
+                                                        Refund.bank_refund_id.is_(None)).order_by(Refund.created_at)))
+
+
+def record_refund(session, refund_id, bank_refund_id):
+    """The bank made a planned refund: add it to its payment (refunded once it is all
+    given back). Returns the payment, or None if it was recorded already."""
+    refund = session.get(Refund, refund_id)
+    made = session.execute(update(Refund).where(Refund.id == refund_id, Refund.bank_refund_id.is_(None))
+                           .values(bank_refund_id=bank_refund_id)).rowcount
+    if not made:
+        return None
+    session.execute(update(Payment).where(Payment.id == refund.payment_id).values(
+        refunded_minor=Payment.refunded_minor + refund.amount_minor, bank_refund_id=bank_refund_id,
+        updated_at=utcnow()))
+    session.execute(update(Payment).where(Payment.id == refund.payment_id,
+                                          Payment.refunded_minor >= Payment.amount_minor)
                     .values(status="refunded"))
+    payment = session.get(Payment, refund.payment_id)
     session.refresh(payment)
     return payment

@@ -50,7 +50,8 @@ SWEEP_SECONDS = 15
 RECEIPTS = KeptMail(Payment.id, Payment.receipt_sent_at, Payment.receipt_claimed_at,
                     Payment.status.in_(("succeeded", "refunded")))
 # a granted refund's credit note, kept until it is sent
-CREDIT_NOTES = KeptMail(Refund.id, Refund.note_sent_at, Refund.note_claimed_at, Refund.kind == "granted")
+CREDIT_NOTES = KeptMail(Refund.id, Refund.note_sent_at, Refund.note_claimed_at, Refund.kind == "granted",
+                        Refund.bank_refund_id.is_not(None))
 
 
 class PaymentsService(Pingable):
@@ -219,7 +220,12 @@ class PaymentsService(Pingable):
             unsettled = self._unsettled(session)
             unsent = list(session.scalars(select(Payment.id).where(RECEIPTS.due())))
             notes = list(session.scalars(select(Refund.id).where(CREDIT_NOTES.due())))
+            unpaid = list(session.scalars(select(Refund.id).where(Refund.bank_refund_id.is_(None))))
         self._settle(unsettled)
+        try:
+            self._make_refunds(unpaid)  # planned, but the bank did not answer then
+        except BookingError:
+            log.warning("some refunds are still not made; the next sweep tries again")
         for send, key in [(self._send_receipt, payment_id) for payment_id in unsent] + [
                 (self._send_credit_note, refund_id) for refund_id in notes]:
             try:
@@ -292,7 +298,9 @@ class PaymentsService(Pingable):
         try:
             document = self.reports.render("payment_receipt", {
                 "reference": receipt["reservation_id"], "payment_id": receipt["id"],
-                "guest_name": guest["full_name"], "description": f"Booking {receipt['reservation_id']}",
+                "guest_name": guest["full_name"], "description": (
+                    f"Booking {receipt['reservation_id']}" if receipt["purpose"] == "booking"
+                    else f"Change of booking {receipt['reservation_id']}"),
                 "amount": receipt["amount"]["amount"], "currency": receipt["amount"]["currency"],
                 "card_brand": receipt["card"]["brand"], "card_last4": receipt["card"]["last4"],
                 "bank_reference": receipt["bank_reference"], "paid_at": receipt["created_at"]})
@@ -377,10 +385,8 @@ class PaymentsService(Pingable):
             payment = session.get(Payment, payment_id)
             if payment is None:
                 raise PaymentNotFound(details={"payment_id": payment_id})
-            remaining = payment.amount_minor - payment.refunded_minor if payment.status == "succeeded" else 0
-            reservation_id = payment.reservation_id
-        if remaining:
-            self._pay_back(f"refund-{payment_id}", payment_id, reservation_id, remaining, "returned")
+            due = ledger.plan_return(session, payment_id)
+        self._make_refunds(due)
         with self.db.get_session() as session:
             return PaymentSchema().dump(session.get(Payment, payment_id))
 
@@ -393,41 +399,32 @@ class PaymentsService(Pingable):
             if reservation.get("payment_id"):
                 self._refund(reservation["payment_id"])
             return
-        granted = reservation["refund_minor"]
         why = "cancellation" if reservation.get("status") == "cancelled" else "change"
-        purpose = (reservation.get("hotel_name"), f"Refund on the {why} of booking {reservation['reservation_id']}")
         with self.db.get_session() as session:
-            refunded = ledger.granted_so_far(session, reservation["reservation_id"])
-            paid = list(session.execute(select(Payment.id, Payment.amount_minor - Payment.refunded_minor).where(
-                Payment.reservation_id == reservation["reservation_id"], Payment.status == "succeeded")
-                .order_by(Payment.created_at)))
-        owed = granted - refunded
-        for payment_id, remaining in paid:
-            if owed <= 0:
-                break
-            amount = min(owed, remaining)
-            refund_id = f"grant-{granted}-{payment_id}"
-            self._pay_back(refund_id, payment_id, reservation["reservation_id"], amount, "granted", *purpose)
-            owed -= amount
-            try:
-                self._send_credit_note(refund_id)
-            except Exception:
-                log.warning("the credit note of %s is not sent yet; the sweep sends it", refund_id)
+            due = ledger.plan_grant(session, reservation["reservation_id"], reservation["refund_minor"],
+                                    reservation.get("hotel_name"),
+                                    f"Refund on the {why} of booking {reservation['reservation_id']}")
+        self._make_refunds(due)
 
-    def _pay_back(self, refund_id, payment_id, reservation_id, amount, kind, hotel_name=None, description=None):
-        """One refund through the bank under its own key, recorded once."""
-        with self.db.get_session() as session:
-            if session.get(Refund, refund_id) is not None:
-                return
-            charge_id = session.scalar(select(Payment.bank_charge_id).where(Payment.id == payment_id))
-        answer = self.bank.refund(charge_id=charge_id, idempotency_key=refund_id, amount_minor=amount)
-        try:
+    def _make_refunds(self, refund_ids):
+        """Make through the bank the refunds planned (each under its own key, so a
+        retry never pays out twice), record each once, and send the credit notes of
+        granted ones."""
+        for refund_id in refund_ids:
             with self.db.get_session() as session:
-                payment = ledger.record_refund(session, refund_id, payment_id, amount, kind, answer["id"],
-                                               hotel_name, description)
-                self._announce(session, "payment_refunded", payment)
-        except IntegrityError:
-            pass  # a twin delivery recorded it a moment ago
+                refund = session.get(Refund, refund_id)
+                charge_id = session.scalar(select(Payment.bank_charge_id).where(Payment.id == refund.payment_id))
+                amount, granted = refund.amount_minor, refund.kind == "granted"
+            answer = self.bank.refund(charge_id=charge_id, idempotency_key=refund_id, amount_minor=amount)
+            with self.db.get_session() as session:
+                payment = ledger.record_refund(session, refund_id, answer["id"])
+                if payment is not None:
+                    self._announce(session, "payment_refunded", payment)
+            if granted:
+                try:
+                    self._send_credit_note(refund_id)
+                except Exception:
+                    log.warning("the credit note of %s is not sent yet; the sweep sends it", refund_id)
 
     def _announce(self, session, event_type, payment):
         """Record the event in the transaction of the change it tells of; a

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from booking.kit.errors import IdempotencyKeyReused
 from booking.reservations import holds, terms
+from booking.reservations.exceptions import ChangeInProgress
 from booking.reservations.models import BookingChange, Reservation
 
 
@@ -41,14 +42,24 @@ def as_counter(listed):
     return Counter({(item["room_type"], date.fromisoformat(item["night"])): item["count"] for item in listed})
 
 
-def begin(session, reservation_id, idempotency_key, fingerprint, quote, old_nights, difference, now):
-    """Take the nights the quoted stay needs beyond `old_nights`; record the change.
-    Raises NoRoomLeft (and the caller's transaction rolls back: nothing taken)."""
+def begin(session, reservation_id, version, idempotency_key, fingerprint, quote, difference, now):
+    """Take the nights the quoted stay needs beyond the booking's (at `version`, as
+    it was priced); record the change. Raises ChangeInProgress if another change is
+    under way or the booking moved on meanwhile, NoRoomLeft (the caller's
+    transaction then rolls back: nothing taken)."""
+    change_id = new_change_id()
+    locked = session.execute(
+        update(Reservation).where(Reservation.id == reservation_id, Reservation.version == version,
+                                  Reservation.changing.is_(None), Reservation.status == "confirmed")
+        .values(changing=change_id).execution_options(synchronize_session=False)).rowcount
+    if not locked:
+        raise ChangeInProgress()
+    reservation = session.get(Reservation, reservation_id)
+    old_nights = holds.room_nights(reservation.active_lines)
     new_nights = holds.room_nights(terms.lines_from_quote(quote))
     taken, released = new_nights - old_nights, old_nights - new_nights
-    reservation = session.get(Reservation, reservation_id)
     holds.take_counts(session, reservation.hotel_id, taken, terms.capacities(quote))
-    change = BookingChange(id=new_change_id(), reservation_id=reservation_id, idempotency_key=idempotency_key,
+    change = BookingChange(id=change_id, reservation_id=reservation_id, idempotency_key=idempotency_key,
                            request_hash=fingerprint, status="pending", taken=as_list(taken),
                            released=as_list(released), quote=quote, difference_minor=difference, created_at=now)
     session.add(change)
@@ -57,10 +68,15 @@ def begin(session, reservation_id, idempotency_key, fingerprint, quote, old_nigh
 
 
 def settle(session, change_id, to_status, failure=None):
-    """Move a pending change to `to_status` once: True if this call did."""
-    return bool(session.execute(
+    """Move a pending change to `to_status` once, and free its booking for the next:
+    True if this call did."""
+    settled = bool(session.execute(
         update(BookingChange).where(BookingChange.id == change_id, BookingChange.status == "pending")
         .values(status=to_status, failure=failure).execution_options(synchronize_session=False)).rowcount)
+    if settled:
+        session.execute(update(Reservation).where(Reservation.changing == change_id).values(changing=None)
+                        .execution_options(synchronize_session=False))
+    return settled
 
 
 def abandon(session, change_id, failure):
@@ -79,9 +95,6 @@ def finish(session, change_id):
     call finished it, None if it had ended already."""
     change = session.get(BookingChange, change_id)
     reservation = session.get(Reservation, change.reservation_id)
-    if reservation.status != "confirmed":  # cancelled meanwhile: the new nights go back
-        abandon(session, change_id, {"error": "NOT_CHANGEABLE", "reason": reservation.status})
-        return None
     if not settle(session, change_id, "done"):
         return None
     holds.give_counts(session, reservation.hotel_id, as_counter(change.released))
@@ -98,6 +111,8 @@ def finish(session, change_id):
     if change.difference_minor < 0:
         reservation.refund_minor += -change.difference_minor
     reservation.confirmation_pdf = None
+    session.flush()
+    session.refresh(reservation)
     return reservation
 
 

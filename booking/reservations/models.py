@@ -60,6 +60,8 @@ class Reservation(Base):
     check_in_time: Mapped[str] = mapped_column(String(5), default="15:00")
     # one more with every change of what it holds: search applies only newer versions
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # the change under way, if any: one at a time, and no cancelling meanwhile
+    changing: Mapped[str | None] = mapped_column(String(40))
     # held -> confirmed -> cancelled; held -> expired; held -> cancelled
     status: Mapped[str] = mapped_column(String(20), index=True)
     status_reason: Mapped[str | None] = mapped_column(String(40))

@@ -143,7 +143,8 @@ class ReservationsService(Pingable):
     def cancellation(self, reservation_id, room=None):
         """What cancelling the caller's reservation (or only its room whose line is
         `room`) now would refund and keep, by the policy it was booked under:
-        {refund, penalty, free, deadline, deadline_local, description}.
+        {refund, penalty, free, rooms, cancellation_policy {deadline, deadline_local,
+        timezone, description}}.
         Raises ReservationNotFound, ReservationNotCancellable, ValidationFailed."""
         caller = self.caller.require("bookings")
         request = load(CancelRequest(), {"reservation_id": reservation_id, "room": room})
@@ -217,8 +218,8 @@ class ReservationsService(Pingable):
                 {"room_type": line.room_type, "rate_plan": line.rate_plan, "adults": line.adults,
                  "children": line.children} for line in reservation.active_lines]
             stay = (request["check_in"] or reservation.check_in, request["check_out"] or reservation.check_out)
-            old_nights = holds.room_nights(reservation.active_lines)
             old_total, hotel_id, currency = reservation.total_minor, reservation.hotel_id, reservation.currency
+            version = reservation.version
         quote = self._quote(hotel_id, *stay, wanted)
         why = terms.why_quote_not_changeable(quote, holds.utcnow())
         if why:
@@ -226,7 +227,7 @@ class ReservationsService(Pingable):
         difference = to_minor(quote["total"]["amount"], currency) - old_total
         if difference > 0 and request["card"] is None:
             raise CardNeeded(details={"difference": money(difference, currency)})
-        change_id = self._begin_change(reservation_id, request, fingerprint, quote, old_nights, difference)
+        change_id = self._begin_change(request["reservation_id"], version, request, fingerprint, quote, difference)
         if difference > 0:
             try:
                 payment = self.payments.charge_difference(
@@ -349,6 +350,8 @@ class ReservationsService(Pingable):
             return ReservationSchema().dump(reservation)
 
     def _check_cancellable(self, reservation, line):
+        if reservation.changing is not None:
+            raise ChangeInProgress("This booking is being changed; cancel it once the change is done")
         if line is not None and line not in [x.line for x in reservation.active_lines]:
             raise ReservationNotCancellable("This booking has no such room to cancel",
                                             details={"room": str(line)})
@@ -385,12 +388,12 @@ class ReservationsService(Pingable):
         answer["cancellation"] = cancellation_answer(reservation, figures)
         return answer
 
-    def _begin_change(self, reservation_id, request, fingerprint, quote, old_nights, difference):
+    def _begin_change(self, reservation_id, version, request, fingerprint, quote, difference):
         for attempt in range(1, HOLD_ATTEMPTS + 1):
             try:
                 with self.db.get_session() as session:
-                    return changes.begin(session, reservation_id, request["idempotency_key"], fingerprint, quote,
-                                         old_nights, difference, holds.utcnow())
+                    return changes.begin(session, reservation_id, version, request["idempotency_key"], fingerprint,
+                                         quote, difference, holds.utcnow())
             except IntegrityError:
                 raise ChangeInProgress() from None  # a twin request with this key began first
             except OperationalError:

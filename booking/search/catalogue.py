@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 from booking.kit.schemas import MINOR_DIGITS, to_minor
 from booking.search import availability, pricing
 from booking.search.exceptions import HotelNotFound
-from booking.search.models import Hotel, RatePlan, RoomType
+from booking.search.models import Hotel, RatePlan, RateRule, RoomType
 
 # letters that Unicode does not decompose into a base letter and an accent
 UNDECOMPOSED = str.maketrans({"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d",
@@ -42,22 +42,50 @@ def find_hotels(session, *, city, guests, min_stars, max_price, sort, page, per_
     free = {}
     for hotel_id, code in session.execute(pairs):
         free.setdefault(hotel_id, set()).add(code)
-    hotels = session.scalars(select(Hotel).where(Hotel.id.in_(free)).options(*WHOLE_HOTEL)) if free else []
-    offers = []
-    for hotel in hotels:
-        rooms = [room for room in hotel.room_types if room.code in free[hotel.id]]
-        price = pricing.cheapest_stay(hotel, rooms, check_in, check_out)
-        if price is None or (max_price is not None and price > to_minor(max_price, hotel.currency) * nights):
+    offers, rules = _price_book(session, list(free))
+    priced = []
+    for hotel_id, codes in free.items():
+        hotel_offers = [offer for offer in offers.get(hotel_id, []) if offer[0] in codes]
+        price = pricing.cheapest_stay(hotel_offers, rules.get(hotel_id, []), check_in, check_out)
+        if price is not None:
+            priced.append((hotel_id, price, min(base for _, _, base in hotel_offers)))
+    hotels = {hotel.id: hotel for hotel in session.scalars(select(Hotel).where(Hotel.id.in_(free)))} if free else {}
+    offers_found = []
+    for hotel_id, price, base in priced:
+        hotel = hotels[hotel_id]
+        if max_price is not None and price > to_minor(max_price, hotel.currency) * nights:
             continue
-        base = min(plan.price_minor for room in rooms for plan in room.rate_plans)
-        offers.append({**hotel_summary(hotel, base, hotel.currency, nights), "stay_price_minor": price})
+        offers_found.append({**hotel_summary(hotel, base, hotel.currency, nights), "stay_price_minor": price})
     order = {
         "price": lambda o: (o["stay_price_minor"], o["id"]),
         "stars": lambda o: (-o["stars"], o["stay_price_minor"], o["id"]),
         "name": lambda o: (o["name"], o["id"]),
     }[sort]
-    offers.sort(key=order)
-    return paged(offers[(page - 1) * per_page:page * per_page], len(offers), page, per_page)
+    offers_found.sort(key=order)
+    return paged(offers_found[(page - 1) * per_page:page * per_page], len(offers_found), page, per_page)
+
+
+# the columns of a rate rule that pricing reads
+RULE_COLUMNS = (RateRule.room_type, RateRule.rate_plan, RateRule.starts, RateRule.ends, RateRule.every_year,
+                RateRule.weekdays, RateRule.price_minor, RateRule.adjust_percent, RateRule.adjust_minor,
+                RateRule.closed, RateRule.closed_to_arrival, RateRule.min_stay, RateRule.max_stay)
+
+
+def _price_book(session, hotel_ids):
+    """What pricing needs of these hotels, as plain rows rather than objects (a city's
+    search prices a hundred hotels): {hotel: [(room type, plan, base price)]} and
+    {hotel: [rule]}, rules in order."""
+    offers, rules = {}, {}
+    if not hotel_ids:
+        return offers, rules
+    for hotel_id, room_type, plan, base in session.execute(
+            select(RoomType.hotel_id, RoomType.code, RatePlan.code, RatePlan.price_minor)
+            .join(RatePlan, RatePlan.room_type_id == RoomType.id).where(RoomType.hotel_id.in_(hotel_ids))):
+        offers.setdefault(hotel_id, []).append((room_type, plan, base))
+    for row in session.execute(select(RateRule.hotel_id, *RULE_COLUMNS).where(RateRule.hotel_id.in_(hotel_ids))
+                               .order_by(RateRule.id)):
+        rules.setdefault(row.hotel_id, []).append(pricing.Rule.of(row))
+    return offers, rules
 
 
 # a hotel with everything a price needs, loaded in a few queries rather than one per room
@@ -136,7 +164,7 @@ def get_hotel(session, hotel_id, *, guests, check_in=None, check_out=None):
     for room in hotel.room_types:
         if room.max_guests < guests:
             continue
-        plans = [pricing.plan_offer(hotel, room, plan, check_in, check_out) for plan in room.rate_plans]
+        plans = [pricing.plan_offer(hotel, room, plan, check_in, check_out, guests) for plan in room.rate_plans]
         prices = [plan["stay_price_minor"] for plan in plans if plan["stay_price_minor"] is not None]
         room_types.append({
             "code": room.code,

@@ -2,15 +2,44 @@
 room types, plans and rules), no session, so that they are tested fast and the
 same code prices a search, a hotel page and a quote.
 """
+from datetime import date
+from typing import NamedTuple
+
 from booking.kit import policies
 from booking.kit.schemas import included_vat
 from booking.kit.times import nights as nights_of
 from booking.search.exceptions import RoomNotSellable
 
 
+class Rule(NamedTuple):
+    """A rate rule as pricing reads it, from a `RateRule` or a row of its columns:
+    plain attributes, the weekdays as a set (a city's search reads thousands)."""
+
+    room_type: str | None
+    rate_plan: str | None
+    starts: date
+    ends: date
+    every_year: bool
+    days: frozenset | None
+    price_minor: int | None
+    adjust_percent: int | None
+    adjust_minor: int | None
+    closed: bool
+    closed_to_arrival: bool
+    min_stay: int | None
+    max_stay: int | None
+
+    @classmethod
+    def of(cls, rule):
+        return cls(rule.room_type, rule.rate_plan, rule.starts, rule.ends, rule.every_year,
+                   frozenset(int(day) for day in rule.weekdays) if rule.weekdays else None, rule.price_minor,
+                   rule.adjust_percent, rule.adjust_minor, rule.closed, rule.closed_to_arrival, rule.min_stay,
+                   rule.max_stay)
+
+
 def covers(rule, night):
-    """Whether `rule` applies to `night` (its dates, every year or once, and weekdays)."""
-    if rule.weekdays and str(night.weekday()) not in rule.weekdays:
+    """Whether `rule` (a `Rule`) applies to `night` (its dates, every year or once, and weekdays)."""
+    if rule.days is not None and night.weekday() not in rule.days:
         return False
     if not rule.every_year:
         return rule.starts <= night <= rule.ends
@@ -25,10 +54,11 @@ def applies(rule, room_type, plan):
 
 
 def night_price(base_minor, rules, night):
-    """The price of one night: the base, then each rule covering it, in order."""
+    """The price of one night: the base, then each rule covering it, in order (every
+    rule of `rules` if `night` is None: they are known to cover it)."""
     price = base_minor
     for rule in rules:
-        if not covers(rule, night):
+        if night is not None and not covers(rule, night):
             continue
         if rule.price_minor is not None:
             price = rule.price_minor
@@ -40,7 +70,8 @@ def night_price(base_minor, rules, night):
 
 
 def rules_for(rules, room_type, plan):
-    return [rule for rule in rules if applies(rule, room_type, plan)]
+    """The rules (as `Rule`s) that govern a room type's plan, in order."""
+    return [Rule.of(rule) if not isinstance(rule, Rule) else rule for rule in rules if applies(rule, room_type, plan)]
 
 
 def night_prices(base_minor, rules, check_in, check_out):
@@ -83,7 +114,8 @@ def stay_price(room, plan, rules, check_in, check_out):
 
 def plan_offer(hotel, room, plan, check_in, check_out, adults=1):
     """A plan as the hotel page lists it for a stay: its price for one room (None if
-    not sold then) and its policy."""
+    not sold then) and its policy for `adults` (the city tax is part of what a
+    penalty of everything keeps)."""
     offer = {"code": plan.code, "name": plan.name, "base_price_minor": plan.price_minor,
              "currency": hotel.currency, "stay_price_minor": None, "cancellation_policy": None}
     if check_in is None:
@@ -93,16 +125,31 @@ def plan_offer(hotel, room, plan, check_in, check_out, adults=1):
     if price is not None:
         prices = [p for _, p in night_prices(plan.price_minor, rules_for(hotel.rate_rules, room.code, plan.code),
                                              check_in, check_out)]
-        offer["cancellation_policy"] = policy_terms(hotel, plan.policy, check_in, prices, price)
+        city_tax = hotel.city_tax_minor * adults * len(prices)
+        offer["cancellation_policy"] = policy_terms(hotel, plan.policy, check_in, prices, price + city_tax)
     return offer
 
 
-def cheapest_stay(hotel, rooms, check_in, check_out):
-    """The cheapest price of one room among `rooms` and their plans for the stay, or
-    None if none is sold on those dates."""
-    prices = [stay_price(room, plan, hotel.rate_rules, check_in, check_out)
-              for room in rooms for plan in room.rate_plans]
-    return min((price for price in prices if price is not None), default=None)
+def cheapest_stay(offers, rules, check_in, check_out):
+    """The cheapest price of one room for the stay among `offers` [(room type, plan,
+    base price)] under a hotel's `rules`, or None if none is sold on those dates.
+    Offers that the same rules govern (most of them: a season or a weekend price is
+    the whole hotel's) share one reading of the calendar; and where no rule sets a
+    price, a dearer base never makes a cheaper stay, so only the cheapest is priced."""
+    stay = nights_of(check_in, check_out)
+    groups = {}
+    for room_type, plan, base in offers:
+        governing = tuple(rule for rule in rules if applies(rule, room_type, plan))
+        groups.setdefault(governing, []).append(base)
+    prices = []
+    for governing, bases in groups.items():
+        if refusal(governing, check_in, check_out) is not None:
+            continue
+        each_night = [[rule for rule in governing if covers(rule, night)] for night in stay]
+        if not any(rule.price_minor is not None for rule in governing):
+            bases = [min(bases)]
+        prices += [sum(night_price(base, covering, None) for covering in each_night) for base in bases]
+    return min(prices, default=None)
 
 
 def policy_terms(hotel, policy, check_in, prices, room_total):

@@ -59,7 +59,8 @@ def changed(full_name, reservation, public_url):
              f"It is now {stay}, {reservation['rooms']} room(s), total {total}."]
     if reservation.get("refund_minor"):
         lines.append(f"Refunded to your card so far: {refund}.")
-    lines.append("The new confirmation is attached.")
+    if reservation["status"] == "confirmed":
+        lines.append("The new confirmation is attached.")
     return (subject, *letter(full_name, lines, public_url))
 
 

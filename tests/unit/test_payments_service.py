@@ -85,6 +85,8 @@ class FakeBank:
         return self.found
 
     def refund(self, *, charge_id, idempotency_key, amount_minor=None):
+        if getattr(self, "refund_down", False):
+            raise BankUnavailable()
         self.calls.append(("refund", {"charge_id": charge_id, "idempotency_key": idempotency_key,
                                       **({"amount_minor": amount_minor} if amount_minor is not None else {})}))
         return {"id": "re_1", "charge": charge_id, "status": "succeeded"}
@@ -640,3 +642,20 @@ def test_a_granted_refund_e_mails_its_credit_note_once(payments, bank, db):
     notes = [c for c in payments.mailer.send.call_args_list if c.kwargs["key"].startswith("credit-note-")]
     assert len(notes) == 1 and notes[0].kwargs["key"] == f"credit-note-grant-12345-{answer['id']}"
     assert notes[0].args[1] == "Your credit note: 123.45 EUR refunded for booking BKAAAA0001"
+
+
+def test_a_refund_the_bank_did_not_make_is_made_by_the_sweep_and_never_planned_twice(payments, bank, db):
+    pay(payments)
+    event = {"reservation_id": "BKAAAA0001", "status": "cancelled", "version": 2, "refund_minor": 10000}
+    bank.refund_down = True
+    with pytest.raises(BankUnavailable):
+        payments.refund_cancelled(event)
+    bank.refund_down = False
+
+    payments.sweep()
+    payments.refund_cancelled(event)  # redelivered: planned already, and made
+    payments.sweep()
+
+    assert [refund["amount_minor"] for refund in bank.made("refund")] == [10000]
+    [event] = dispatched(payments, "payment_refunded")
+    assert event["refunded_minor"] == 10000

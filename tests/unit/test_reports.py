@@ -78,6 +78,7 @@ def check_structure_and_picture(path):
       "01 March 2027", "04 March 2027", "150.00 EUR", "450.00 EUR", "40.91 EUR", "Cancellation policy"]),
     ("payment_receipt", RECEIPT,
      ["BK7F3K9QX2", "Zoë Ångström", "450.00 EUR", "Visa ending in 4242", "ch_0f9fcbf2", "22 November 2026"]),
+    ("payment_receipt", {**RECEIPT, "amount": "12340", "currency": "JPY"}, ["12340 JPY"]),
     ("booking_confirmation", CONFIRMATION_OF_ROOMS,
      ["Double Room (Flexible)", "1074.15 EUR", "Family Suite (Non-refundable)", "240.00 EUR", "1680.00 EUR",
       "Room 1", "2 guests", "Room 2", "3 guests", "from 14:00", "until 10:30", "City tax (added)", "35.00 EUR",

@@ -14,15 +14,16 @@ from sqlalchemy.orm import sessionmaker
 from booking.kit.errors import IdempotencyKeyReused, ServiceUnavailable, ValidationFailed
 from booking.kit.schemas import load, to_minor
 from booking.kit.tokens import MissingScope
-from booking.payments.exceptions import PaymentDeclined
+from booking.payments.exceptions import PaymentDeclined, PaymentPending
 from booking.reservations.exceptions import (
+    ChangeInProgress,
     NoRoomLeft,
     ReservationNotCancellable,
     ReservationNotFound,
     RoomTypeNotFound,
 )
 from booking.reservations.holds import utcnow
-from booking.reservations.models import Reservation
+from booking.reservations.models import BookingChange, Reservation
 from booking.reservations.service import ReservationsService
 from booking.search import pricing
 from booking.search.models import Hotel, RatePlan, RoomType
@@ -507,3 +508,34 @@ def test_a_change_whose_difference_is_declined_leaves_the_booking_as_it_was(rese
     assert reservations.availability(3, **STAY)["double"] == 1  # the old nights, still held
     assert reservations.availability(3, check_in=STAY["check_out"], check_out=later["check_out"])["double"] == 2
     assert dispatched(reservations, "reservation_changed") == []
+
+
+def test_while_a_change_waits_for_the_bank_the_booking_takes_no_other_change_and_no_cancellation(reservations, db):
+    answer = hold(reservations)
+    reservations.confirm_paid(payment_succeeded(answer["id"]))
+    later = {"check_in": STAY["check_in"], "check_out": (CHECK_IN + timedelta(days=3)).isoformat()}
+    token = {"token": "tok_1abcdef", "brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2030,
+             "holder": "A"}
+    reservations.payments.charge_difference.side_effect = PaymentPending()
+    with pytest.raises(PaymentPending):
+        reservations.change(answer["id"], card=token, idempotency_key="first", **later)
+
+    with pytest.raises(ChangeInProgress):
+        reservations.change(answer["id"], card=token, idempotency_key="second", **later)
+    with pytest.raises(ChangeInProgress):
+        reservations.cancel(answer["id"])
+    assert reservations.availability(3, **later)["double"] == 1  # the new night is held meanwhile
+
+    # the bank says the difference was paid: the sweep finishes the change after its worker's time
+    with db.get_session() as session:
+        session.execute(update(BookingChange).values(created_at=utcnow() - timedelta(minutes=5)))
+    reservations.payments.for_reservation.return_value = [
+        {"id": "pay_difference", "status": "succeeded", "purpose": f"change-{change_id(db)}"}]
+    reservations.expire_holds()
+    assert reservations.get(answer["id"])["check_out"] == later["check_out"]
+    assert reservations.cancel(answer["id"])["status"] == "cancelled"
+
+
+def change_id(db):
+    with db.get_session() as session:
+        return session.scalar(select(BookingChange.id))

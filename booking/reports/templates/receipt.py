@@ -3,6 +3,7 @@ from marshmallow import fields, validate
 
 from booking.kit.schemas import Schema
 from booking.reports.document import facts, figures, heading, spacer, text
+from booking.reports.templates.confirmation import amount_field, shown
 
 title = "Payment receipt"
 
@@ -12,7 +13,8 @@ class DataSchema(Schema):
     payment_id = fields.String(required=True, validate=validate.Length(min=1, max=60))
     guest_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    amount = fields.Decimal(required=True, places=2, as_string=True, validate=validate.Range(min=0))
+    # as given, in the currency's own digits (none for JPY, three for BHD)
+    amount = amount_field(required=True)
     currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
     card_brand = fields.String(required=True, validate=validate.Length(min=1, max=20))
     card_last4 = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{4}$"))
@@ -25,7 +27,7 @@ def filename(data):
 
 
 def flowables(data):
-    amount = f"{data['amount']} {data['currency']}"
+    amount = shown(data["amount"], data["currency"])
     return [
         text("Payment receipt", "title"),
         text(f"Received from {data['guest_name']} with thanks.", "muted"),

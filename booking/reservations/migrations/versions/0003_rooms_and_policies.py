@@ -31,6 +31,7 @@ def upgrade():
         table.add_column(sa.Column("timezone", sa.String(64), nullable=False, server_default="UTC"))
         table.add_column(sa.Column("check_in_time", sa.String(5), nullable=False, server_default="15:00"))
         table.add_column(sa.Column("version", sa.Integer, nullable=False, server_default="1"))
+        table.add_column(sa.Column("changing", sa.String(40), nullable=True))
     booked_rooms = op.create_table(
         "booked_rooms",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -77,7 +78,7 @@ def upgrade():
         "SELECT id, room_type, room_name, check_in, check_out, guests, nightly_price_minor, total_minor, refunded "
         "FROM reservations")).all()
     lines = []
-    for (reservation_id, room_type, room_name, check_in, check_out, guests, nightly, total, refunded) in rows:
+    for (reservation_id, room_type, room_name, check_in, check_out, guests, nightly, total, _refunded) in rows:
         check_in, check_out = as_date(check_in), as_date(check_out)
         stay = [str(check_in + timedelta(days=n)) for n in range((check_out - check_in).days)]
         lines.append({
@@ -87,9 +88,10 @@ def upgrade():
             "nights": [{"date": night, "price_minor": nightly} for night in stay],
             "price_minor": total, "city_tax_minor": 0, "total_minor": total, "policy": ALWAYS_FREE,
             "deadline": None, "penalty_minor": 0, "status": "active"})
-        if refunded:
-            connection.execute(sa.text("UPDATE reservations SET refund_minor = total_minor WHERE id = :id"),
-                               {"id": reservation_id})
+    # a cancelled booking that was refunded was refunded whole (a refunded payment of a
+    # booking still confirmed came too late or twice: the booking granted nothing)
+    connection.execute(sa.text("UPDATE reservations SET refund_minor = total_minor "
+                               "WHERE refunded = :yes AND status = 'cancelled'"), {"yes": True})
     if lines:
         op.bulk_insert(booked_rooms, lines)
 
@@ -102,7 +104,7 @@ def downgrade():
     op.drop_table("booking_changes")
     op.drop_table("booked_rooms")
     with op.batch_alter_table("reservations") as table:
-        for column in ("version", "check_in_time", "timezone", "quote", "refund_minor", "kept_minor",
+        for column in ("changing", "version", "check_in_time", "timezone", "quote", "refund_minor", "kept_minor",
                        "city_tax_minor"):
             table.drop_column(column)
 
