@@ -1,5 +1,6 @@
 """Queries on the hotel catalogue: plain functions of a SQLAlchemy session."""
 import math
+import time
 import unicodedata
 
 from sqlalchemy import case, func, select
@@ -10,6 +11,8 @@ from booking.search import availability, pricing
 from booking.search.exceptions import HotelNotFound
 from booking.search.models import Hotel, RatePlan, RateRule, RoomType
 
+# how long a search may price from the plans and calendars it read
+PRICE_BOOK_SECONDS = 30
 # letters that Unicode does not decompose into a base letter and an accent
 UNDECOMPOSED = str.maketrans({"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d",
                               "ı": "i", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ß": "ss"})
@@ -42,7 +45,7 @@ def find_hotels(session, *, city, guests, min_stars, max_price, sort, page, per_
     free = {}
     for hotel_id, code in session.execute(pairs):
         free.setdefault(hotel_id, set()).add(code)
-    offers, rules = _price_book(session, list(free))
+    offers, rules = PRICE_BOOK.read(session, list(free))
     priced = []
     for hotel_id, codes in free.items():
         hotel_offers = [offer for offer in offers.get(hotel_id, []) if offer[0] in codes]
@@ -71,10 +74,36 @@ RULE_COLUMNS = (RateRule.room_type, RateRule.rate_plan, RateRule.starts, RateRul
                 RateRule.closed, RateRule.closed_to_arrival, RateRule.min_stay, RateRule.max_stay)
 
 
+class PriceBook:
+    """What pricing needs of each hotel, kept for a while in this process: a city's
+    search prices a hundred hotels, and their plans and calendars change rarely.
+    A search may price from a copy at most `seconds` old; a quote and a hold always
+    read the database."""
+
+    def __init__(self, seconds=PRICE_BOOK_SECONDS, clock=time.monotonic):
+        self.seconds, self.clock, self.kept = seconds, clock, {}
+
+    def read(self, session, hotel_ids):
+        """({hotel: [(room type, plan, base price)]}, {hotel: [Rule]})."""
+        now, database = self.clock(), str(session.get_bind().url)
+        fresh = {hotel_id: self.kept[(database, hotel_id)] for hotel_id in hotel_ids
+                 if self.kept.get((database, hotel_id), (None, None, 0))[2] > now}
+        missing = [hotel_id for hotel_id in hotel_ids if hotel_id not in fresh]
+        if missing:
+            offers, rules = _price_book(session, missing)
+            for hotel_id in missing:
+                fresh[hotel_id] = self.kept[(database, hotel_id)] = (
+                    offers.get(hotel_id, []), rules.get(hotel_id, []), now + self.seconds)
+        return ({hotel_id: kept[0] for hotel_id, kept in fresh.items()},
+                {hotel_id: kept[1] for hotel_id, kept in fresh.items()})
+
+
+PRICE_BOOK = PriceBook()
+
+
 def _price_book(session, hotel_ids):
-    """What pricing needs of these hotels, as plain rows rather than objects (a city's
-    search prices a hundred hotels): {hotel: [(room type, plan, base price)]} and
-    {hotel: [rule]}, rules in order."""
+    """What pricing needs of these hotels, as plain rows rather than objects:
+    {hotel: [(room type, plan, base price)]} and {hotel: [Rule]}, rules in order."""
     offers, rules = {}, {}
     if not hotel_ids:
         return offers, rules
@@ -161,10 +190,11 @@ def get_hotel(session, hotel_id, *, guests, check_in=None, check_out=None):
     nights = (check_out - check_in).days if check_in else None
     taken = availability.rooms_taken(session, hotel_id, check_in, check_out) if check_in else {}
     room_types = []
+    rules = [pricing.Rule.of(rule) for rule in hotel.rate_rules]
     for room in hotel.room_types:
         if room.max_guests < guests:
             continue
-        plans = [pricing.plan_offer(hotel, room, plan, check_in, check_out, guests) for plan in room.rate_plans]
+        plans = [pricing.plan_offer(hotel, room, plan, check_in, check_out, guests, rules) for plan in room.rate_plans]
         prices = [plan["stay_price_minor"] for plan in plans if plan["stay_price_minor"] is not None]
         room_types.append({
             "code": room.code,

@@ -112,21 +112,21 @@ def stay_price(room, plan, rules, check_in, check_out):
     return sum(price for _, price in night_prices(plan.price_minor, plan_rules, check_in, check_out))
 
 
-def plan_offer(hotel, room, plan, check_in, check_out, adults=1):
+def plan_offer(hotel, room, plan, check_in, check_out, adults=1, rules=None):
     """A plan as the hotel page lists it for a stay: its price for one room (None if
     not sold then) and its policy for `adults` (the city tax is part of what a
-    penalty of everything keeps)."""
+    penalty of everything keeps). `rules`: the hotel's, as `Rule`s, if read already."""
     offer = {"code": plan.code, "name": plan.name, "base_price_minor": plan.price_minor,
              "currency": hotel.currency, "stay_price_minor": None, "cancellation_policy": None}
     if check_in is None:
         return offer
-    price = stay_price(room, plan, hotel.rate_rules, check_in, check_out)
-    offer["stay_price_minor"] = price
-    if price is not None:
-        prices = [p for _, p in night_prices(plan.price_minor, rules_for(hotel.rate_rules, room.code, plan.code),
-                                             check_in, check_out)]
-        city_tax = hotel.city_tax_minor * adults * len(prices)
-        offer["cancellation_policy"] = policy_terms(hotel, plan.policy, check_in, prices, price + city_tax)
+    plan_rules = rules_for(hotel.rate_rules if rules is None else rules, room.code, plan.code)
+    if not sellable(plan_rules, check_in, check_out):
+        return offer
+    prices = [price for _, price in night_prices(plan.price_minor, plan_rules, check_in, check_out)]
+    offer["stay_price_minor"] = price = sum(prices)
+    city_tax = hotel.city_tax_minor * adults * len(prices)
+    offer["cancellation_policy"] = policy_terms(hotel, plan.policy, check_in, prices, price + city_tax)
     return offer
 
 
