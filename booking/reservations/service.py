@@ -233,6 +233,11 @@ class ReservationsService(Pingable):
                 payment = self.payments.charge_difference(
                     request["reservation_id"], caller.user_id, difference, currency, request["card"],
                     f"change-{change_id}")
+            except PaymentDeclined as declined:
+                failure = PaymentDeclined("The card was declined: the booking is as it was, nothing was charged",
+                                          details=declined.details)
+                self._abandon_change(change_id, failure)
+                raise failure from None
             except BookingError as failure:
                 if failure.code != "PAYMENT_PENDING":  # unknown: the sweep settles it
                     self._abandon_change(change_id, failure)

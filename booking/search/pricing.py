@@ -225,10 +225,10 @@ def hotel_facts(hotel):
 
 def combined_policy(rooms, currency):
     """The booking's policy from its rooms': free until the earliest deadline, the
-    penalties added, one sentence per room."""
+    penalties added, one sentence (one per room where they differ)."""
     terms = [room["cancellation_policy"] for room in rooms]
     deadline = min((t["deadline"] for t in terms if t["deadline"] is not None), default=None)
-    if len(rooms) == 1:
+    if len({t["description"] for t in terms}) == 1:
         description = terms[0]["description"]
     else:
         description = " ".join(f"{room['room_name']}: {t['description']}"

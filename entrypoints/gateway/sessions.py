@@ -57,6 +57,20 @@ class WebSession:
     def csrf_token(self):
         return self.data["csrf"]
 
+    def tell(self, about, **notice):
+        """Keep a message about `about` (a booking) for the next page, after a redirect."""
+        self.data["notice"] = {"about": about, **notice}
+        self.changed = True
+
+    def told(self, about):
+        """The message kept about `about`, once; None if there is none."""
+        notice = self.data.get("notice")
+        if not notice or notice.get("about") != about:
+            return None
+        del self.data["notice"]
+        self.changed = True
+        return notice
+
     def check_csrf(self, form):
         if not hmac.compare_digest(form.get("csrf_token", ""), self.data["csrf"]):
             raise CsrfFailed()

@@ -1,23 +1,62 @@
 """The web UI in a real browser: search, hotel, register, book, pay, confirmation and
-its PDF, a declined card, my bookings, cancel. Screenshots of every page are kept
-under var/test/artifacts/browser/."""
+its PDF, a declined card, my bookings, cancel after seeing the refund; then a family
+comparing rate plans and booking two rooms in a demo hotel, paying, changing the
+dates (paying the difference) and cancelling one room, then the rest. Screenshots of
+every page, at desktop width and for some at 390 px, are kept under
+var/test/artifacts/browser/."""
 import subprocess
 import sys
 
 import pytest
+from sqlalchemy.orm import Session
 
 from booking.kit.config import PROJECT_ROOT
+from booking.kit.database import create_db_engine
+from booking.search.seed import demo_hotels, restricted
 from tests.integration.test_booking_saga import containers, saga_config  # noqa: F401 (fixtures)
 
 ARTIFACTS = PROJECT_ROOT / "var" / "test" / "artifacts" / "browser"
+# the cities of tests/conftest.py's small catalogue, which the journey's first part counts on
+SMALL_CATALOGUE_CITIES = {"Paris", "Zürich"}
+
+
+def family_hotel():
+    """The first demo hotel (booking/search/seed.py) the family can book as the journey
+    does: in none of the small catalogue's cities, a calendar without closed days or
+    minimum stays, a city tax, a double room, and a non-refundable plan beside the
+    flexible one on every room type."""
+    return next(hotel for hotel in demo_hotels()
+                if hotel.city not in SMALL_CATALOGUE_CITIES and not restricted(hotel.id) and hotel.city_tax_minor
+                and any(room.code == "double" for room in hotel.room_types)
+                and all({"flexible", "nonrefundable"} <= {plan.code for plan in room.rate_plans}
+                        for room in hotel.room_types))
+
+
+@pytest.fixture
+def family_hotel_id(db_uris):
+    """The family's hotel, added to the small catalogue before the services start."""
+    hotel = family_hotel()
+    hotel_id = hotel.id
+    engine = create_db_engine(db_uris["search"])
+    with Session(engine) as session, session.begin():
+        session.add(hotel)
+    engine.dispose()
+    return hotel_id
 
 
 @pytest.mark.parametrize("db_uris", ["sqlite"], indirect=True)
-def test_a_guest_books_pays_downloads_and_cancels_in_chromium(containers, saga_config):  # noqa: F811
+def test_a_guest_books_pays_downloads_changes_and_cancels_in_chromium(family_hotel_id, containers,  # noqa: F811
+                                                                      saga_config):  # noqa: F811
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
     journey = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "tests" / "browser" / "journey.py"),
-         f"http://{saga_config['WEB_SERVER_ADDRESS']}", str(ARTIFACTS)],
-        capture_output=True, text=True, timeout=240,
+         f"http://{saga_config['WEB_SERVER_ADDRESS']}", str(ARTIFACTS), str(family_hotel_id)],
+        capture_output=True, text=True, timeout=400,
     )
     assert journey.returncode == 0, journey.stdout + journey.stderr
-    assert sorted(path.name for path in ARTIFACTS.glob("*.png"))[:2] == ["01-results.png", "02-register.png"]
+    shots = sorted(path.name for path in ARTIFACTS.glob("*.png"))
+    assert shots[:2] == ["01-results.png", "02-register.png"]
+    for page in ("hotel-plans", "booking-held", "change", "cancel"):
+        assert {f"{page}.png", f"{page}-390.png"} <= {name.split("-", 1)[1] for name in shots}, shots

@@ -40,8 +40,9 @@ CVC = "7319"
 CANARY_PASSWORD = "Quokka-marmalade-canary-5117"
 BANK_FAILS = "4000000000000119"
 EXP_YEAR = date.today().year + 2
-# three welcomes; a confirmation and a receipt, each with its PDF, for each of two bookings
-EMAILS, ATTACHMENTS = 7, 4
+# three welcomes; a confirmation and a receipt, each with its PDF, for each of two bookings;
+# each booking cancelled: the notice, and the credit note (with its PDF) of its refund
+EMAILS, ATTACHMENTS = 11, 6
 
 
 class KeepEveryRecord(logging.Handler):

@@ -1,5 +1,4 @@
 import mimetypes
-import uuid
 from importlib import resources
 
 from nameko.events import BROADCAST
@@ -74,10 +73,8 @@ class SearchRoutes:
 
     @page("GET", "/hotels/<int:hotel_id>")
     def hotel_page(self, request, hotel_id):
-        stay = query_args(request, STAY_ARGS)
-        hotel = self._hotel(hotel_id, stay)
-        return self.templates.render("hotel.html", session=self.session, hotel=hotel, stay=stay,
-                                     key=uuid.uuid4().hex)
+        # the stay, and how many rooms the form of several rooms asks about (pages.py)
+        return self._hotel_page(hotel_id, query_args(request, (*STAY_ARGS, "rooms")))
 
     @page("GET", "/static/<path:filename>")
     def static(self, request, filename):
