@@ -2,6 +2,7 @@
 import math
 import time
 import unicodedata
+from types import SimpleNamespace
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
@@ -11,8 +12,8 @@ from booking.search import availability, pricing
 from booking.search.exceptions import HotelNotFound
 from booking.search.models import Hotel, RatePlan, RateRule, RoomType
 
-# how long a search may price from the plans and calendars it read
-PRICE_BOOK_SECONDS = 30
+# how long a search or a hotel page may read a copy of a hotel
+COPY_SECONDS = 30
 # letters that Unicode does not decompose into a base letter and an accent
 UNDECOMPOSED = str.maketrans({"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d",
                               "ı": "i", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ß": "ss"})
@@ -45,19 +46,16 @@ def find_hotels(session, *, city, guests, min_stars, max_price, sort, page, per_
     free = {}
     for hotel_id, code in session.execute(pairs):
         free.setdefault(hotel_id, set()).add(code)
-    offers, rules = PRICE_BOOK.read(session, list(free))
-    priced = []
-    for hotel_id, codes in free.items():
-        hotel_offers = [offer for offer in offers.get(hotel_id, []) if offer[0] in codes]
-        price = pricing.cheapest_stay(hotel_offers, rules.get(hotel_id, []), check_in, check_out)
-        if price is not None:
-            priced.append((hotel_id, price, min(base for _, _, base in hotel_offers)))
-    hotels = {hotel.id: hotel for hotel in session.scalars(select(Hotel).where(Hotel.id.in_(free)))} if free else {}
+    cards = COPIES.cards(session, list(free))
     offers_found = []
-    for hotel_id, price, base in priced:
-        hotel = hotels[hotel_id]
-        if max_price is not None and price > to_minor(max_price, hotel.currency) * nights:
+    for hotel_id, codes in free.items():
+        hotel = cards[hotel_id]
+        offers = [(room.code, plan.code, plan.price_minor) for room in hotel.room_types if room.code in codes
+                  for plan in room.rate_plans]
+        price = pricing.cheapest_stay(offers, hotel.rate_rules, check_in, check_out)
+        if price is None or (max_price is not None and price > to_minor(max_price, hotel.currency) * nights):
             continue
+        base = min(base for _, _, base in offers)
         offers_found.append({**hotel_summary(hotel, base, hotel.currency, nights), "stay_price_minor": price})
     order = {
         "price": lambda o: (o["stay_price_minor"], o["id"]),
@@ -68,53 +66,74 @@ def find_hotels(session, *, city, guests, min_stars, max_price, sort, page, per_
     return paged(offers_found[(page - 1) * per_page:page * per_page], len(offers_found), page, per_page)
 
 
+class CatalogueCopies:
+    """Copies of hotels as pricing and the hotel page read them (the hotel, its room
+    types and plans, its calendar as `Rule`s), in plain objects kept for a while in
+    this process: a city's search prices a hundred hotels, and catalogues change
+    rarely. A search or a hotel page may read a copy at most `seconds` old; a quote,
+    and so a hold, always reads the database."""
+
+    def __init__(self, seconds=COPY_SECONDS, clock=time.monotonic):
+        self.seconds, self.clock, self.kept = seconds, clock, {}
+
+    def cards(self, session, hotel_ids):
+        """{hotel id: its copy} of the hotels that exist among `hotel_ids`."""
+        now, database = self.clock(), str(session.get_bind().url)
+        found, missing = {}, []
+        for hotel_id in hotel_ids:
+            card, until = self.kept.get((database, hotel_id), (None, 0))
+            if until > now:
+                found[hotel_id] = card
+            else:
+                missing.append(hotel_id)
+        for card in _read_cards(session, missing):
+            found[card.id] = card
+            self.kept[(database, card.id)] = (card, now + self.seconds)
+        return found
+
+    def card(self, session, hotel_id):
+        card = self.cards(session, [hotel_id]).get(hotel_id)
+        if card is None:
+            raise HotelNotFound(details={"hotel_id": str(hotel_id)})
+        return card
+
+
+COPIES = CatalogueCopies()
+HOTEL_COLUMNS = ("id", "name", "address", "city", "country", "stars", "description", "amenities", "timezone",
+                 "check_in_time", "check_out_time", "currency", "vat_basis_points", "city_tax_minor")
 # the columns of a rate rule that pricing reads
 RULE_COLUMNS = (RateRule.room_type, RateRule.rate_plan, RateRule.starts, RateRule.ends, RateRule.every_year,
                 RateRule.weekdays, RateRule.price_minor, RateRule.adjust_percent, RateRule.adjust_minor,
                 RateRule.closed, RateRule.closed_to_arrival, RateRule.min_stay, RateRule.max_stay)
 
 
-class PriceBook:
-    """What pricing needs of each hotel, kept for a while in this process: a city's
-    search prices a hundred hotels, and their plans and calendars change rarely.
-    A search may price from a copy at most `seconds` old; a quote and a hold always
-    read the database."""
-
-    def __init__(self, seconds=PRICE_BOOK_SECONDS, clock=time.monotonic):
-        self.seconds, self.clock, self.kept = seconds, clock, {}
-
-    def read(self, session, hotel_ids):
-        """({hotel: [(room type, plan, base price)]}, {hotel: [Rule]})."""
-        now, database = self.clock(), str(session.get_bind().url)
-        fresh = {hotel_id: self.kept[(database, hotel_id)] for hotel_id in hotel_ids
-                 if self.kept.get((database, hotel_id), (None, None, 0))[2] > now}
-        missing = [hotel_id for hotel_id in hotel_ids if hotel_id not in fresh]
-        if missing:
-            offers, rules = _price_book(session, missing)
-            for hotel_id in missing:
-                fresh[hotel_id] = self.kept[(database, hotel_id)] = (
-                    offers.get(hotel_id, []), rules.get(hotel_id, []), now + self.seconds)
-        return ({hotel_id: kept[0] for hotel_id, kept in fresh.items()},
-                {hotel_id: kept[1] for hotel_id, kept in fresh.items()})
-
-
-PRICE_BOOK = PriceBook()
-
-
-def _price_book(session, hotel_ids):
-    """What pricing needs of these hotels, as plain rows rather than objects:
-    {hotel: [(room type, plan, base price)]} and {hotel: [Rule]}, rules in order."""
-    offers, rules = {}, {}
+def _read_cards(session, hotel_ids):
+    """Copies of these hotels, read in three queries whatever their number."""
     if not hotel_ids:
-        return offers, rules
-    for hotel_id, room_type, plan, base in session.execute(
-            select(RoomType.hotel_id, RoomType.code, RatePlan.code, RatePlan.price_minor)
-            .join(RatePlan, RatePlan.room_type_id == RoomType.id).where(RoomType.hotel_id.in_(hotel_ids))):
-        offers.setdefault(hotel_id, []).append((room_type, plan, base))
+        return []
+    cards = {row.id: SimpleNamespace(**row._asdict(), room_types=[], rate_rules=[]) for row in session.execute(
+        select(*(getattr(Hotel, column) for column in HOTEL_COLUMNS)).where(Hotel.id.in_(hotel_ids)))}
+    rooms = {}
+    for row in session.execute(
+            select(RoomType.hotel_id, RoomType.id, RoomType.code, RoomType.name, RoomType.max_guests,
+                   RoomType.max_occupancy, RoomType.room_count, RoomType.price_minor, RatePlan.code.label("plan"),
+                   RatePlan.name.label("plan_name"), RatePlan.price_minor.label("plan_price"),
+                   RatePlan.free_until_hours, RatePlan.penalty, RatePlan.penalty_percent)
+            .join(RatePlan, RatePlan.room_type_id == RoomType.id).where(RoomType.hotel_id.in_(hotel_ids))
+            .order_by(RoomType.price_minor, RoomType.id, RatePlan.price_minor.desc(), RatePlan.id)):
+        if row.id not in rooms:
+            rooms[row.id] = SimpleNamespace(code=row.code, name=row.name, max_guests=row.max_guests,
+                                            occupancy=row.max_occupancy or row.max_guests, room_count=row.room_count,
+                                            price_minor=row.price_minor, rate_plans=[])
+            cards[row.hotel_id].room_types.append(rooms[row.id])
+        rooms[row.id].rate_plans.append(SimpleNamespace(
+            code=row.plan, name=row.plan_name, price_minor=row.plan_price,
+            policy={"free_until_hours": row.free_until_hours, "penalty": row.penalty,
+                    "penalty_percent": row.penalty_percent}))
     for row in session.execute(select(RateRule.hotel_id, *RULE_COLUMNS).where(RateRule.hotel_id.in_(hotel_ids))
                                .order_by(RateRule.id)):
-        rules.setdefault(row.hotel_id, []).append(pricing.Rule.of(row))
-    return offers, rules
+        cards[row.hotel_id].rate_rules.append(pricing.Rule.of(row))
+    return list(cards.values())
 
 
 # a hotel with everything a price needs, loaded in a few queries rather than one per room
@@ -186,15 +205,14 @@ def get_hotel(session, hotel_id, *, guests, check_in=None, check_out=None):
     with its rate plans; with dates, each plan's price of the stay and policy (None
     if the calendar does not sell it then) and the rooms of each type left on
     every night."""
-    hotel = load_hotel(session, hotel_id)
+    hotel = COPIES.card(session, hotel_id)
     nights = (check_out - check_in).days if check_in else None
     taken = availability.rooms_taken(session, hotel_id, check_in, check_out) if check_in else {}
     room_types = []
-    rules = [pricing.Rule.of(rule) for rule in hotel.rate_rules]
     for room in hotel.room_types:
         if room.max_guests < guests:
             continue
-        plans = [pricing.plan_offer(hotel, room, plan, check_in, check_out, guests, rules) for plan in room.rate_plans]
+        plans = [pricing.plan_offer(hotel, room, plan, check_in, check_out, guests) for plan in room.rate_plans]
         prices = [plan["stay_price_minor"] for plan in plans if plan["stay_price_minor"] is not None]
         room_types.append({
             "code": room.code,

@@ -112,15 +112,15 @@ def stay_price(room, plan, rules, check_in, check_out):
     return sum(price for _, price in night_prices(plan.price_minor, plan_rules, check_in, check_out))
 
 
-def plan_offer(hotel, room, plan, check_in, check_out, adults=1, rules=None):
+def plan_offer(hotel, room, plan, check_in, check_out, adults=1):
     """A plan as the hotel page lists it for a stay: its price for one room (None if
     not sold then) and its policy for `adults` (the city tax is part of what a
-    penalty of everything keeps). `rules`: the hotel's, as `Rule`s, if read already."""
+    penalty of everything keeps)."""
     offer = {"code": plan.code, "name": plan.name, "base_price_minor": plan.price_minor,
              "currency": hotel.currency, "stay_price_minor": None, "cancellation_policy": None}
     if check_in is None:
         return offer
-    plan_rules = rules_for(hotel.rate_rules if rules is None else rules, room.code, plan.code)
+    plan_rules = rules_for(hotel.rate_rules, room.code, plan.code)
     if not sellable(plan_rules, check_in, check_out):
         return offer
     prices = [price for _, price in night_prices(plan.price_minor, plan_rules, check_in, check_out)]
