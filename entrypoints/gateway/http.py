@@ -267,8 +267,16 @@ def client_address(request, proxies):
 
 
 def query_args(request, allowed):
-    """The query string as a dict; an unknown parameter is a 400, not silently ignored."""
+    """The query string as a dict; an unknown parameter is a 400, not silently ignored
+    (the JSON API is documented, and strict)."""
     return known_fields(request.args, allowed, "Unknown query parameters")
+
+
+def page_args(request, allowed):
+    """The query string of a page as a dict of the parameters it uses: a link that
+    came through a newsletter or a share (`utm_source`, `fbclid`, `lang`, ...) still
+    opens the page."""
+    return known_fields({name: value for name, value in request.args.items() if name in allowed}, allowed, "")
 
 
 def form_fields(request, allowed):

@@ -121,6 +121,8 @@ class WebSessions(DependencyProvider):
         self.secure = config.get("PUBLIC_URL", "").startswith("https://")
         self.sessions = WeakKeyDictionary()
         self.cookies = WeakKeyDictionary()
+        # the workers whose page shows a guest's data: it must not come back from a cache
+        self.private = WeakKeyDictionary()
 
     def get_dependency(self, worker_ctx):
         if not getattr(worker_ctx.entrypoint, "uses_session", False):
@@ -133,6 +135,8 @@ class WebSessions(DependencyProvider):
         if session.logged_in and "authorization" not in worker_ctx.data:
             worker_ctx.data["authorization"] = f"Bearer {session.data['access_token']}"
         self.sessions[worker_ctx] = session
+        if session.logged_in:
+            self.private[worker_ctx] = True
         return session
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
@@ -142,7 +146,11 @@ class WebSessions(DependencyProvider):
 
     def finish_response(self, worker_ctx, response):
         """Called by the gateway's handler once the response is made, whatever it is
-        (a page, a redirect, an error page): the session's cookie, if it changed."""
+        (a page, a redirect, an error page): the session's cookie, if it changed; and
+        for a page made for a logged-in guest, `Cache-Control: no-store`, so that it
+        does not come back with the Back button once the guest has logged out."""
+        if self.private.pop(worker_ctx, False) and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
         cookie = self.cookies.pop(worker_ctx, None)
         if cookie is not None:
             response.set_cookie(COOKIE, cookie, max_age=MAX_AGE_SECONDS, httponly=True,

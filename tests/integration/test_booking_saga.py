@@ -394,6 +394,9 @@ def test_the_pages_take_a_guest_from_the_hotel_to_a_confirmed_booking_and_back(c
         mine = web.get("/bookings")
         reference = booking_url.rsplit("/", 1)[1]
         assert reference in mine.text and "cancelled" in mine.text  # the declined one
+        # a guest's pages never come back from a cache (the Back button after logging out)
+        assert mine.headers["Cache-Control"] == "no-store" == web.get(booking_url).headers["Cache-Control"]
+        assert web.get("/account").headers["Cache-Control"] == "no-store"
         cancelled = web.post(f"/bookings/{reference}/cancel", data=form_of(mine, f"/bookings/{reference}/cancel"))
         assert cancelled.status_code == 303
         eventually(lambda: "refunded" in web.get(booking_url).text)

@@ -130,6 +130,14 @@ def test_search_page_lists_hotels_and_escapes_input(gateway, search, api):
     assert "&lt;script&gt;" in hostile.text
 
 
+def test_pages_ignore_parameters_they_do_not_use_and_the_json_api_does_not(gateway, search, api):
+    page = api.get("/", params={"city": "Paris", "utm_source": "newsletter", "lang": "fr"})
+    assert page.status_code == 200 and "Le Petit Paris" in page.text
+    assert api.get("/hotels/4", params={"fbclid": "y", "guests": "2"}).status_code == 200
+    assert_error(api.get("/api/v1/hotels", params={"city": "Paris", "utm_source": "x"}), 400, "VALIDATION_ERROR")
+    assert "Cache-Control" not in page.headers  # a visitor's search may be cached; a guest's pages may not
+
+
 def test_search_page_shows_validation_problems_in_the_form(gateway, search, api):
     page = api.get("/", params={"city": "Paris", "guests": "99"})
     assert page.status_code == 400

@@ -6,7 +6,7 @@ from werkzeug.wrappers import Response
 
 from booking.kit.errors import NotFound, ValidationFailed
 from booking.kit.events import event_handler
-from entrypoints.gateway.http import api, page, query_args
+from entrypoints.gateway.http import api, page, page_args, query_args
 
 HOTEL_SEARCH_ARGS = (
     "city", "check_in", "check_out", "guests", "min_stars", "max_price", "sort", "page", "per_page",
@@ -59,7 +59,7 @@ class SearchRoutes:
 
     @page("GET", "/")
     def search_page(self, request):
-        criteria = query_args(request, HOTEL_SEARCH_ARGS)
+        criteria = page_args(request, HOTEL_SEARCH_ARGS)
         results, errors = None, {}
         if criteria.get("city"):
             try:
@@ -74,7 +74,7 @@ class SearchRoutes:
     @page("GET", "/hotels/<int:hotel_id>")
     def hotel_page(self, request, hotel_id):
         # the stay, and how many rooms the form of several rooms asks about (pages.py)
-        return self._hotel_page(hotel_id, query_args(request, (*STAY_ARGS, "rooms")))
+        return self._hotel_page(hotel_id, page_args(request, (*STAY_ARGS, "rooms")))
 
     @page("GET", "/static/<path:filename>")
     def static(self, request, filename):
