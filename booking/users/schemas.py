@@ -1,4 +1,4 @@
-from marshmallow import fields, post_load, pre_load, validate
+from marshmallow import ValidationError, fields, post_load, pre_load, validate
 
 from booking.kit.schemas import Schema, UtcDateTime
 
@@ -14,6 +14,13 @@ class RegisterRequest(Schema):
 
     @pre_load
     def trim(self, data, **kwargs):
+        """Spaces around are dropped, but the limit is the documented one, of what was
+        sent: 200 characters and a space too many are not a name of 200."""
+        too_long = {key: [f"Longer than maximum length {self.fields[key].validate.max}."]
+                    for key in ("email", "full_name")
+                    if isinstance(data.get(key), str) and len(data[key]) > self.fields[key].validate.max}
+        if too_long:
+            raise ValidationError(too_long)
         return {key: value.strip() if key in ("email", "full_name") and isinstance(value, str) else value
                 for key, value in data.items()}
 

@@ -1,5 +1,6 @@
 """The gateway and search as real containers on the real broker, driven over HTTP."""
 import time
+from datetime import date, timedelta
 
 import eventlet
 import pytest
@@ -136,6 +137,15 @@ def test_pages_ignore_parameters_they_do_not_use_and_the_json_api_does_not(gatew
     assert api.get("/hotels/4", params={"fbclid": "y", "guests": "2"}).status_code == 200
     assert_error(api.get("/api/v1/hotels", params={"city": "Paris", "utm_source": "x"}), 400, "VALIDATION_ERROR")
     assert "Cache-Control" not in page.headers  # a visitor's search may be cached; a guest's pages may not
+
+
+def test_an_old_hotel_link_shows_the_hotel_and_asks_for_new_dates(gateway, search, api):
+    past = (date.today() - timedelta(days=3)).isoformat()
+    for stay in ({"check_in": past, "check_out": date.today().isoformat()},
+                 {"check_in": "2031-05-03", "check_out": "2031-05-01"}):
+        page = api.get("/hotels/4", params=stay)
+        assert page.status_code == 200 and "Grand Hôtel" in page.text
+        assert "Choose new dates for your stay" in page.text
 
 
 def test_search_page_shows_validation_problems_in_the_form(gateway, search, api):

@@ -212,7 +212,8 @@ class BookingPages:
         except ValidationFailed as invalid:  # the dates (or guests) asked for: said next to them
             if "hotel_id" in (invalid.details or {}):
                 raise
-            stay_errors, status = invalid.details or {"check_in": [invalid.message]}, 400
+            # an old or shared link (past or reversed dates) still shows the hotel, and asks for new dates
+            stay_errors = invalid.details or {"check_in": [invalid.message]}
             hotel = self._hotel(hotel_id, {})
         dated = bool(stay.get("check_in")) and not stay_errors
         options = [
