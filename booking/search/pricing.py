@@ -103,15 +103,6 @@ def sellable(rules, check_in, check_out):
     return refusal(rules, check_in, check_out) is None
 
 
-def stay_price(room, plan, rules, check_in, check_out):
-    """The price of one room for a stay under `plan`, or None if the calendar does
-    not sell it."""
-    plan_rules = rules_for(rules, room.code, plan.code)
-    if not sellable(plan_rules, check_in, check_out):
-        return None
-    return sum(price for _, price in night_prices(plan.price_minor, plan_rules, check_in, check_out))
-
-
 def plan_offer(hotel, room, plan, check_in, check_out, adults=1):
     """A plan as the hotel page lists it for a stay: its price for one room (None if
     not sold then) and its policy for `adults` (the city tax is part of what a
