@@ -6,6 +6,7 @@ proves right (`forget`): so parallel attempts cannot all pass a check made befor
 any of them failed. The count is serialized per key: SQLite lets one writer at a
 time, and PostgreSQL takes a transaction-level advisory lock on each key.
 """
+import math
 from datetime import timedelta
 
 from sqlalchemy import delete, func, select, text
@@ -37,7 +38,8 @@ def begin_attempt(session, email, address, now):
         attempts = session.scalar(
             select(func.count(LoginFailure.id)).where(LoginFailure.key == key, LoginFailure.at > now - WINDOW))
         if attempts > MAX_FAILURES[kind]:
-            raise TooManyAttempts(details={"retry_after": str(int(WINDOW.total_seconds()))})
+            raise TooManyAttempts(details={"retry_after": str(seconds_until_allowed(session, key, attempts - 1,
+                                                                                    MAX_FAILURES[kind], now))})
     # forget what is out of every window
     session.execute(delete(LoginFailure).where(LoginFailure.at < now - WINDOW))
     return [row.id for row in rows]
@@ -47,3 +49,15 @@ def forget(session, attempt):
     """The attempt was not a failure (the password was right, or it could not be
     checked): it no longer counts."""
     session.execute(delete(LoginFailure).where(LoginFailure.id.in_(attempt)))
+
+
+def seconds_until_allowed(session, key, counted, limit, now):
+    """When the next attempt would be allowed: once enough of the `counted` earlier
+    failures have left the window that fewer than `limit` remain."""
+    leaving = session.scalars(select(LoginFailure.at).where(LoginFailure.key == key, LoginFailure.at > now - WINDOW)
+                              .order_by(LoginFailure.at).offset(counted - limit).limit(1)).first()
+    if leaving is None:
+        return int(WINDOW.total_seconds())
+    if (leaving.tzinfo is None) != (now.tzinfo is None):  # SQLite gives back naive times
+        leaving, now = leaving.replace(tzinfo=None), now.replace(tzinfo=None)
+    return max(1, math.ceil((leaving + WINDOW - now).total_seconds()))

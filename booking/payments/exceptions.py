@@ -14,11 +14,12 @@ class PaymentNotFound(NotFound):
 class PaymentDeclined(BookingError):
     code = "PAYMENT_DECLINED"
     http_status = 402
-    default_message = "The card was declined; the room is released"
+    # a hold stays held for another card (until it expires): nothing is said released
+    default_message = "The card was declined; nothing was charged"
 
     REASONS = {
-        "insufficient_funds": "The card was declined for insufficient funds; the room is released",
-        "not_charged": "The bank could not take the payment; nothing was charged and the room is released",
+        "insufficient_funds": "The card was declined for insufficient funds; nothing was charged",
+        "not_charged": "The bank could not take the payment; nothing was charged: please try again",
     }
 
     @classmethod

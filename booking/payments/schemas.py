@@ -40,10 +40,11 @@ class CardSchema(Schema):
             data = {**data, "number": data["number"].replace(" ", "").replace("-", "")}
         return data
 
-    @validates_schema
+    # every problem at once: a wrong number is said even beside a wrong month
+    @validates_schema(skip_on_field_errors=False)
     def validate_card(self, data, **kwargs):
-        number = data.get("number", "")
-        if not re.fullmatch(r"[0-9]{12,19}", number, re.ASCII) or not luhn_valid(number):
+        number = data.get("number")
+        if number is not None and (not re.fullmatch(r"[0-9]{12,19}", number, re.ASCII) or not luhn_valid(number)):
             raise ValidationError("Not a valid card number.", "number")
         now = datetime.now(UTC)
         if "exp_year" in data and "exp_month" in data and (data["exp_year"], data["exp_month"]) < (now.year, now.month):

@@ -84,7 +84,7 @@ class PaymentsService(Pingable):
         charges twice). Needs a user token (scope `bookings`). Returns the payment
         {id, status "succeeded", amount, card {brand, last4}, bank_reference} and
         emits payment_succeeded; a declined card raises PaymentDeclined (402) and
-        emits payment_failed, which releases the hold.
+        emits payment_failed; the hold stays, for another card, until it expires.
         Raises NotPayable, PaymentInProgress, PaymentPending (the bank's answer is
         unknown and is being settled), IdempotencyKeyReused, ValidationFailed.
         """

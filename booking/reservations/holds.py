@@ -145,6 +145,14 @@ def move(session, reservation_id, to_status, reason=None, now=None, only_from=No
     return reservation
 
 
+def note_payment_failure(session, reservation_id, failure_code):
+    """Note on a hold (only a hold) why a card tried for it was refused."""
+    session.execute(update(Reservation)
+                    .where(Reservation.id == reservation_id, Reservation.status == "held")
+                    .values(last_payment_failure=failure_code or "declined")
+                    .execution_options(synchronize_session=False))
+
+
 def rooms_left(session, hotel_id, room_types, stay_nights):
     """{room type code: rooms free on every night of the stay} for the given
     {code: capacity}."""

@@ -69,6 +69,8 @@ class Reservation(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     payment_id: Mapped[str | None] = mapped_column(String(40))
+    # why the last card tried for a hold was refused (the hold stays for another card)
+    last_payment_failure: Mapped[str | None] = mapped_column(String(40))
     refunded: Mapped[bool] = mapped_column(default=False)
     confirmation_pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 

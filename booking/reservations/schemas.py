@@ -170,6 +170,8 @@ class ReservationSchema(Schema):
     expires_at = UtcDateTime()
     created_at = UtcDateTime()
     payment_id = fields.String(allow_none=True)
+    # the bank's reason the last card tried was refused (`card_declined`, ...), while held
+    last_payment_failure = fields.String(allow_none=True)
     refunded = fields.Boolean()
     city_tax = Money(attribute="city_tax_minor")
     # penalties kept for cancelled rooms, and refunds granted so far

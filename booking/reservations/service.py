@@ -286,10 +286,13 @@ class ReservationsService(Pingable):
             self._confirm(payment["reservation_id"], payment["payment_id"])
 
     @event_handler("payments", "payment_failed")
-    def release_unpaid(self, payment):
-        """The card was refused: the rooms go back at once."""
+    def note_refused_card(self, payment):
+        """A refused card does not end the hold: the guest may try another card until
+        the hold expires. The hold notes why, for its page and the API. Delivered
+        again, or after the hold was paid or ended, it changes nothing that matters."""
         if payment.get("purpose", "booking") == "booking":
-            self._end_hold(payment["reservation_id"], "cancelled", "payment_failed")
+            with self.db.get_session() as session:
+                holds.note_payment_failure(session, payment["reservation_id"], payment.get("failure_code"))
 
     @event_handler("payments", "payment_refunded")
     def note_refund(self, payment):
@@ -450,7 +453,8 @@ class ReservationsService(Pingable):
         if held:
             pdf = self._render_confirmation_of(details)
             with self.db.get_session() as session:
-                moved = holds.move(session, reservation_id, "confirmed", reason="paid", payment_id=payment_id)
+                moved = holds.move(session, reservation_id, "confirmed", reason="paid", payment_id=payment_id,
+                                   last_payment_failure=None)
                 if moved is not None:
                     if moved.confirmation_pdf is None:
                         moved.confirmation_pdf = pdf

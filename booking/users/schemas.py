@@ -37,6 +37,14 @@ class CredentialsRequest(Schema):
 class ProfileUpdate(Schema):
     full_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
+    @pre_load
+    def trim(self, data, **kwargs):
+        """A name of spaces is no name (the limit is measured on what was sent, as at registration)."""
+        name = data.get("full_name")
+        if isinstance(name, str) and len(name) <= self.fields["full_name"].validate.max:
+            data = {**data, "full_name": name.strip()}
+        return data
+
 
 class UserIdRequest(Schema):
     user_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))

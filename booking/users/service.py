@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from booking.kit.database import Database
-from booking.kit.errors import BookingError
+from booking.kit.errors import BookingError, ValidationFailed
 from booking.kit.events import event_handler
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
@@ -20,7 +20,7 @@ from booking.kit.rpc import ServiceRpc, rpc
 from booking.kit.schemas import load
 from booking.kit.sealed import unseal
 from booking.users import emails, passwords
-from booking.users.exceptions import EmailTaken, InvalidCredentials, UserNotFound
+from booking.users.exceptions import EmailTaken, InvalidCredentials, UserNotFound, WeakPassword
 from booking.users.models import Base, SentEmail, User
 from booking.users.schemas import (
     CredentialsRequest,
@@ -68,8 +68,16 @@ class UsersService(Pingable):
         retried request that did open the account gets EmailTaken: log in).
         Raises ValidationFailed, WeakPassword, EmailTaken.
         """
-        request = load(RegisterRequest(), {"email": email, "password": self._unsealed(password),
-                                           "full_name": full_name})
+        fields = {"email": email, "password": self._unsealed(password), "full_name": full_name}
+        try:
+            request = load(RegisterRequest(), fields)
+        except ValidationFailed as invalid:  # every problem at once: the password's too
+            if isinstance(fields["password"], str) and "password" not in invalid.details:
+                try:
+                    passwords.check_policy(fields["password"], email if isinstance(email, str) else "")
+                except WeakPassword as weak:
+                    invalid.details.update(weak.details)
+            raise
         passwords.check_policy(request["password"], request["email"])
         if self._find(request["email"]) is not None:
             raise EmailTaken(details={"email": "Taken."})

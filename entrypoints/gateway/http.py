@@ -27,8 +27,9 @@ from werkzeug.wrappers import Request, Response
 
 from booking.auth.exceptions import OAuthError
 from booking.kit.errors import BookingError, ValidationFailed
-from booking.kit.logs import calls_log, request_id_of, working_for
+from booking.kit.logs import calls_log, current_worker, request_id_of, working_for
 from booking.kit.tokens import bearer_token
+from entrypoints.gateway.sessions import WebSession, WebSessions
 from entrypoints.gateway.templating import render_page
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ class GatewayApp(WsgiApp):
         request = Request(environ, shallow=True)
         adapter = self.url_map.bind_to_environ(environ)
         try:
-            provider, values = self.match(adapter)
+            provider, values = self.match(adapter, request)
             request.path_values = values
             response = provider.handle_request(request)
         except HTTPException as exc:
@@ -120,7 +121,7 @@ class GatewayApp(WsgiApp):
         return response(environ, start_response)
 
     @staticmethod
-    def match(adapter):
+    def match(adapter, request):
         try:
             provider, values = adapter.match()
             if not provider.catch_all:
@@ -132,7 +133,7 @@ class GatewayApp(WsgiApp):
         if not allowed:  # only a catch-all takes this path, whatever the method
             return next(iter(routes.values()))
         handler, _ = routes[allowed[0]]
-        raise MethodNotAllowed(response=handler.response_from_exception(WrongMethod(details={"allowed": allowed})))
+        raise MethodNotAllowed(response=handler.error_response(WrongMethod(details={"allowed": allowed}), request))
 
 
 class GatewayServer(WebServer):
@@ -180,7 +181,7 @@ class GatewayHandler(HttpRequestHandler):
                 response = self.response_from_result(result)
         except Exception as exc:
             with working_for(worker_ctx):
-                response = self.response_from_exception(exc)
+                response = self.error_response(exc, request)
         # refused before any worker ran (its arguments): an id of the same shape
         request_id = request_id_of(worker_ctx) if worker_ctx else f"gateway.{self.method_name}.{uuid.uuid4()}"
         with working_for(worker_ctx):
@@ -192,6 +193,11 @@ class GatewayHandler(HttpRequestHandler):
                 if hasattr(dependency, "finish_response"):
                     dependency.finish_response(worker_ctx, response)
         return response
+
+    def error_response(self, exc, request):
+        """The response to `exc`, raised while answering `request` (in its worker, if
+        one ran: see `working_for`)."""
+        return self.response_from_exception(exc)
 
 
 class ApiHandler(GatewayHandler):
@@ -230,8 +236,26 @@ class PageHandler(GatewayHandler):
     uses_session = True
 
     def response_from_exception(self, exc):
+        return self.error_response(exc, None)
+
+    def error_response(self, exc, request):
+        """An error page, with the header of every page: the guest's own name and
+        links when logged in."""
         status, body, headers = error_body(exc)
-        return render_page("error.html", status=status, error=body, status_code=status, headers=headers)
+        return render_page("error.html", status=status, error=body, status_code=status, headers=headers,
+                           session=self.guest_session(request))
+
+    def guest_session(self, request):
+        """The session of the worker that failed; when no worker ran (a wrong method,
+        arguments the route refused), the session its cookie holds, only read: the
+        page is made for it and nothing in it changes."""
+        session = getattr(getattr(current_worker(), "service", None), "session", None)
+        if isinstance(session, WebSession) or request is None:
+            return session
+        sessions = next((dependency for dependency in self.container.dependencies
+                         if isinstance(dependency, WebSessions)), None)
+        # its cookie decrypted as a worker's session would be (no refresh: nothing is sent back)
+        return sessions.read(request.cookies) if sessions else None
 
 
 api = ApiHandler.decorator

@@ -9,6 +9,7 @@ from entrypoints.gateway.routes.accounts import AccountRoutes
 from entrypoints.gateway.routes.bookings import BookingRoutes
 from entrypoints.gateway.routes.docs import DocsRoutes
 from entrypoints.gateway.routes.health import HealthRoutes
+from entrypoints.gateway.routes.info import InfoPages
 from entrypoints.gateway.routes.outbox import OutboxPages
 from entrypoints.gateway.routes.pages import BookingPages
 from entrypoints.gateway.routes.search import SearchRoutes
@@ -17,7 +18,7 @@ from entrypoints.gateway.templating import Templates
 
 
 class GatewayService(HealthRoutes, SearchRoutes, AccountRoutes, BookingRoutes, BookingPages, DocsRoutes,
-                     OutboxPages):
+                     OutboxPages, InfoPages):
     """The booking UI and the public JSON API. Its routes live in `routes/`, one
     module per area; every call it makes to a service has a deadline."""
 

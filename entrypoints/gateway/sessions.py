@@ -129,7 +129,7 @@ class WebSessions(DependencyProvider):
             return WebSession()  # an API route or an event: no cookie is read, none is written
         # the first argument of an HTTP worker is its request
         cookies = getattr(worker_ctx.args[0], "cookies", {}) if worker_ctx.args else {}
-        session = self._load(cookies.get(COOKIE))
+        session = self.read(cookies)
         if session.needs_refresh():
             self._refresh(session)
         if session.logged_in and "authorization" not in worker_ctx.data:
@@ -156,7 +156,9 @@ class WebSessions(DependencyProvider):
             response.set_cookie(COOKIE, cookie, max_age=MAX_AGE_SECONDS, httponly=True,
                                 secure=self.secure, samesite="Lax", path="/")
 
-    def _load(self, cookie):
+    def read(self, cookies):
+        """The session a request's cookies hold, only read (nothing refreshed or sent back)."""
+        cookie = cookies.get(COOKIE)
         if cookie:
             try:
                 return WebSession(json.loads(self.fernet.decrypt(cookie.encode(), ttl=MAX_AGE_SECONDS)))

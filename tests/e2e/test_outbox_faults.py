@@ -100,11 +100,12 @@ def test_every_event_committed_by_a_process_killed_before_publishing_it_complete
     eventually(lambda: scalar(stack, "search", "SELECT active FROM held_stays WHERE reservation_id = :id",
                               id=booked) in (0, False), timeout=SAGA_SECONDS)
 
-    # a declined card (payments dies on payment_failed): the hold is released
+    # a declined card (payments dies on payment_failed): the hold stays, noting why, for another card
     declined = hold(guest, "outbox-hold-2", 45)
     pay(guest, declined, DECLINED, "outbox-pay-2", done={402})
-    eventually(lambda: status_of(guest, declined) == "cancelled",
-               timeout=SAGA_SECONDS)
+    eventually(lambda: scalar(stack, "reservations", "SELECT last_payment_failure FROM reservations WHERE id = :id",
+                              id=declined) == "card_declined", timeout=SAGA_SECONDS)
+    assert status_of(guest, declined) == "held"
 
     # never paid: the sweep expires it (reservations dies on reservation_expired)
     abandoned = hold(guest, "outbox-hold-3", 50)

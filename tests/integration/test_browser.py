@@ -3,7 +3,10 @@ its PDF, a declined card, my bookings, cancel after seeing the refund; then a fa
 comparing rate plans and booking two rooms in a demo hotel, paying, changing the
 dates (paying the difference) and cancelling one room, then the rest. Screenshots of
 every page, at desktop width and for some at 390 px, are kept under
-var/test/artifacts/browser/."""
+var/test/artifacts/browser/. Then every guest page at 360 and 390 px and on a
+desktop (tests/browser/every_page.py: no sideways scrolling, the skip link, the
+footer, a 404's navigation, the stars' contrast, dates from today, the buttons'
+names, a booking with the keyboard alone), its screenshots as layout-*.png."""
 import subprocess
 import sys
 
@@ -48,15 +51,23 @@ def family_hotel_id(db_uris):
 def test_a_guest_books_pays_downloads_changes_and_cancels_in_chromium(family_hotel_id, containers,  # noqa: F811
                                                                       saga_config):  # noqa: F811
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
+    for old in [*ARTIFACTS.glob("*.png"), *ARTIFACTS.glob("*.pdf")]:
         old.unlink()
     journey = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "tests" / "browser" / "journey.py"),
          f"http://{saga_config['WEB_SERVER_ADDRESS']}", str(ARTIFACTS), str(family_hotel_id)],
         capture_output=True, text=True, timeout=400,
     )
+    # every guest page at 360 and 390 px and on a desktop, on the same stack (a guest of its own)
+    pages = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "tests" / "browser" / "every_page.py"),
+         f"http://{saga_config['WEB_SERVER_ADDRESS']}", str(ARTIFACTS), str(family_hotel_id)],
+        capture_output=True, text=True, timeout=300,
+    )
     assert journey.returncode == 0, journey.stdout + journey.stderr
+    assert pages.returncode == 0, pages.stdout + pages.stderr
     shots = sorted(path.name for path in ARTIFACTS.glob("*.png"))
     assert shots[:2] == ["01-results.png", "02-register.png"]
     for page in ("hotel-plans", "booking-held", "change", "cancel"):
         assert {f"{page}.png", f"{page}-390.png"} <= {name.split("-", 1)[1] for name in shots}, shots
+    assert {"layout-11-not-found-360.png", "layout-17-my-bookings-390.png"} <= set(shots), shots

@@ -1,6 +1,8 @@
 """The gateway and search as real containers on the real broker, driven over HTTP."""
+import re
 import time
 from datetime import date, timedelta
+from urllib.parse import parse_qsl
 
 import eventlet
 import pytest
@@ -161,6 +163,66 @@ def test_hotel_page_and_static_files(gateway, search, api):
     assert missing.status_code == 404 and "We could not find that" in missing.text
     assert api.get("/static/style.css").headers["Content-Type"].startswith("text/css")
     assert api.get("/static/../service.py").status_code == 404
+
+
+def test_help_terms_and_privacy_are_linked_from_the_footer_of_every_page(gateway, search, api):
+    for path in ("/help", "/terms", "/privacy", "/", "/hotels/4", "/login", "/no/such/page"):
+        page = api.get(path)
+        assert page.status_code == (404 if path == "/no/such/page" else 200), path
+        footer = page.text[page.text.index('<footer'):]
+        assert all(f'href="/{name}"' in footer for name in ("help", "terms", "privacy")), path
+        assert page.text.index("Skip to content") < page.text.index('class="site-header"'), path
+    privacy = api.get("/privacy").text
+    assert "last four digits" in privacy and "support@booking.local" in privacy
+
+
+def test_an_address_no_route_takes_is_a_404_page_with_the_site_navigation(gateway, api):
+    for path in ("/no/such/page", "/hotels/not-a-number", "/bookings/"):
+        page = api.get(path)
+        assert page.status_code == 404 and page.headers["Content-Type"].startswith("text/html"), path
+        assert "We could not find that" in page.text and 'aria-label="Account"' in page.text
+        assert 'href="/login"' in page.text
+    assert api.post("/no/such/page").status_code == 404
+    assert api.get("/logout").status_code == 405  # a POST-only route keeps its 405
+
+
+def test_a_search_page_past_the_last_shows_the_last_and_says_so(gateway, search, api):
+    page = api.get("/", params={"city": "Paris", "per_page": "1", "page": "99"})
+    assert page.status_code == 200
+    assert "There is no page 99" in page.text and "Page 2 of 2" in page.text
+    assert "Page 99" not in page.text
+
+
+def test_a_search_for_more_guests_than_any_room_sleeps_says_how_many_the_largest_sleeps(gateway, search, api):
+    page = api.get("/", params={"city": "Paris", "guests": "7"})
+    assert "0 hotels in Paris" in page.text
+    assert "No room in Paris sleeps 7 guests: the largest sleeps 4." in " ".join(page.text.split())
+    assert "rooms=2" in page.text  # the same search with enough rooms
+    two_rooms = api.get("/", params={"city": "Paris", "guests": "7", "rooms": "2"})
+    assert "1 hotel in Paris with 2 rooms for 7 guests" in two_rooms.text
+    assert "/hotels/4?guests=7&amp;rooms=2" in two_rooms.text
+    nothing = api.get("/", params={"city": "Paris", "guests": "2", "min_stars": "5", "max_price": "100"})
+    assert "0 hotels in Paris" in nothing.text and "the largest sleeps" not in nothing.text
+
+
+def test_the_hotel_page_leads_back_to_the_same_results_with_their_filters_sort_and_page(gateway, search, api):
+    results = api.get("/", params={"city": "Paris", "guests": "2", "min_stars": "3", "sort": "stars",
+                                   "per_page": "1", "page": "2"})
+    link = re.search(r'href="(/hotels/\d+\?[^"]+)"', results.text).group(1).replace("&amp;", "&")
+    hotel = api.get(link)
+    back = re.search(r'href="([^"]+)">← Hotels in Paris', hotel.text).group(1).replace("&amp;", "&")
+    assert dict(parse_qsl(back[2:])) == {"city": "Paris", "guests": "2", "min_stars": "3", "sort": "stars",
+                                         "per_page": "1", "page": "2"}
+    # new dates on the hotel page keep the way back
+    assert '<input type="hidden" name="sort" value="stars">' in hotel.text
+
+
+def test_a_search_names_what_is_wrong_in_words_next_to_the_field(gateway, search, api):
+    page = api.get("/", params={"city": "Paris", "guests": "11"})
+    assert page.status_code == 400
+    assert "<strong>Guests</strong>: Choose from 1 to 10." in page.text and "Must be greater" not in page.text
+    assert 'name="guests" min="1" max="10" value="11" aria-invalid="true" aria-describedby="guests-error"' \
+        in page.text and 'id="guests-error"' in page.text
 
 
 def test_another_method_on_a_known_route_is_405_and_a_booking_write_needs_a_token_first(gateway, api):

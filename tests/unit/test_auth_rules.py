@@ -256,3 +256,16 @@ def test_failures_older_than_the_window_do_not_count(session):
     check(session, "ada@example.com", "10.0.0.1", now)
     with pytest.raises(TooManyAttempts):
         check(session, "ada@example.com", "10.0.0.1", now - timedelta(minutes=2))
+
+
+def test_a_locked_account_is_told_when_it_may_try_again(session):
+    """Locked by failures 10, 8, 6, 4 and 2 minutes ago: the oldest leaves the
+    15-minute window in 5 minutes, and then one more attempt is allowed."""
+    now = utcnow()
+    for minutes in (10, 8, 6, 4, 2):
+        fail(session, "ada@example.com", "10.0.0.1", now - timedelta(minutes=minutes))
+
+    with pytest.raises(TooManyAttempts) as refusal:
+        check(session, "ada@example.com", "10.0.0.1", now)
+    assert refusal.value.details["retry_after"] == str(5 * 60)
+    check(session, "ada@example.com", "10.0.0.1", now + timedelta(minutes=5, seconds=1))

@@ -322,25 +322,30 @@ def test_a_payment_for_an_expired_hold_is_refunded_not_confirmed(reservations, d
     assert dispatched(reservations, "reservation_confirmed") == []
 
 
-def test_a_failed_payment_releases_the_hold(reservations, db):
+def test_a_refused_card_keeps_the_hold_and_notes_why(reservations, db):
     answer = hold(reservations)
+    refused = {**payment_succeeded(answer["id"]), "status": "failed", "failure_code": "insufficient_funds"}
 
-    reservations.release_unpaid({**payment_succeeded(answer["id"]), "status": "failed",
-                                 "failure_code": "card_declined"})
+    reservations.note_refused_card(refused)
+    reservations.note_refused_card(refused)  # delivered again
 
-    assert stored(db, answer["id"]) == ("cancelled", "payment_failed", None)
-    assert [event["reason"] for event in dispatched(reservations, "reservation_cancelled")] == ["payment_failed"]
-    assert doubles_left(reservations) == 2
+    assert stored(db, answer["id"]) == ("held", None, None)
+    assert reservations.get(answer["id"])["last_payment_failure"] == "insufficient_funds"
+    assert dispatched(reservations, "reservation_cancelled") == []
+    assert doubles_left(reservations) == 1  # the room is still held for another card
+    reservations.confirm_paid(payment_succeeded(answer["id"]))  # the next card goes through
+    assert reservations.get(answer["id"])["last_payment_failure"] is None
 
 
-def test_a_failed_payment_does_not_cancel_a_reservation_paid_meanwhile(reservations, db):
+def test_a_refused_card_changes_nothing_on_a_reservation_paid_meanwhile(reservations, db):
     answer = hold(reservations)
     reservations.confirm_paid(payment_succeeded(answer["id"]))
 
-    reservations.release_unpaid({**payment_succeeded(answer["id"]), "payment_id": "pay_declined-attempt",
-                                 "status": "failed", "failure_code": "card_declined"})
+    reservations.note_refused_card({**payment_succeeded(answer["id"]), "payment_id": "pay_declined-attempt",
+                                    "status": "failed", "failure_code": "card_declined"})
 
     assert stored(db, answer["id"])[0] == "confirmed"
+    assert reservations.get(answer["id"])["last_payment_failure"] is None
     assert dispatched(reservations, "reservation_cancelled") == []
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
 from booking.kit.database import create_db_engine
-from booking.kit.errors import BookingError, Unauthorized
+from booking.kit.errors import BookingError, Unauthorized, ValidationFailed
 from booking.kit.identity import CallerOfWorker
 from booking.kit.mail import MailNotSent
 from booking.kit.migrations import upgrade
@@ -290,3 +290,21 @@ def test_a_guest_who_cancelled_is_told_the_refund_and_what_the_policy_kept_once(
     [sent] = [c for c in users.mailer.send.call_args_list if c.args[1].startswith("Booking cancelled")]
     assert "Refunded to your card: 250.00 EUR. Kept under the cancellation policy: 50.00 EUR." in sent.args[2]
     assert sent.kwargs["attachments"] == []
+
+
+def test_registration_says_every_problem_at_once(users, db):
+    with pytest.raises(ValidationFailed) as refusal:
+        users.register(email="not-an-address", password="password", full_name="")
+
+    assert set(refusal.value.details) == {"email", "password", "full_name"}
+    assert "Use at least 12 characters." in refusal.value.details["password"]
+    assert stored_users(db) == []
+
+
+def test_a_name_of_spaces_is_no_name(users, db):
+    user = register_ada(users)
+    me = worker(db, calling_as(f"user:{user['id']}", "account"))
+
+    with pytest.raises(ValidationFailed):
+        me.update_profile(full_name="   ")
+    assert me.update_profile(full_name="  Ada King  ")["full_name"] == "Ada King"

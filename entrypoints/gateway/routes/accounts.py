@@ -14,14 +14,23 @@ from entrypoints.gateway.http import (
     page,
     trusted_proxies,
 )
+from entrypoints.gateway.wording import field_problems
 
 REGISTER_FIELDS = ("email", "password", "full_name")
 LOGIN_FIELDS = ("email", "password")
 
 
-def safe_next(target):
+def safe_next(target, otherwise="/account"):
     """Only a path on this site: never an open redirect."""
-    return target if target and target.startswith("/") and not target.startswith("//") else "/account"
+    return target if target and target.startswith("/") and not target.startswith(("//", "/\\")) else otherwise
+
+
+def waiting_time(seconds):
+    """'12 minutes' from '700' (at least a minute; 'a few minutes' if unknown)."""
+    if not str(seconds or "").isdigit():
+        return "a few minutes"
+    minutes = max(1, -(-int(seconds) // 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 class AccountRoutes:
@@ -80,11 +89,13 @@ class AccountRoutes:
 
     @page("GET", "/register")
     def register_page(self, request):
-        return self.templates.render("register.html", session=self.session, form={}, errors={})
+        return self.templates.render("register.html", session=self.session, form={}, errors={},
+                                     next=safe_next(request.args.get("next"), None))
 
     @page("POST", "/register")
     def register_form(self, request):
         self.session.check_csrf(request.form)
+        target = safe_next(request.args.get("next"), None)
         form = form_fields(request, REGISTER_FIELDS)
         credentials = self._sealed(form)
         try:
@@ -93,9 +104,11 @@ class AccountRoutes:
                                      client_address=self._client_address(request))
         except (ValidationFailed, EmailTaken) as refused:
             return self.templates.render("register.html", session=self.session, status=refused.http_status,
-                                         form=form, errors=refused.details or {"email": [refused.message]})
+                                         form={key: form.get(key) for key in ("email", "full_name")}, next=target,
+                                         errors=field_problems(refused.details or {"email": refused.message},
+                                                               order=("full_name", "email", "password")))
         self.session.log_in(tokens)
-        return redirect("/account", code=303)
+        return redirect(target or "/account", code=303)
 
     @page("GET", "/login")
     def login_page(self, request):
@@ -112,9 +125,12 @@ class AccountRoutes:
         except (InvalidCredentials, TooManyAttempts, ValidationFailed) as refused:
             # an empty field reads as wrong credentials, like any other miss
             shown = InvalidCredentials() if isinstance(refused, ValidationFailed) else refused
+            message = shown.message
+            if isinstance(shown, TooManyAttempts):
+                message = f"Too many failed attempts: for your safety, logging in is paused. " \
+                          f"Try again in {waiting_time(shown.details.get('retry_after'))}."
             return self.templates.render("login.html", session=self.session, status=shown.http_status,
-                                         form={"email": form.get("email", "")}, next=target,
-                                         error=shown.message)
+                                         form={"email": form.get("email", "")}, next=target, error=message)
         self.session.log_in(tokens)
         return redirect(target, code=303)
 
@@ -143,7 +159,7 @@ class AccountRoutes:
         try:
             user = self.users.update_profile(**form)
         except ValidationFailed as refused:
-            return self.templates.render("account.html", session=self.session, status=400,
-                                         user=self.users.me(), errors=refused.details)
+            return self.templates.render("account.html", session=self.session, status=400, form=form,
+                                         user=self.users.me(), errors=field_problems(refused.details))
         self.session.rename(user["full_name"])
         return redirect("/account", code=303)

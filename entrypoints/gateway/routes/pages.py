@@ -5,10 +5,12 @@ Forms work without JavaScript; every form carries the session's CSRF token, and
 every form that books or pays an idempotency key made when the form was shown, so
 a double submit books (or pays) once. What a cancellation or a change did is shown
 after a redirect (post, redirect, get), carried there in the session's cookie."""
+import math
 import re
 import uuid
 from datetime import UTC, date, datetime
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from werkzeug.utils import redirect
 
@@ -17,6 +19,8 @@ from booking.kit.schemas import MAX_CHILD_AGE, MAX_ROOMS, included_vat, money, t
 from booking.payments.schemas import CardSchema
 from entrypoints.gateway.http import form_fields, page, pdf_response
 from entrypoints.gateway.routes.bookings import card_token
+from entrypoints.gateway.routes.search import RESULTS_ARGS, STAY_ARGS, room_count
+from entrypoints.gateway.wording import field_name, field_problems, in_words
 
 CARD = tuple(CardSchema().fields)
 SLOTS = range(1, MAX_ROOMS + 1)
@@ -29,11 +33,25 @@ CHANGE_FIELDS = ("check_in", "check_out", "confirm", "idempotency_key", *CARD)
 # `review` is the value of the "Cancel…" button of My bookings: show what cancelling
 # would refund first; a post without it cancels at once (as it always did)
 CANCEL_FIELDS = ("room", "review")
-STAY_ARGS = ("check_in", "check_out", "guests")
 TEST_CARDS = [("4242 4242 4242 4242", "succeeds"), ("4000 0000 0000 0002", "is declined"),
               ("4000 0000 0000 9995", "is declined: insufficient funds"),
               ("4000 0000 0000 0119", "makes the bank fail")]
 MAX_ADULTS = 10
+# why a booking has no confirmation PDF (NotConfirmed's details.status)
+NO_CONFIRMATION = {
+    "held": "This booking is not paid yet: its confirmation comes as soon as it is.",
+    "cancelled": "This booking was cancelled, so it has no confirmation.",
+    "expired": "This hold ended before it was paid, so there is no booking to confirm.",
+}
+# what a guest reads when a card is refused (PaymentDeclined's details.reason)
+PAYMENT_REFUSALS = {
+    "card_declined": "Your bank declined this card. Nothing was charged.",
+    "insufficient_funds": "Your bank declined this card for insufficient funds. Nothing was charged.",
+    "not_charged": "The bank could not take the payment just now. Nothing was charged: please try again, "
+                   "with this card or another.",
+}
+# a card's fields that come back after a refusal (never its number or CVC)
+KEPT_CARD_FIELDS = ("holder", "exp_month", "exp_year")
 # NotChangeable's details.reason, for people
 NOT_CHANGEABLE = {
     "not_confirmed": "Only a confirmed booking can be changed.",
@@ -52,11 +70,6 @@ def day_label(iso, year=True):
     """'Fri 12 Jun 2026' from '2026-06-12'."""
     day = date.fromisoformat(str(iso)[:10])
     return day.strftime("%a %d %b %Y" if year else "%a %d %b")
-
-
-def slot_count(value):
-    """How many rooms the hotel page's form asks about: 1 to MAX_ROOMS."""
-    return min(max(int(value), 1), MAX_ROOMS) if str(value or "").isdigit() else 1
 
 
 def children_ages(text):
@@ -102,30 +115,21 @@ def field_of(key, slots):
 
 
 def field_errors(refused, slots):
-    """Each form field's problem in a refusal: a stay that cannot be sold is said in the
-    refusal's own sentence ("A Double Room sleeps at most 2 adults")."""
-    return {field_of(key, slots): refused.message if refused.code == "NOT_SELLABLE" else words(problem)
+    """Each form field's problem in a refusal, in words: a stay that cannot be sold is
+    said in the refusal's own sentence ("A Double Room sleeps at most 2 adults")."""
+    return {field_of(key, slots): refused.message if refused.code == "NOT_SELLABLE" else in_words(problem)
             for key, problem in (refused.details or {}).items()}
 
 
 def explained(refused, errors, shown):
-    """The refusal in words, with the problems of fields the form does not show."""
+    """The refusal in words, naming the fields the form does not show."""
     message = refused.message
     if refused.code == "VALIDATION_ERROR":  # rather than "Some arguments are not valid"
         message = "Please check what is marked below" if any(field in shown for field in errors) else \
             "Please check what you entered"
-    more = " ".join(dict.fromkeys(problem for field, problem in errors.items()
+    more = " ".join(dict.fromkeys(f"{field_name(field)}: {problem}" for field, problem in errors.items()
                                   if field not in shown and problem not in message))
-    return f"{message}: {more}" if more else message.rstrip(".") + "."
-
-
-def words(problem):
-    """A service's description of a field's problem as one sentence."""
-    if isinstance(problem, dict):
-        return " ".join(words(value) for value in problem.values())
-    if isinstance(problem, list | tuple):
-        return " ".join(words(value) for value in problem)
-    return str(problem).replace("check_in", "check-in").replace("check_out", "check-out")
+    return f"{message}. {more}" if more else message.rstrip(".") + "."
 
 
 def minus(first, second):
@@ -159,6 +163,32 @@ def still_free(policy, now):
     return bool(policy.get("deadline")) and datetime.fromisoformat(policy["deadline"]) > now
 
 
+def hold_clock(reservation, now=None):
+    """When a hold ends (or ended): in the hotel's time, in UTC, and the minutes left."""
+    ends = datetime.fromisoformat(reservation["expires_at"])
+    try:
+        zone = ZoneInfo(reservation.get("timezone") or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    left = (ends - (now or datetime.now(UTC))).total_seconds()
+    return {"local": ends.astimezone(zone).strftime("%H:%M"), "utc": ends.astimezone(UTC).strftime("%H:%M"),
+            "zone": str(zone), "place": str(zone).rsplit("/", 1)[-1].replace("_", " "),
+            "minutes_left": max(0, math.ceil(left / 60))}
+
+
+def book_again(reservation):
+    """The hotel page for the same stay (an old date asks for new ones there)."""
+    rooms = len([room for room in reservation.get("booked_rooms") or [] if room["status"] != "changed"])
+    stay = {"check_in": reservation["check_in"], "check_out": reservation["check_out"],
+            "guests": reservation["guests"], **({"rooms": rooms} if rooms > 1 else {})}
+    return f"/hotels/{reservation['hotel_id']}?{urlencode(stay)}"
+
+
+def ended_unpaid(reservation):
+    """A hold that ended without being paid: an unfinished try, not a booking."""
+    return reservation["status"] in ("expired", "cancelled") and not reservation.get("payment_id")
+
+
 def dressed(reservation):
     """The reservation with what its pages show besides: its rooms booked now, the
     VAT included, dates in words, whether its dates may be changed."""
@@ -187,8 +217,12 @@ def dressed(reservation):
 
 
 class BookingPages:
-    def _login_first(self, request):
-        return redirect(f"/login?next={request.full_path.rstrip('?')}", code=303)
+    def _login_first(self, request, back=None):
+        """To the login page, and back here after: to this page, or for a form sent
+        when the session had ended, to `back`, the page the form was on (never the
+        form's own address, which takes no GET)."""
+        target = request.full_path.rstrip("?") if request.method == "GET" else back
+        return redirect(f"/login?{urlencode({'next': target})}", code=303)
 
 
     # -- the hotel: its rooms and plans, and booking them ---------------------------------------
@@ -198,8 +232,11 @@ class BookingPages:
         the stay; booking one room in one click, or several rooms (up to MAX_ROOMS)
         with adults and children each. `form`, `errors` and `error` bring back a
         refused booking's answers; `per_room`, the fewest adults it put in a room."""
-        rooms = slot_count(args.get("rooms"))
+        rooms = room_count(args.get("rooms"))
         stay = {key: args[key] for key in STAY_ARGS if args.get(key)}
+        # the search these results came from, to go back to (and to come back here after logging in)
+        search = {**stay, **({"rooms": rooms} if rooms > 1 else {}), **{key: args[key] for key in RESULTS_ARGS
+                                                                         if args.get(key)}}
         wanted = dict(stay)
         guests = str(stay.get("guests", "1"))
         if per_room is not None:
@@ -237,7 +274,8 @@ class BookingPages:
             stay_errors=stay_errors, options=options, slots=slots, most_adults=min(most_adults, MAX_ADULTS),
             quick_guests=wanted.get("guests") or "1", errors=errors or {}, error=error, key=new_key(),
             max_rooms=MAX_ROOMS, status=status, error_in_form=any(form.get(f"room_{n}") for n in SLOTS),
-            here=f"/hotels/{hotel_id}?{urlencode({**stay, **({'rooms': rooms} if rooms > 1 else {})})}",
+            results_args={key: args[key] for key in RESULTS_ARGS if args.get(key)},
+            here=f"/hotels/{hotel_id}?{urlencode(search)}", back=f"/?{urlencode({'city': hotel['city'], **search})}",
             check_in_label=day_label(stay["check_in"]) if dated else None,
             check_out_label=day_label(stay["check_out"]) if dated else None,
         )
@@ -292,7 +330,8 @@ class BookingPages:
     def my_bookings(self, request):
         if not self.session.logged_in:
             return self._login_first(request)
-        reservations = self.reservations.list_mine()
+        everything = self.reservations.list_mine()
+        reservations = [reservation for reservation in everything if not ended_unpaid(reservation)]
         for reservation in reservations:
             active = [room for room in reservation.get("booked_rooms") or [] if room["status"] == "active"]
             names = list(dict.fromkeys(room["room_name"] for room in active))
@@ -302,7 +341,8 @@ class BookingPages:
                     for name in names)
             else:
                 reservation["rooms_label"] = active[0]["room_name"] if active else reservation["room_name"]
-        return self.templates.render("bookings.html", session=self.session, reservations=reservations)
+        return self.templates.render("bookings.html", session=self.session, reservations=reservations,
+                                     unfinished=len(everything) - len(reservations))
 
     @page("GET", "/bookings/<string:reservation_id>")
     def booking(self, request, reservation_id):
@@ -310,29 +350,42 @@ class BookingPages:
             return self._login_first(request)
         return self._booking_page(reservation_id, notice=self.session.told(reservation_id))
 
-    def _booking_page(self, reservation_id, error=None, status=200, notice=None):
+    def _booking_page(self, reservation_id, error=None, errors=None, card_form=None, status=200, notice=None):
         # both at once: the page waits for the slower, not for the sum
         pending = self.payments.for_reservation.call_async(reservation_id)
         reservation = dressed(self.reservations.get(reservation_id))
         paid = any(payment["status"] == "succeeded" for payment in pending.result())
         return self.templates.render(
-            "booking.html", session=self.session, reservation=reservation, paid=paid, error=error, notice=notice,
-            status=status, key=new_key(), test_cards=self._test_cards())
+            "booking.html", session=self.session, reservation=reservation, paid=paid, error=error,
+            errors=errors or {}, card_form=card_form, notice=notice, status=status, key=new_key(),
+            test_cards=self._test_cards(), hold=hold_clock(reservation),
+            unpaid_end=ended_unpaid(reservation), book_again=book_again(reservation))
 
     def _test_cards(self):
         return TEST_CARDS if self.config.get("SHOW_TEST_CARDS") else []
 
     @page("POST", "/bookings/<string:reservation_id>/pay")
     def pay_page(self, request, reservation_id):
+        """Pay a hold. A refused card leaves the hold as it was: the page says why and
+        offers the form again, with the name and expiry kept for another try."""
         if not self.session.logged_in:
-            return self._login_first(request)
+            return self._login_first(request, f"/bookings/{reservation_id}")
         self.session.check_csrf(request.form)
         form = form_fields(request, CARD_FIELDS)
         key = form.pop("idempotency_key", None) or new_key()
         try:
             self.payments.pay(reservation_id, card_token(self.bank, form), key)
         except BookingError as refused:
-            return self._booking_page(reservation_id, error=refused.message, status=refused.http_status)
+            details = refused.details or {}
+            errors = field_problems({"card": details["card"]}) if "card" in details else {}
+            if refused.code == "CARD_INVALID":
+                errors = {"number": "The bank does not accept this card: check its number, or use another card."}
+            message = PAYMENT_REFUSALS.get(details.get("reason"), refused.message) \
+                if refused.code == "PAYMENT_DECLINED" else refused.message
+            if errors:
+                message = "Please check the card details marked below. Nothing was charged."
+            return self._booking_page(reservation_id, error=message, errors=errors, status=refused.http_status,
+                                      card_form={field: form.get(field) for field in KEPT_CARD_FIELDS})
         return redirect(f"/bookings/{reservation_id}", code=303)
 
     # -- cancelling -----------------------------------------------------------------------------
@@ -367,7 +420,7 @@ class BookingPages:
     @page("POST", "/bookings/<string:reservation_id>/cancel")
     def cancel_page(self, request, reservation_id):
         if not self.session.logged_in:
-            return self._login_first(request)
+            return self._login_first(request, f"/bookings/{reservation_id}/cancel")
         self.session.check_csrf(request.form)
         form = form_fields(request, CANCEL_FIELDS)
         if form.get("review"):
@@ -410,7 +463,7 @@ class BookingPages:
         return self._change_page(reservation, {"check_in": reservation["check_in"],
                                                "check_out": reservation["check_out"]})
 
-    def _change_page(self, reservation, form, quote=None, error=None, errors=None, status=200):
+    def _change_page(self, reservation, form, quote=None, error=None, errors=None, status=200, card_form=None):
         difference = minus(quote["total"], reservation["total"]) if quote else None
         if quote:
             for room in quote["rooms"]:
@@ -424,7 +477,7 @@ class BookingPages:
             "change.html", session=self.session, reservation=reservation, form=form, quote=quote,
             difference=difference, direction=sign(difference) if difference else 0,
             gap=absolute(difference) if difference else None, error=error, errors=errors or {}, key=new_key(),
-            test_cards=self._test_cards(), status=status,
+            test_cards=self._test_cards(), status=status, card_form=card_form,
             new_labels=(day_label(quote["check_in"]), day_label(quote["check_out"])) if quote else None)
 
     @page("POST", "/bookings/<string:reservation_id>/change")
@@ -432,7 +485,7 @@ class BookingPages:
         """Without `confirm`: the new stay's price and the difference (and a card
         form if it costs more). With `confirm`: the change itself."""
         if not self.session.logged_in:
-            return self._login_first(request)
+            return self._login_first(request, f"/bookings/{reservation_id}/change")
         self.session.check_csrf(request.form)
         form = form_fields(request, CHANGE_FIELDS)
         reservation = dressed(self.reservations.get(reservation_id))
@@ -471,11 +524,14 @@ class BookingPages:
                 message = "The card was declined. Nothing was charged and your booking is unchanged; " \
                           "try another card."
             elif refused.code == "VALIDATION_ERROR" and "card" in (refused.details or {}):
-                message = "Please check the card: " + words(refused.details["card"])
+                message = "Please check the card details marked below."
             errors = {field: problem for field, problem in field_errors(refused, []).items()
                       if field in ("check_in", "check_out")}
+            if "card" in (refused.details or {}):
+                errors.update(field_problems({"card": refused.details["card"]}))
             return self._change_page(reservation, dates, quote=quote, error=message, errors=errors,
-                                     status=refused.http_status)
+                                     status=refused.http_status,
+                                     card_form={field: form.get(field) for field in KEPT_CARD_FIELDS})
         difference = changed.get("change", {}).get("difference") or money(0, reservation["total"]["currency"])
         self.session.tell(reservation_id, changed=True, difference=difference, direction=sign(difference),
                    amount=absolute(difference), check_in=day_label(changed["check_in"]),
@@ -486,6 +542,14 @@ class BookingPages:
     def confirmation_download(self, request, reservation_id):
         if not self.session.logged_in:
             return self._login_first(request)
-        document = self.reservations.confirmation_pdf(reservation_id)
+        try:
+            document = self.reservations.confirmation_pdf(reservation_id)
+        except BookingError as refused:
+            if refused.code != "NOT_CONFIRMED":
+                raise
+            status = (refused.details or {}).get("status")
+            return self.templates.render(
+                "message.html", session=self.session, status=refused.http_status, back=f"/bookings/{reservation_id}",
+                title="There is no confirmation to download", message=NO_CONFIRMATION.get(status, refused.message))
         return pdf_response(document)
 
