@@ -10,6 +10,9 @@
     booking trace REQUEST_ID   every log record of one request (X-Request-Id), from every service
     booking dead-letters       the events whose handler kept failing, parked (service, event, error, age, tries)
     booking dead-letters replay ID|--all   send them back to their handler
+    booking admin create-hotel --name N --address A --city C --country K --stars S [--timezone --currency]
+    booking admin grant-manager HOTEL_ID EMAIL    EMAIL manages the hotel (a manager from now on)
+    booking admin make-operator EMAIL             EMAIL runs the platform (scope admin at the next login)
     booking diagrams           the component, deployment and package diagrams, into docs/diagrams/
     booking diagrams --sequence HOLD_ID PAY_ID   ... and the sequence of one booking, from var/log/
 
@@ -104,6 +107,31 @@ def write_diagrams(args):
     return 0
 
 
+def admin(config, args, out=None):
+    """The operator's commands, on the databases of this configuration."""
+    from booking.devstack import demo
+    from booking.kit.errors import BookingError
+
+    out = out or sys.stdout
+    try:
+        if args.action == "create-hotel":
+            hotel_id = demo.create_hotel(config, {key: getattr(args, key) for key in (
+                "name", "address", "city", "country", "stars", "timezone", "currency")})
+            print(f"Hotel {hotel_id} created: grant it a manager with `booking admin grant-manager {hotel_id} EMAIL`",
+                  file=out)
+        elif args.action == "grant-manager":
+            demo.grant_manager(config, args.hotel_id, args.email)
+            print(f"{args.email} manages hotel {args.hotel_id} (at their next login)", file=out)
+        else:
+            demo.set_role(config, args.email, "operator")
+            print(f"{args.email} is an operator (at their next login)", file=out)
+    except (LookupError, BookingError) as error:
+        details = f" {error.details}" if isinstance(error, BookingError) and error.details else ""
+        print(f"booking admin: {error.args[0]}{details}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def parse_scale(text):
     name, _, count = text.partition("=")
     if not name or not count.isdigit() or int(count) < 1:
@@ -132,6 +160,19 @@ def build_parser():
     which = replay.add_mutually_exclusive_group(required=True)
     which.add_argument("id", nargs="?", help="the ID `booking dead-letters` shows")
     which.add_argument("--all", action="store_true", help="every parked event")
+    admin = commands.add_parser("admin", help="the operator's commands: hotels, managers, operators")
+    admin_commands = admin.add_subparsers(dest="action", required=True)
+    hotel = admin_commands.add_parser("create-hotel", help="add a hotel (its manager adds its room types)")
+    for name in ("name", "address", "city", "country"):
+        hotel.add_argument(f"--{name}", required=True)
+    hotel.add_argument("--stars", type=int, required=True)
+    hotel.add_argument("--timezone", default="UTC", help="IANA zone, e.g. Europe/Paris")
+    hotel.add_argument("--currency", default="EUR")
+    grant = admin_commands.add_parser("grant-manager", help="let an account manage a hotel")
+    grant.add_argument("hotel_id", type=int)
+    grant.add_argument("email")
+    operator = admin_commands.add_parser("make-operator", help="make an account the platform's operator")
+    operator.add_argument("email")
     diagrams = commands.add_parser("diagrams", help="generate the UML diagrams of docs/diagrams/ from the code")
     diagrams.add_argument("--out", default=None, help="where to write them (default docs/diagrams)")
     diagrams.add_argument("--png", default=None, metavar="DIR", help="also render PNGs into DIR, to look at")
@@ -167,6 +208,8 @@ def main(argv=None):
         print(f"Access tokens are now signed with key {kid}")
     elif args.command == "dead-letters":
         return dead_letters(config, args)
+    elif args.command == "admin":
+        return admin(config, args)
     elif args.command == "run":
         from booking.devstack.stack import StackError, run
 

@@ -13,6 +13,14 @@ from booking.kit.tokens import InvalidToken, public_keys, verify_access_token
 
 # what a person who logs in to the web UI may do
 USER_SCOPES = frozenset({"account", "bookings"})
+# and what a role adds: a hotel manager runs the hotels search says are theirs; an
+# operator runs the platform (every hotel, and who manages which)
+ROLE_SCOPES = {"guest": frozenset(), "manager": frozenset({"partner"}), "operator": frozenset({"partner", "admin"})}
+
+
+def user_scopes(role):
+    """The scopes of a person's web token, by the role users keeps."""
+    return USER_SCOPES | ROLE_SCOPES.get(role or "guest", frozenset())
 WEB_CLIENT = "web"
 
 

@@ -2,7 +2,7 @@ from nameko.dependency_providers import Config
 
 from booking.auth import grants, limits
 from booking.auth.exceptions import InvalidGrant, OAuthError, UnsupportedGrantType
-from booking.auth.issuer import USER_SCOPES, WEB_CLIENT, Settings, TokenIssuer
+from booking.auth.issuer import WEB_CLIENT, Settings, TokenIssuer, user_scopes
 from booking.auth.models import Base
 from booking.auth.schemas import LoginRequest, RevokeRequest, TokenRequest
 from booking.kit.database import Database
@@ -87,7 +87,7 @@ class AuthService(Pingable):
             raise
         with self.db.get_session() as session:
             limits.forget(session, attempt)
-            return self.issuer(session).issue(f"user:{user['id']}", WEB_CLIENT, USER_SCOPES,
+            return self.issuer(session).issue(f"user:{user['id']}", WEB_CLIENT, user_scopes(user.get("role")),
                                               with_refresh=True, user=user)
 
     @rpc(expected_exceptions=BookingError, sensitive_arguments=("token",))

@@ -11,6 +11,7 @@ import yaml
 
 from booking.devstack.broker import ensure_broker
 from booking.devstack.cluster import LocalCluster
+from booking.devstack.demo import GUEST, MANAGER, book_future_stay, password_of, seed_accounts
 from booking.devstack.ports import host_port, is_listening, is_local
 from booking.devstack.supervisor import Program, Supervisor
 from booking.kit.config import PROJECT_ROOT
@@ -132,14 +133,25 @@ def run(config, config_path, scale=None, seed=True, cluster_size=0, out=sys.stdo
     supervisor = None
     try:
         migrate_all(config, out=out)
+        demo = seed and bool(config.get("DEMO_ACCOUNTS"))
         if seed:
             seed_all(config, out=out)
+        if demo:
+            seed_accounts(config, out)
         supervisor = Supervisor(programs(config, config_path, scale), PROJECT_ROOT / "var" / "log", out=out)
         metrics = describe_metrics(supervisor.programs)
         supervisor.start_all()
         _, port = host_port(config["WEB_SERVER_ADDRESS"], 8000)
         if wait_until_ready(f"http://127.0.0.1:{port}/ready", supervisor, stopping) and not stopping:
-            print(f"\nBooking is ready: {config['PUBLIC_URL']}  (Ctrl-C stops everything)\n{metrics}\n",
+            accounts = ""
+            if demo:
+                try:
+                    book_future_stay(config, f"http://127.0.0.1:{port}", out)
+                except Exception as error:  # the platform runs anyway; the demo guest lacks a stay
+                    print(f"The demo guest's stay to come could not be booked: {error}", file=out, flush=True)
+                accounts = (f"Log in as {GUEST} (a guest) or {MANAGER} (a hotel manager: /partner), "
+                            f"password: {password_of(config)}\n")
+            print(f"\nBooking is ready: {config['PUBLIC_URL']}  (Ctrl-C stops everything)\n{accounts}{metrics}\n",
                   file=out, flush=True)
         elif not stopping:
             print("Booking did not become ready in time; see the logs above and var/log/.",

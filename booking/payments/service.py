@@ -200,6 +200,11 @@ class PaymentsService(Pingable):
         """A paid reservation was cancelled: refund what its policy gives back."""
         self._refund_granted(reservation)
 
+    @event_handler("reservations", "reservation_no_show")
+    def refund_no_show(self, reservation):
+        """The guest did not come: refund what the policy does not keep."""
+        self._refund_granted(reservation)
+
     @event_handler("reservations", "reservation_changed")
     def refund_changed(self, reservation):
         """A room cancelled, or a cheaper change: refund what was granted."""

@@ -45,3 +45,18 @@ class CardNeeded(BookingError):
     code = "CARD_NEEDED"
     http_status = 402
     default_message = "The new stay costs more: a card is needed to pay the difference"
+
+
+class RoomsSold(Conflict):
+    """Fewer rooms than are sold on some night: `details.nights` lists them."""
+
+    code = "ROOMS_SOLD"
+    default_message = "More rooms than that are sold on some nights"
+
+
+class NotAllowedNow(Conflict):
+    """A stay's step (check-in, check-out, no-show) that its state or the day does
+    not allow: `details.reason` says which."""
+
+    code = "NOT_ALLOWED_NOW"
+    default_message = "This cannot be done to this reservation now"

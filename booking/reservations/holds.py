@@ -4,21 +4,24 @@ import secrets
 from collections import Counter, defaultdict
 from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
 
 from booking.kit.errors import IdempotencyKeyReused
 from booking.kit.fingerprints import fingerprint
 from booking.kit.times import nights, utcnow  # noqa: F401 (utcnow: what the service and tests use)
-from booking.reservations.exceptions import NoRoomLeft
-from booking.reservations.models import Reservation, RoomNight
+from booking.reservations.exceptions import NoRoomLeft, RoomsSold
+from booking.reservations.models import Reservation, RoomCapacity, RoomNight
 
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 # which states a reservation may move to, and whether leaving gives its rooms back
 TRANSITIONS = {
     "held": {"confirmed", "cancelled", "expired"},
-    "confirmed": {"cancelled"},
+    "confirmed": {"cancelled", "checked_in", "no_show"},
+    "checked_in": {"checked_out"},
 }
-HOLDS_ROOMS = {"held", "confirmed"}
+# a no-show gives its rooms back (the hotel may sell them again); a stay checked out
+# keeps its nights, which are past
+HOLDS_ROOMS = {"held", "confirmed", "checked_in", "checked_out"}
 
 
 def new_reference():
@@ -49,7 +52,12 @@ def take_rooms(session, hotel_id, room_type, stay_nights, capacity, rooms=1):
     """
     known = set(session.scalars(select(RoomNight.night).where(
         RoomNight.hotel_id == hotel_id, RoomNight.room_type == room_type, RoomNight.night.in_(stay_nights))))
-    session.add_all(RoomNight(hotel_id=hotel_id, room_type=room_type, night=night, capacity=capacity, held=0)
+    # a night made now takes the manager's count if there is one, read by the INSERT
+    # itself (SQLite: inside the write lock; PostgreSQL: `set_capacity` locks the table)
+    managed = select(RoomCapacity.rooms).where(RoomCapacity.hotel_id == hotel_id,
+                                               RoomCapacity.room_type == room_type).scalar_subquery()
+    session.add_all(RoomNight(hotel_id=hotel_id, room_type=room_type, night=night,
+                              capacity=func.coalesce(managed, capacity), held=0)
                     for night in stay_nights if night not in known)
     session.flush()
     taken = session.execute(
@@ -167,3 +175,42 @@ def rooms_left(session, hotel_id, room_types, stay_nights):
 def expired_holds(session, now, limit=100):
     return list(session.scalars(
         select(Reservation.id).where(Reservation.status == "held", Reservation.expires_at < now).limit(limit)))
+
+
+def set_capacity(session, hotel_id, room_type, rooms, today):
+    """From `today` on, the hotel sells `rooms` of `room_type` a night; RoomsSold
+    (nothing changed) if more are sold on some night. Holds racing it never leave a
+    night over capacity: each night's UPDATE is conditional, and on PostgreSQL the
+    nights' table is locked against new holds until this commits (a hold's INSERT of
+    a new night then reads the new count); SQLite has one writer at a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE room_nights IN SHARE ROW EXCLUSIVE MODE"))
+    # the UPDATE first: on SQLite it takes the write lock, so the nights over the new
+    # count are then read with no hold able to commit in between
+    session.execute(update(RoomNight).where(
+        RoomNight.hotel_id == hotel_id, RoomNight.room_type == room_type, RoomNight.night >= today)
+        .values(capacity=rooms).execution_options(synchronize_session=False))
+    over = session.execute(select(RoomNight.night, RoomNight.held).where(
+        RoomNight.hotel_id == hotel_id, RoomNight.room_type == room_type, RoomNight.night >= today,
+        RoomNight.held > rooms).order_by(RoomNight.night)).all()
+    if over:  # the caller's transaction is rolled back: nothing changed
+        raise RoomsSold(details={"rooms": rooms, "nights": [{"date": night.isoformat(), "sold": held}
+                                                            for night, held in over[:60]]})
+    known = session.scalar(select(RoomCapacity).where(RoomCapacity.hotel_id == hotel_id,
+                                                      RoomCapacity.room_type == room_type))
+    if known is None:
+        session.add(RoomCapacity(hotel_id=hotel_id, room_type=room_type, rooms=rooms))
+    else:
+        known.rooms = rooms
+    session.flush()
+
+
+def sold(session, hotel_id, start, end):
+    """{room type: {iso night: {"sold", "capacity"}}} of the nights held from
+    `start` to `end` (both included)."""
+    counts = {}
+    for row in session.execute(select(RoomNight.room_type, RoomNight.night, RoomNight.held, RoomNight.capacity)
+                               .where(RoomNight.hotel_id == hotel_id, RoomNight.night >= start,
+                                      RoomNight.night <= end)):
+        counts.setdefault(row.room_type, {})[row.night.isoformat()] = {"sold": row.held, "capacity": row.capacity}
+    return counts

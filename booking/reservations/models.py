@@ -1,6 +1,6 @@
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -23,9 +23,25 @@ class RoomNight(Base):
     held: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class RoomCapacity(Base):
+    """How many rooms of a type a hotel sells, once its manager has changed it: it
+    then decides every night's `capacity` (a night made later takes it too), rather
+    than the count in the quote of the hold that first touched the night."""
+
+    __tablename__ = "room_capacities"
+    __table_args__ = (UniqueConstraint("hotel_id", "room_type"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hotel_id: Mapped[int] = mapped_column(Integer)
+    room_type: Mapped[str] = mapped_column(String(40))
+    rooms: Mapped[int] = mapped_column(Integer)
+
+
 class Reservation(Base):
     __tablename__ = "reservations"
-    __table_args__ = (UniqueConstraint("user_id", "idempotency_key"),)
+    # a hotel's reservations by arrival: its manager's list, its monthly report
+    __table_args__ = (UniqueConstraint("user_id", "idempotency_key"), Index("ix_reservations_hotel_check_in",
+                                                                            "hotel_id", "check_in"))
 
     # the reference guests see, e.g. "BK7F3K9QX2"
     id: Mapped[str] = mapped_column(String(12), primary_key=True)
@@ -62,7 +78,8 @@ class Reservation(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     # the change under way, if any: one at a time, and no cancelling meanwhile
     changing: Mapped[str | None] = mapped_column(String(40))
-    # held -> confirmed -> cancelled; held -> expired; held -> cancelled
+    # held -> confirmed -> cancelled; held -> expired; held -> cancelled;
+    # confirmed -> checked_in -> checked_out; confirmed -> no_show (the hotel says)
     status: Mapped[str] = mapped_column(String(20), index=True)
     status_reason: Mapped[str | None] = mapped_column(String(40))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -237,3 +237,60 @@ class ReservationEvent(Schema):
     # refunds granted so far, in all (payments gives back what it has not yet)
     refund_minor = fields.Integer()
     kept_minor = fields.Integer()
+
+
+# -- the hotel's side ---------------------------------------------------------------
+
+class HotelIdRequest(Schema):
+    hotel_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
+
+
+class CapacityRequest(HotelIdRequest):
+    room_type = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    rooms = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10_000))
+
+
+class NightsRequest(HotelIdRequest):
+    start = fields.Date(required=True)
+    end = fields.Date(required=True)
+
+    @validates_schema
+    def validate_range(self, data, **kwargs):
+        if "start" in data and "end" in data and not 0 <= (data["end"] - data["start"]).days < MAX_DAYS_AHEAD:
+            raise ValidationError(f"From 1 to {MAX_DAYS_AHEAD} nights, the last after the first.", "end")
+
+
+class HotelReservationsRequest(HotelIdRequest):
+    arrival = fields.Date(load_default=None)
+    departure = fields.Date(load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(
+        ("held", "confirmed", "checked_in", "checked_out", "no_show", "cancelled", "expired")))
+    q = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
+
+
+class MonthRequest(HotelIdRequest):
+    month = fields.String(required=True, validate=validate.Regexp(
+        r"\A20[0-9]{2}-(0[1-9]|1[0-2])\Z", error="A month such as 2027-01."),
+        metadata={"pattern": "^20[0-9]{2}-(0[1-9]|1[0-2])$"})
+
+
+class PartnerReservationSchema(Schema):
+    """A reservation as its hotel sees it: the guest's name and address, never card data."""
+
+    id = fields.String()
+    status = fields.String()
+    check_in = fields.Date()
+    check_out = fields.Date()
+    nights = fields.Method("count_nights")
+    rooms = fields.Integer()
+    guests = fields.Integer()
+    room_name = fields.String()
+    guest_name = fields.String(allow_none=True)
+    guest_email = fields.String(allow_none=True)
+    total = Money(attribute="total_minor")
+    refund = Money(attribute="refund_minor")
+    kept = Money(attribute="kept_minor")
+    created_at = UtcDateTime()
+
+    def count_nights(self, reservation):
+        return (reservation.check_out - reservation.check_in).days

@@ -1,7 +1,7 @@
 import base64
 import hashlib
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from nameko.dependency_providers import Config
@@ -21,7 +21,7 @@ from booking.kit.outbox import Outbox
 from booking.kit.rpc import ServiceRpc, rpc
 from booking.kit.schemas import included_vat, load, money, to_minor
 from booking.payments.exceptions import PaymentDeclined
-from booking.reservations import changes, holds, terms
+from booking.reservations import changes, holds, monthly, stays, terms
 from booking.reservations.exceptions import (
     CardNeeded,
     ChangeInProgress,
@@ -37,14 +37,19 @@ from booking.reservations.schemas import (
     AvailabilityRequest,
     CancellationSchema,
     CancelRequest,
+    CapacityRequest,
     ChangeRequest,
     HoldRequest,
+    HotelReservationsRequest,
+    MonthRequest,
+    NightsRequest,
+    PartnerReservationSchema,
     ReservationEvent,
     ReservationIdRequest,
     ReservationSchema,
     requested_rooms,
 )
-from booking.search.exceptions import RoomNotSellable
+from booking.search.exceptions import HotelNotFound, RoomNotSellable
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +78,7 @@ class ReservationsService(Pingable):
     caller = CallerIdentity()
     # events are recorded in the transaction of their change, and published after it
     outbox = Outbox("reservation_held", "reservation_confirmed", "reservation_changed", "reservation_cancelled",
-                    "reservation_expired")
+                    "reservation_expired", "reservation_checked_in", "reservation_checked_out", "reservation_no_show")
     config = Config()
     search = ServiceRpc("search")
     payments = ServiceRpc("payments", as_service=True)
@@ -272,7 +277,143 @@ class ReservationsService(Pingable):
             kept = reservation.confirmation_pdf
         if kept is None:
             kept = self._render_confirmation(reservation_id)
-        return pdf_file(reservation_id, kept)
+        return pdf_file(f"confirmation-{reservation_id}.pdf", kept)
+
+    # -- the hotel's side -------------------------------------------------------------
+
+    @rpc(expected_exceptions=BookingError)
+    def set_capacity(self, hotel_id, room_type, rooms):
+        """From today on (from yesterday in UTC, which is today somewhere), the hotel
+        sells `rooms` of `room_type` a night (search tells it when a manager changes
+        the number). Needs scope `inventory:write`. Raises RoomsSold (409,
+        `details.nights` [{date, sold}]) if more are sold on some night, and changes
+        nothing then. Returns {hotel_id, room_type, rooms}."""
+        self.caller.require("inventory:write")
+        request = load(CapacityRequest(), {"hotel_id": hotel_id, "room_type": room_type, "rooms": rooms})
+        with self.db.get_session() as session:
+            holds.set_capacity(session, request["hotel_id"], request["room_type"], request["rooms"],
+                               holds.utcnow().date() - timedelta(days=1))
+        return request
+
+    @rpc(expected_exceptions=BookingError)
+    def sold(self, hotel_id, start, end):
+        """{room type: {iso night: {sold, capacity}}} of the hotel's nights from
+        `start` to `end` that anything has touched. Needs scope `inventory:read`."""
+        self.caller.require("inventory:read")
+        request = load(NightsRequest(), {"hotel_id": hotel_id, "start": start, "end": end})
+        with self.db.get_session() as session:
+            return holds.sold(session, request["hotel_id"], request["start"], request["end"])
+
+    @rpc(expected_exceptions=BookingError)
+    def hotel_reservations(self, hotel_id, arrival=None, departure=None, status=None, q=None):
+        """The reservations of a hotel the caller manages (search says which; scope
+        `partner`), the latest arrival first, with each guest's name and e-mail
+        address (never card data): `arrival` and `departure` (ISO dates) and
+        `status` filter, `q` finds a reference or part of a name or address.
+        Holds that ended unpaid are left out unless `status` asks for them.
+        Returns {items: [...]}. Raises HotelNotFound (not the caller's)."""
+        self.caller.require("partner")
+        request = load(HotelReservationsRequest(), {"hotel_id": hotel_id, "arrival": arrival, "departure": departure,
+                                                    "status": status, "q": q})
+        self.search.managed(request["hotel_id"])
+        with self.db.get_session() as session:
+            found = stays.hotel_reservations(session, request["hotel_id"], request["arrival"], request["departure"],
+                                             request["status"])
+            items = PartnerReservationSchema(many=True).dump(found)
+            user_ids = sorted({reservation.user_id for reservation in found})
+        guests = self.users.get_many(user_ids) if user_ids else {}
+        for item, reservation in zip(items, found, strict=True):
+            guest = guests.get(str(reservation.user_id)) or {}
+            item.update(guest_name=guest.get("full_name"), guest_email=guest.get("email"))
+        return {"items": [item for item in items if stays.matches(item, request["q"])]}
+
+    @rpc(expected_exceptions=BookingError)
+    def check_in(self, reservation_id):
+        """The guest has arrived: confirmed -> checked_in, from the day of arrival
+        (the hotel's time). Scope `partner`, for a hotel the caller manages.
+        Again: the same answer. Raises NotAllowedNow (409, `details.reason`
+        too_early or not_confirmed), ReservationNotFound."""
+        return self._stay_step(reservation_id, "check_in")
+
+    @rpc(expected_exceptions=BookingError)
+    def check_out(self, reservation_id):
+        """The guest has left: checked_in -> checked_out. As `check_in`."""
+        return self._stay_step(reservation_id, "check_out")
+
+    @rpc(expected_exceptions=BookingError)
+    def no_show(self, reservation_id):
+        """The guest did not come: confirmed -> no_show, from the day of arrival. Its
+        rooms go back on sale; the policy's penalty is kept and the rest of what was
+        paid refunded (payments, on `reservation_no_show`). As `check_in`."""
+        return self._stay_step(reservation_id, "no_show")
+
+    @rpc(expected_exceptions=BookingError)
+    def monthly_report(self, hotel_id, month):
+        """A managed hotel's month ("2027-01"): rooms available and sold, occupancy,
+        ADR, RevPAR, revenue net of refunds, penalties kept, cancellations and
+        no-shows, in all, per room type and per day (booking/reservations/monthly.py)."""
+        return self._month(hotel_id, month)[0]
+
+    @rpc(expected_exceptions=BookingError)
+    def monthly_report_csv(self, hotel_id, month):
+        """The monthly report as CSV: {filename, content_type, csv}."""
+        figures, _ = self._month(hotel_id, month)
+        return {"filename": f"monthly-report-{figures['hotel_id']}-{figures['month']}.csv", "content_type": "text/csv",
+                "csv": monthly.figures_csv(figures)}
+
+    @rpc(expected_exceptions=BookingError)
+    def monthly_report_pdf(self, hotel_id, month):
+        """The monthly report as a PDF rendered by reports, with a chart of each day's
+        occupancy: as `confirmation_pdf` answers."""
+        figures, hotel = self._month(hotel_id, month)
+        document = self.reports.render("monthly_report", {**figures, "hotel_name": hotel["name"],
+                                                          "hotel_city": hotel["city"]})
+        return pdf_file(f"monthly-report-{figures['hotel_id']}-{figures['month']}.pdf",
+                        base64.b64decode(document["content_base64"]))
+
+    def _month(self, hotel_id, month):
+        self.caller.require("partner")
+        request = load(MonthRequest(), {"hotel_id": hotel_id, "month": month})
+        hotel = self.search.managed(request["hotel_id"])
+        first = date.fromisoformat(f"{request['month']}-01")
+        with self.db.get_session() as session:
+            figures = monthly.month_figures(session, request["hotel_id"], first, hotel["room_types"],
+                                            currency=hotel.get("currency"))
+        return figures, hotel
+
+    def _stay_step(self, reservation_id, step):
+        self.caller.require("partner")
+        request = load(ReservationIdRequest(), {"reservation_id": reservation_id})
+        with self.db.get_session() as session:
+            reservation = session.get(Reservation, request["reservation_id"])
+            hotel_id = reservation.hotel_id if reservation is not None else None
+        try:
+            if hotel_id is None:
+                raise HotelNotFound()
+            self.search.managed(hotel_id)
+        except HotelNotFound:  # another hotel's is none of the caller's business
+            raise ReservationNotFound(details={"reservation_id": request["reservation_id"]}) from None
+        with self.db.get_session() as session:
+            reservation = session.get(Reservation, request["reservation_id"])
+            if stays.check_step(reservation, step, holds.utcnow()) is None:
+                _, reached = stays.STEPS[step]
+                extra = {}
+                if step == "no_show":
+                    figures = stays.no_show_figures(reservation)
+                    extra = {"refund_minor": Reservation.refund_minor + figures["refund_minor"],
+                             "kept_minor": Reservation.kept_minor + figures["kept_minor"]}
+                moved = holds.move(session, reservation.id, reached, reason=f"{step}_by_hotel",
+                                   only_from=(stays.STEPS[step][0],), **extra)
+                if moved is not None and step == "no_show":
+                    for booked in moved.active_lines:
+                        booked.refund_minor, booked.kept_minor = figures["each"][booked.line]
+                if moved is None:  # a twin took the step a moment ago
+                    session.refresh(reservation)
+                    stays.check_step(reservation, step, holds.utcnow())
+                else:
+                    reservation = moved
+                    self._announce(session, f"reservation_{reached}", moved)
+            return PartnerReservationSchema().dump(reservation)
 
     # -- the saga ------------------------------------------------------------------
 
@@ -576,7 +717,7 @@ def cancellation_answer(reservation, figures):
                                       "cancellation_policy": ReservationSchema().policy_of(reservation)})
 
 
-def pdf_file(reservation_id, pdf):
-    return {"filename": f"confirmation-{reservation_id}.pdf", "content_type": "application/pdf",
+def pdf_file(filename, pdf):
+    return {"filename": filename, "content_type": "application/pdf",
             "content_base64": base64.b64encode(pdf).decode(), "sha256": hashlib.sha256(pdf).hexdigest(),
             "size": len(pdf)}

@@ -91,6 +91,11 @@ class CatalogueCopies:
             self.kept[(database, card.id)] = (card, now + self.seconds)
         return found
 
+    def forget(self, hotel_id):
+        """Its manager changed the hotel: the next search or hotel page reads it again."""
+        for key in [key for key in self.kept if key[1] == hotel_id]:
+            del self.kept[key]
+
     def card(self, session, hotel_id):
         card = self.cards(session, [hotel_id]).get(hotel_id)
         if card is None:

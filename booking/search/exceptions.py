@@ -1,4 +1,4 @@
-from booking.kit.errors import BookingError, NotFound
+from booking.kit.errors import BookingError, Conflict, NotFound
 
 
 class HotelNotFound(NotFound):
@@ -13,3 +13,13 @@ class RoomNotSellable(BookingError):
     code = "NOT_SELLABLE"
     http_status = 422
     default_message = "This stay cannot be booked as asked"
+
+
+class RoomTypeNotFound(NotFound):
+    code = "ROOM_TYPE_NOT_FOUND"
+    default_message = "The hotel has no such room type"
+
+
+class RoomTypeExists(Conflict):
+    code = "ROOM_TYPE_EXISTS"
+    default_message = "The hotel has a room type with this code already"

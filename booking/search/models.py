@@ -31,6 +31,8 @@ class Hotel(Base):
     vat_basis_points: Mapped[int] = mapped_column(Integer, default=1000)
     # added to the price, per adult and night (minor units); 0 where there is none
     city_tax_minor: Mapped[int] = mapped_column(Integer, default=0)
+    # the hotel's own words on its policies (pets, parking, ...), as its manager writes them
+    policies_text: Mapped[str | None] = mapped_column(Text)
 
     room_types: Mapped[list["RoomType"]] = relationship(
         back_populates="hotel", order_by="RoomType.price_minor", cascade="all, delete-orphan"
@@ -110,8 +112,10 @@ class RateRule(Base):
     price_minor: Mapped[int | None] = mapped_column(Integer)
     adjust_percent: Mapped[int | None] = mapped_column(Integer)
     adjust_minor: Mapped[int | None] = mapped_column(Integer)
-    closed: Mapped[bool] = mapped_column(Boolean, default=False)
-    closed_to_arrival: Mapped[bool] = mapped_column(Boolean, default=False)
+    # closed (True), opened (False) or left as other rules say (None); of the rules
+    # covering a night, the last (in id order) that says decides; so for the others
+    closed: Mapped[bool | None] = mapped_column(Boolean)
+    closed_to_arrival: Mapped[bool | None] = mapped_column(Boolean)
     min_stay: Mapped[int | None] = mapped_column(Integer)
     max_stay: Mapped[int | None] = mapped_column(Integer)
 
@@ -148,3 +152,15 @@ class BookedNight(Base):
     room_type: Mapped[str] = mapped_column(String(40))
     night: Mapped[date] = mapped_column(Date)
     taken: Mapped[int] = mapped_column(Integer)
+
+
+class HotelManager(Base):
+    """Who manages which hotel: search owns the hotels, so it keeps this too. A
+    manager's token has scope `partner`; an operator (scope `admin`) manages all."""
+
+    __tablename__ = "hotel_managers"
+    __table_args__ = (UniqueConstraint("hotel_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hotel_id: Mapped[int] = mapped_column(ForeignKey("hotels.id"), index=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)

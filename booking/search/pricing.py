@@ -24,8 +24,8 @@ class Rule(NamedTuple):
     price_minor: int | None
     adjust_percent: int | None
     adjust_minor: int | None
-    closed: bool
-    closed_to_arrival: bool
+    closed: bool | None
+    closed_to_arrival: bool | None
     min_stay: int | None
     max_stay: int | None
 
@@ -51,6 +51,17 @@ def covers(rule, night):
 
 def applies(rule, room_type, plan):
     return rule.room_type in (None, "", room_type) and rule.rate_plan in (None, "", plan)
+
+
+def said(rules, night, restriction):
+    """What the last rule covering `night` that says anything of `restriction`
+    (closed, closed_to_arrival, min_stay) says; None if none does (every rule of
+    `rules` if `night` is None: they are known to cover it)."""
+    for rule in reversed(rules):
+        value = getattr(rule, restriction)
+        if value is not None and (night is None or covers(rule, night)):
+            return value
+    return None
 
 
 def night_price(base_minor, rules, night):
@@ -84,13 +95,13 @@ def refusal(rules, check_in, check_out):
     a closed night, an arrival on a day closed to arrival, too short or too long a
     stay for its arrival day."""
     stay = nights_of(check_in, check_out)
-    closed = [night for night in stay if any(rule.closed and covers(rule, night) for rule in rules)]
+    closed = [night for night in stay if said(rules, night, "closed")]
     if closed:
         return "check_in", "The hotel does not sell these rooms on " + ", ".join(map(str, closed[:5])) + "."
     arrival = [rule for rule in rules if covers(rule, check_in)]
-    if any(rule.closed_to_arrival for rule in arrival):
+    if said(arrival, None, "closed_to_arrival"):
         return "check_in", f"Arrivals are not possible on {check_in}."
-    min_stay = max((rule.min_stay for rule in arrival if rule.min_stay), default=1)
+    min_stay = said(arrival, None, "min_stay") or 1
     if len(stay) < min_stay:
         return "check_out", f"Arriving on {check_in}, the stay is at least {min_stay} nights."
     max_stay = min((rule.max_stay for rule in arrival if rule.max_stay), default=None)

@@ -1,4 +1,6 @@
 """What search takes and what it returns."""
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from booking.kit.schemas import MAX_ID, Money, Schema, UtcDateTime, check_stay, rooms_field
@@ -198,3 +200,198 @@ class CitySchema(Schema):
     country = fields.String()
     hotel_count = fields.Integer()
 
+
+
+# -- the partner side: a hotel's manager, the operator -----------------------------------
+
+TIME = r"\A([01][0-9]|2[0-3]):[0-5][0-9]\Z"
+CODE = r"\A[a-z0-9][a-z0-9_-]{0,39}\Z"
+MAX_CALENDAR_DAYS = 500
+
+
+def known_zone(name):
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError("An IANA time zone such as Europe/Paris.") from None
+
+
+def price_field(**options):
+    """A price as typed, in the hotel's currency: 0 to a million, its digits checked
+    against the currency where the hotel is known."""
+    return fields.Decimal(validate=validate.Range(min=0, max=1_000_000), as_string=True, **options)
+
+
+class HotelIdRequest(Schema):
+    hotel_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
+
+
+class ProfileUpdate(HotelIdRequest):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    description = fields.String(validate=validate.Length(max=5000))
+    address = fields.String(validate=validate.Length(min=1, max=300))
+    amenities = fields.List(fields.String(validate=validate.Length(min=1, max=60)), validate=validate.Length(max=40))
+    check_in_time = fields.String(validate=validate.Regexp(TIME, error="A time such as 15:00."),
+                                  metadata={"pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"})
+    check_out_time = fields.String(validate=validate.Regexp(TIME, error="A time such as 11:00."),
+                                   metadata={"pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"})
+    policies_text = fields.String(validate=validate.Length(max=5000))
+
+
+class RoomTypeFields(HotelIdRequest):
+    name = fields.String(validate=validate.Length(min=1, max=100))
+    max_adults = fields.Integer(strict=True, validate=validate.Range(min=1, max=10))
+    max_occupancy = fields.Integer(strict=True, validate=validate.Range(min=1, max=12))
+    rooms = fields.Integer(strict=True, validate=validate.Range(min=0, max=10_000))
+    price = price_field()
+
+    @validates_schema
+    def validate_occupancy(self, data, **kwargs):
+        if data.get("max_occupancy") is not None and data.get("max_adults") is not None \
+                and data["max_occupancy"] < data["max_adults"]:
+            raise ValidationError("At least as many people as adults.", "max_occupancy")
+
+
+class NewRoomType(RoomTypeFields):
+    code = fields.String(required=True, validate=validate.Regexp(CODE, error="Lower-case letters, digits, - and _."),
+                         metadata={"pattern": "^[a-z0-9][a-z0-9_-]{0,39}$"})
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    max_adults = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10))
+    rooms = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10_000))
+    price = price_field(required=True)
+
+
+class RoomTypeUpdate(RoomTypeFields):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=40))
+
+
+class NightRange(Schema):
+    start = fields.Date(required=True)
+    end = fields.Date(required=True)
+
+    @validates_schema
+    def validate_range(self, data, **kwargs):
+        if "start" in data and "end" in data:
+            if data["end"] < data["start"]:
+                raise ValidationError("The last night comes after the first.", "end")
+            if (data["end"] - data["start"]).days >= MAX_CALENDAR_DAYS:
+                raise ValidationError(f"At most {MAX_CALENDAR_DAYS} nights at once.", "end")
+
+
+class CalendarRequest(HotelIdRequest, NightRange):
+    pass
+
+
+class CalendarUpdate(HotelIdRequest, NightRange):
+    room_type = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    # "*": every plan of the room type
+    rate_plan = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    price = price_field()
+    closed = fields.Boolean()
+    min_stay = fields.Integer(strict=True, validate=validate.Range(min=1, max=30))
+    closed_to_arrival = fields.Boolean()
+
+    @validates_schema
+    def validate_something(self, data, **kwargs):
+        if not any(key in data for key in ("price", "closed", "min_stay", "closed_to_arrival")):
+            raise ValidationError("Give a price, closed, min_stay or closed_to_arrival.", "price")
+
+
+class NewHotel(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    address = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    city = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    country = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    stars = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5))
+    description = fields.String(load_default="", validate=validate.Length(max=5000))
+    amenities = fields.List(fields.String(validate=validate.Length(min=1, max=60)), load_default=list,
+                            validate=validate.Length(max=40))
+    timezone = fields.String(load_default="UTC", validate=[validate.Length(min=1, max=64), known_zone])
+    currency = fields.String(load_default="EUR", validate=validate.Regexp(r"\A[A-Z]{3}\Z", error="3 capital letters."),
+                             metadata={"pattern": "^[A-Z]{3}$"})
+    vat_rate = fields.Decimal(load_default=None, as_string=True, validate=validate.Range(min=0, max=50))
+    check_in_time = ProfileUpdate._declared_fields["check_in_time"]
+    check_out_time = ProfileUpdate._declared_fields["check_out_time"]
+
+
+class GrantRequest(HotelIdRequest):
+    user_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
+
+
+class PartnerPlanSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    base_price = Money(attribute="price_minor")
+    policy = fields.String()
+
+
+class PartnerRoomTypeSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    max_adults = fields.Integer(attribute="max_guests")
+    max_occupancy = fields.Integer(attribute="occupancy")
+    rooms = fields.Integer(attribute="room_count")
+    base_price = Money(attribute="price_minor")
+    rate_plans = fields.List(fields.Nested(PartnerPlanSchema))
+
+
+class PartnerHotelSummarySchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    city = fields.String()
+    country = fields.String()
+    stars = fields.Integer()
+    currency = fields.String()
+    timezone = fields.String()
+
+
+class PartnerHotelSchema(PartnerHotelSummarySchema):
+    description = fields.String()
+    address = fields.String()
+    amenities = fields.List(fields.String())
+    check_in_time = fields.String()
+    check_out_time = fields.String()
+    policies_text = fields.String(allow_none=True)
+    vat_rate = fields.Method("percent_of_vat")
+    city_tax = Money(attribute="city_tax_minor")
+    room_types = fields.List(fields.Nested(PartnerRoomTypeSchema))
+
+    def percent_of_vat(self, hotel):
+        return f"{hotel['vat_basis_points'] / 100:.2f}"
+
+
+class CalendarNightSchema(Schema):
+    date = fields.Date()
+    sold = fields.Integer()
+    left = fields.Integer()
+
+
+class PlanNightSchema(Schema):
+    date = fields.Date()
+    price = Money(attribute="price_minor")
+    closed = fields.Boolean()
+    closed_to_arrival = fields.Boolean()
+    min_stay = fields.Integer()
+
+
+class CalendarPlanSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    nights = fields.List(fields.Nested(PlanNightSchema))
+
+
+class CalendarRoomTypeSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    rooms = fields.Integer()
+    nights = fields.List(fields.Nested(CalendarNightSchema))
+    plans = fields.List(fields.Nested(CalendarPlanSchema))
+
+
+class CalendarSchema(Schema):
+    hotel_id = fields.Integer()
+    start = fields.Date(data_key="from")
+    end = fields.Date(data_key="to")
+    currency = fields.String()
+    dates = fields.List(fields.Date())
+    room_types = fields.List(fields.Nested(CalendarRoomTypeSchema))

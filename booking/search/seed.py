@@ -249,7 +249,7 @@ def _calendar(rng, hotel, city):
 def yearly(name, first, last, **rule):
     """A rule over the same nights every year (the year 2000 stands for any)."""
     return RateRule(name=name, starts=date(2000, *first), ends=date(2000, *last), every_year=True,
-                    closed=rule.pop("closed", False), closed_to_arrival=rule.pop("closed_to_arrival", False),
+                    closed=rule.pop("closed", None), closed_to_arrival=rule.pop("closed_to_arrival", None),
                     **rule)
 
 

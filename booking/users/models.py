@@ -18,6 +18,8 @@ class User(Base):
     # argon2id, with its parameters and salt; never the password
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # guest | manager (runs hotels: search keeps which) | operator (runs the platform)
+    role: Mapped[str] = mapped_column(String(20), default="guest")
     welcome_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

@@ -54,6 +54,7 @@ class UserSchema(Schema):
     id = fields.Integer()
     email = fields.String()
     full_name = fields.String()
+    role = fields.String()
     created_at = UtcDateTime()
 
 
@@ -61,3 +62,12 @@ class UserRegisteredEvent(Schema):
     user_id = fields.Integer()
     email = fields.String()
     full_name = fields.String()
+
+
+class UserIdsRequest(Schema):
+    user_ids = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1)), required=True,
+                           validate=validate.Length(max=1000))
+
+
+class MakeManagerRequest(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=320))

@@ -24,9 +24,11 @@ from booking.users.exceptions import EmailTaken, InvalidCredentials, UserNotFoun
 from booking.users.models import Base, SentEmail, User
 from booking.users.schemas import (
     CredentialsRequest,
+    MakeManagerRequest,
     ProfileUpdate,
     RegisterRequest,
     UserIdRequest,
+    UserIdsRequest,
     UserRegisteredEvent,
     UserSchema,
     normalise_email,
@@ -107,6 +109,31 @@ class UsersService(Pingable):
         Raises UserNotFound."""
         self.caller.require("users:read")
         return self._get(load(UserIdRequest(), {"user_id": user_id})["user_id"])
+
+    @rpc(expected_exceptions=BookingError)
+    def get_many(self, user_ids):
+        """{user id (as a string): account} of the accounts among `user_ids` (at most
+        1,000); unknown ids are left out. Needs scope `users:read`."""
+        self.caller.require("users:read")
+        request = load(UserIdsRequest(), {"user_ids": user_ids})
+        with self.db.get_session() as session:
+            found = session.scalars(select(User).where(User.id.in_(set(request["user_ids"]))))
+            return {str(user.id): UserSchema().dump(user) for user in found}
+
+    @rpc(expected_exceptions=BookingError)
+    def make_manager(self, email):
+        """The account of `email` may now manage hotels (search keeps which: its
+        `grant_manager`); an operator stays one. Needs scope `admin`. Returns the
+        account. Raises UserNotFound (the person signs up first)."""
+        self.caller.require("admin")
+        request = load(MakeManagerRequest(), {"email": email})
+        with self.db.get_session() as session:
+            user = session.scalar(select(User).where(User.email == normalise_email(request["email"])))
+            if user is None:
+                raise UserNotFound(details={"email": "No account has this e-mail address: sign up first."})
+            if user.role == "guest":
+                user.role = "manager"
+            return UserSchema().dump(user)
 
     @rpc(expected_exceptions=BookingError)
     def update_profile(self, full_name):

@@ -83,6 +83,12 @@ class WebSession:
     def logged_in(self):
         return "access_token" in self.data
 
+    @property
+    def scopes(self):
+        """What the guest's token allows ("partner" for a hotel's manager, "admin" for
+        an operator): for what the pages offer; every service checks the token itself."""
+        return frozenset(self.data.get("scope", "").split()) if self.logged_in else frozenset()
+
     def log_in(self, tokens):
         """A new session for the user: nothing of the anonymous one carries over."""
         self._renew()
@@ -98,6 +104,7 @@ class WebSession:
             access_token=tokens["access_token"],
             access_expires_at=int(time.time()) + int(tokens["expires_in"]),
             refresh_token=tokens.get("refresh_token", self.data.get("refresh_token")),
+            scope=tokens.get("scope", self.data.get("scope", "")),
         )
         self.changed = True
 

@@ -6,7 +6,7 @@ as that version wrote them (plain SQL: today's models no longer describe those t
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from booking.kit.database import create_db_engine
@@ -15,8 +15,8 @@ from booking.payments.models import Payment, Refund
 from booking.reservations import terms
 from booking.reservations.models import Reservation
 from booking.reservations.schemas import ReservationSchema
-from booking.search import catalogue
-from booking.search.models import HeldStay
+from booking.search import catalogue, pricing
+from booking.search.models import HeldStay, RateRule
 from tests.conftest import database_uri
 
 # what each service's history ended with before this round
@@ -120,4 +120,45 @@ def test_migrating_keeps_every_row_and_its_meaning(previous):
         assert (refund.id, refund.payment_id, refund.amount_minor, refund.kind) == (
             "refund-pay_oldgone0000000001", "pay_oldgone0000000001", 60000, "returned")
         assert refund.note_sent_at is not None  # no credit note was promised for it
+    engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_migrating_from_before_the_partner_side_keeps_restrictions_and_accounts(kind, request, tmp_path):
+    """Rules whose `closed` said false (no say, then) keep saying nothing, so that a
+    manager's later rule is what may open a night; every account is a guest's."""
+    request.param = kind
+    search, users = database_uri(request, tmp_path, "search"), database_uri(request, tmp_path, "users")
+    upgrade("search", search, "0004")
+    upgrade("users", users, "0004")
+    rule = ("INSERT INTO rate_rules (hotel_id, name, starts, ends, every_year, closed, closed_to_arrival, "
+            "min_stay) VALUES (7, :name, :starts, :ends, :no, :closed, :no, NULL)")
+    run(search, [
+        ("INSERT INTO hotels (id, name, address, city, city_key, country, stars, description, amenities) "
+         "VALUES (7, 'Hotel Limmat', '7 Limmatquai', 'Zürich', 'zurich', 'Switzerland', 4, '', '[]')", {}),
+        (rule, {"name": "Christmas", "starts": date(2030, 12, 24), "ends": date(2030, 12, 26), "no": False,
+                "closed": True}),
+        (rule, {"name": "Winter", "starts": date(2030, 12, 1), "ends": date(2030, 12, 31), "no": False,
+                "closed": False}),
+    ])
+    run(users, [("INSERT INTO users (email, full_name, password_hash, created_at) "
+                 "VALUES ('ada@example.com', 'Ada', 'hash', :now)", {"now": NOW})])
+
+    upgrade("search", search)
+    upgrade("users", users)
+
+    engine = create_db_engine(search)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT name, closed, closed_to_arrival FROM rate_rules ORDER BY id")).all()
+    with Session(engine) as session:
+        rules = [pricing.Rule.of(rule) for rule in session.scalars(select(RateRule).order_by(RateRule.id))]
+    engine.dispose()
+    assert [(name, closed, arrival) for name, closed, arrival in rows] == [("Christmas", True, None),
+                                                                           ("Winter", None, None)]
+    # closed for Christmas as before, although the later winter rule covers it
+    assert pricing.refusal(rules, date(2030, 12, 25), date(2030, 12, 27))[0] == "check_in"
+    assert pricing.refusal(rules, date(2030, 12, 27), date(2030, 12, 29)) is None
+    engine = create_db_engine(users)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT role FROM users")).scalars().all() == ["guest"]
     engine.dispose()

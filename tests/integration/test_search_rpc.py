@@ -9,8 +9,8 @@ from booking.search.service import SearchService
 
 
 @pytest.fixture
-def search_config(rabbit_config, catalogue_db_uri):
-    return {**rabbit_config, "DB_URIS": {"search": catalogue_db_uri}}
+def search_config(config, catalogue_db_uri):
+    return {**config, "DB_URIS": {"search": catalogue_db_uri}}
 
 
 @pytest.fixture

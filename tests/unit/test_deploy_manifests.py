@@ -214,7 +214,7 @@ def test_kubernetes_migrates_then_seeds_in_one_job():
 def test_the_secrets_are_those_config_postgres_yaml_falls_back_to_development_values_for():
     assert set(secrets()) == {
         "SESSION_SECRET", "CREDENTIALS_KEY", "SIGNING_KEY_PASSPHRASE", "BANK_API_KEY",
-        "AUTH_CLIENT_SECRET", "USERS_CLIENT_SECRET", "RESERVATIONS_CLIENT_SECRET",
+        "AUTH_CLIENT_SECRET", "USERS_CLIENT_SECRET", "SEARCH_CLIENT_SECRET", "RESERVATIONS_CLIENT_SECRET",
         "PAYMENTS_CLIENT_SECRET", "DEVELOPER_CLIENT_SECRET"}
 
 

@@ -39,7 +39,8 @@ def test_the_services_are_found_from_the_process_list_not_a_list_kept_by_hand():
     assert {"hold", "cancel", "get", "list_mine", "availability", "confirmation_pdf"} <= set(reservations.rpc)
     assert ("payments", "payment_succeeded", "confirm_paid") in reservations.handles
     assert set(reservations.emits) == {"reservation_held", "reservation_confirmed", "reservation_changed",
-                                       "reservation_cancelled", "reservation_expired"}
+                                       "reservation_cancelled", "reservation_expired", "reservation_checked_in",
+                                       "reservation_checked_out", "reservation_no_show"}
     assert ("expire_holds", 30) in reservations.timers
     assert dict(reservations.calls) == {"search": False, "payments": True, "reports": True, "users": True}
     assert found["payments"].bank and found["payments"].mail and not found["reports"].database

@@ -17,8 +17,9 @@ from booking.reservations.models import BookedRoom, Reservation, RoomNight
 HOTEL = 3
 CHECK_IN = date(2030, 3, 1)
 STAY = holds.nights(CHECK_IN, CHECK_IN + timedelta(days=3))  # 1, 2 and 3 March
-STATUSES = ["held", "confirmed", "cancelled", "expired"]
-ALLOWED = {("held", "confirmed"), ("held", "cancelled"), ("held", "expired"), ("confirmed", "cancelled")}
+STATUSES = ["held", "confirmed", "cancelled", "expired", "checked_in", "checked_out", "no_show"]
+ALLOWED = {("held", "confirmed"), ("held", "cancelled"), ("held", "expired"), ("confirmed", "cancelled"),
+           ("confirmed", "checked_in"), ("confirmed", "no_show"), ("checked_in", "checked_out")}
 
 
 def migrated_engine(tmp_path, service):
@@ -168,6 +169,8 @@ def test_move_of_an_unknown_reservation_returns_none(engine):
     (["cancelled"], 1),
     (["expired"], 1),
     (["confirmed", "cancelled"], 1),
+    (["confirmed", "checked_in", "checked_out"], 2),  # a stay checked out keeps its (past) nights
+    (["confirmed", "no_show"], 1),  # a no-show's rooms go back on sale
 ])
 def test_leaving_a_rooms_holding_state_gives_the_rooms_back(engine, path, rooms_held):
     book(engine, "BKAAAA0001")

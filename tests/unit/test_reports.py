@@ -211,7 +211,7 @@ def test_a_credit_note_takes_a_datetime_and_defaults_what_was_kept():
 
 def test_templates_describe_their_fields():
     described = {template["name"]: template for template in rendering.describe()}
-    assert set(described) == {"booking_confirmation", "payment_receipt", "invoice", "credit_note"}
+    assert set(described) == {"booking_confirmation", "payment_receipt", "invoice", "credit_note", "monthly_report"}
     confirmation = {field["name"]: field for field in described["booking_confirmation"]["fields"]}
     assert confirmation["reference"]["required"] and not confirmation["cancellation_policy"]["required"]
     lines = next(field for field in described["invoice"]["fields"] if field["name"] == "lines")
@@ -223,3 +223,9 @@ def test_templates_describe_their_fields():
     assert {name for name, required in credit_note.items() if required} == {
         "reference", "refund_id", "guest_name", "hotel_name", "description", "paid", "refund", "currency",
         "refunded_at"}
+    monthly = {field["name"]: field["required"] for field in described["monthly_report"]["fields"]}
+    assert {name for name, required in monthly.items() if required} == {
+        "hotel_id", "hotel_name", "month", "currency", "totals", "room_types", "days"}
+    days = next(field for field in described["monthly_report"]["fields"] if field["name"] == "days")
+    assert {field["name"] for field in days["fields"]} == {"date", "rooms_available", "rooms_sold", "occupancy",
+                                                          "revenue_minor"}

@@ -78,8 +78,8 @@ def stored_users(db):
 def test_register_opens_an_account(users):
     user = register_ada(users)
 
-    assert set(user) == {"id", "email", "full_name", "created_at"}
-    assert (user["email"], user["full_name"]) == ("ada@example.com", "Ada Lovelace")
+    assert set(user) == {"id", "email", "full_name", "created_at", "role"}
+    assert (user["email"], user["full_name"], user["role"]) == ("ada@example.com", "Ada Lovelace", "guest")
     assert user["created_at"].endswith("+00:00")
 
 
