@@ -413,7 +413,9 @@ class ReservationsService(Pingable):
                 else:
                     reservation = moved
                     self._announce(session, f"reservation_{reached}", moved)
-            return PartnerReservationSchema().dump(reservation)
+            answer, user_id = PartnerReservationSchema().dump(reservation), reservation.user_id
+        guest = self.users.get_many([user_id]).get(str(user_id)) or {}
+        return {**answer, "guest_name": guest.get("full_name"), "guest_email": guest.get("email")}
 
     # -- the saga ------------------------------------------------------------------
 

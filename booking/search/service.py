@@ -203,7 +203,7 @@ class SearchService(Pingable):
         check_in_time, check_out_time or policies_text (any of them). Returns the
         profile; guests see it at once (`hotel_updated`)."""
         caller = self.caller.require("partner")
-        request = load(ProfileUpdate(), {"hotel_id": hotel_id, **changes})
+        request = load(ProfileUpdate(), {**changes, "hotel_id": self._manages(caller, hotel_id)})
         with self.db.get_session() as session:
             hotel = partner.managed_hotel(session, caller, request["hotel_id"])
             partner.update_profile(hotel, request)
@@ -217,8 +217,9 @@ class SearchService(Pingable):
         (a decimal string in the hotel's currency). Returns the profile. Raises
         RoomTypeExists (409), ValidationFailed, HotelNotFound."""
         caller = self.caller.require("partner")
-        request = load(NewRoomType(), {"hotel_id": hotel_id, "code": code, "name": name, "max_adults": max_adults,
-                                       "max_occupancy": max_occupancy, "rooms": rooms, "price": price})
+        request = load(NewRoomType(), {
+            "hotel_id": self._manages(caller, hotel_id), "code": code, "name": name, "max_adults": max_adults,
+            "max_occupancy": max_occupancy, "rooms": rooms, "price": price})
         with self.db.get_session() as session:
             hotel = partner.managed_hotel(session, caller, request["hotel_id"])
             partner.add_room_type(session, hotel, request)
@@ -232,7 +233,7 @@ class SearchService(Pingable):
         409, its nights listed, from reservations, which keeps the inventory and
         is told first); a reservation made keeps its price. Returns the profile."""
         caller = self.caller.require("partner")
-        request = load(RoomTypeUpdate(), {"hotel_id": hotel_id, "code": code, **changes})
+        request = load(RoomTypeUpdate(), {**changes, "hotel_id": self._manages(caller, hotel_id), "code": code})
         with self.db.get_session() as session:
             hotel = partner.managed_hotel(session, caller, request["hotel_id"])
             room = partner.room_type_of(hotel, request["code"])
@@ -255,9 +256,7 @@ class SearchService(Pingable):
         included, at most 500 nights): per room type, each night's rooms sold and
         left; per plan, each night's price, closed, closed_to_arrival, min_stay."""
         caller = self.caller.require("partner")
-        request = load(CalendarRequest(), {"hotel_id": hotel_id, "start": start, "end": end})
-        with self.db.get_session() as session:
-            partner.managed_hotel(session, caller, request["hotel_id"])
+        request = load(CalendarRequest(), {"hotel_id": self._manages(caller, hotel_id), "start": start, "end": end})
         return self._calendar(caller, request)
 
     @rpc(expected_exceptions=BookingError)
@@ -271,8 +270,9 @@ class SearchService(Pingable):
         those nights."""
         caller = self.caller.require("partner")
         request = load(CalendarUpdate(), {
-            "hotel_id": hotel_id, "room_type": room_type, "rate_plan": rate_plan, "start": start, "end": end,
-            "price": price, "closed": closed, "min_stay": min_stay, "closed_to_arrival": closed_to_arrival})
+            "hotel_id": self._manages(caller, hotel_id), "room_type": room_type, "rate_plan": rate_plan,
+            "start": start, "end": end, "price": price, "closed": closed, "min_stay": min_stay,
+            "closed_to_arrival": closed_to_arrival})
         with self.db.get_session() as session:
             hotel = partner.managed_hotel(session, caller, request["hotel_id"])
             partner.add_calendar_rule(session, hotel, request)
@@ -301,6 +301,14 @@ class SearchService(Pingable):
         with self.db.get_session() as session:
             partner.grant(session, request["hotel_id"], request["user_id"])
         return {"hotel_id": request["hotel_id"], "user_id": request["user_id"]}
+
+    def _manages(self, caller, hotel_id):
+        """The hotel's id, once the caller is known to manage it: another hotel's
+        manager learns nothing, not even what is wrong with the rest of the request."""
+        request = load(HotelIdRequest(), {"hotel_id": hotel_id})
+        with self.db.get_session() as session:
+            partner.managed_hotel(session, caller, request["hotel_id"])
+        return request["hotel_id"]
 
     def _calendar(self, caller, request):
         booked = self.reservations.sold(request["hotel_id"], request["start"].isoformat(), request["end"].isoformat())

@@ -16,17 +16,27 @@ from booking.reservations.schemas import (
     CancelRequest,
     ChangeRequest,
     HoldRequest,
+    PartnerReservationSchema,
     ReservationIdRequest,
     ReservationSchema,
 )
 from booking.search.schemas import (
+    CalendarSchema,
+    CalendarUpdate,
     CitySchema,
     FindHotelsRequest,
     GetHotelRequest,
     HotelPageSchema,
     HotelSchema,
+    NewHotel,
+    NewRoomType,
+    PartnerHotelSchema,
+    PartnerHotelSummarySchema,
+    PartnerRoomTypeSchema,
+    ProfileUpdate,
     QuoteRequest,
     QuoteSchema,
+    RoomTypeFields,
     StaySchema,
 )
 from booking.users.schemas import CredentialsRequest, RegisterRequest, UserSchema
@@ -114,13 +124,130 @@ class JwksSchema(Schema):
     keys = fields.List(fields.Dict())
 
 
+# -- the partner back office and the operator's routes (entrypoints/gateway/routes/partner.py) --
+
+class PartnerHotelListSchema(Schema):
+    items = fields.List(fields.Nested(PartnerHotelSummarySchema))
+
+
+class PartnerRoomTypeListSchema(Schema):
+    items = fields.List(fields.Nested(PartnerRoomTypeSchema))
+
+
+class HotelProfileBody(ProfileUpdate):
+    class Meta:
+        exclude = ("hotel_id",)  # in the path
+
+
+# a price is sent as a decimal string in the hotel's currency, as money comes out
+PRICE = {"type": "string", "pattern": r"^\d{1,7}(\.\d{1,3})?$", "example": "120.00"}
+
+
+class RoomTypeBody(RoomTypeFields):
+    price = fields.String(metadata={**PRICE, "description": "the base price of a night"})
+
+    class Meta:
+        exclude = ("hotel_id",)
+
+
+class NewRoomTypeBody(NewRoomType):
+    price = fields.String(required=True, metadata={**PRICE, "description": "the price of its `flexible` plan"})
+
+    class Meta:
+        exclude = ("hotel_id",)
+
+
+class CalendarBody(CalendarUpdate):
+    price = fields.String(metadata=PRICE)
+    # the API names the range from..to, as the calendar it answers does
+    start = fields.Date(required=True, data_key="from")
+    end = fields.Date(required=True, data_key="to", metadata={"description": "the last night, included"})
+
+    class Meta:
+        exclude = ("hotel_id",)
+
+
+class NewHotelBody(NewHotel):
+    vat_rate = fields.String(metadata={"type": "string", "pattern": r"^\d{1,2}(\.\d{1,2})?$", "example": "10.00",
+                                       "description": "percent, included in prices"})
+
+
+class HotelReservationListSchema(Schema):
+    items = fields.List(fields.Nested(PartnerReservationSchema))
+
+
+class ReportFiguresSchema(Schema):
+    rooms_available = fields.Integer()
+    rooms_sold = fields.Integer()
+    occupancy = fields.Float(metadata={"description": "0 to 1"})
+    adr_minor = fields.Integer(metadata={"description": "average daily rate, in minor units"})
+    revpar_minor = fields.Integer()
+    revenue_minor = fields.Integer()
+    refunds_minor = fields.Integer()
+    penalties_minor = fields.Integer()
+    cancellations = fields.Integer()
+    no_shows = fields.Integer()
+
+
+class ReportRoomTypeSchema(ReportFiguresSchema):
+    code = fields.String()
+    name = fields.String()
+
+
+class ReportDaySchema(Schema):
+    date = fields.Date()
+    rooms_available = fields.Integer()
+    rooms_sold = fields.Integer()
+    occupancy = fields.Float()
+    revenue_minor = fields.Integer()
+
+
+class MonthlyReportSchema(Schema):
+    hotel_id = fields.Integer()
+    month = fields.String(metadata={"example": "2027-01"})
+    currency = fields.String()
+    totals = fields.Nested(ReportFiguresSchema)
+    room_types = fields.List(fields.Nested(ReportRoomTypeSchema))
+    days = fields.List(fields.Nested(ReportDaySchema))
+
+
+class ManagerBody(Schema):
+    email = fields.Email(required=True, metadata={"description": "an account's: it signs up first"})
+
+
+class ManagerGrantSchema(Schema):
+    hotel_id = fields.Integer()
+    user_id = fields.Integer()
+    email = fields.String()
+    full_name = fields.String()
+
+
+MONTH = {"in": "query", "name": "month", "required": True,
+         "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2027-01"}}
+RESERVATION_FILTERS = [
+    {"in": "query", "name": "arrival", "schema": {"type": "string", "format": "date"}},
+    {"in": "query", "name": "departure", "schema": {"type": "string", "format": "date"}},
+    {"in": "query", "name": "status", "schema": {"type": "string", "enum": [
+        "held", "confirmed", "checked_in", "checked_out", "no_show", "cancelled", "expired"]}},
+    {"in": "query", "name": "q", "schema": {"type": "string"},
+     "description": "a reference or part of the guest's name"},
+]
+CALENDAR_RANGE = [{"in": "query", "name": "from", "required": True, "schema": {"type": "string", "format": "date"}},
+                  {"in": "query", "name": "to", "required": True, "schema": {"type": "string", "format": "date"},
+                   "description": "the last night, included (at most 500 days)"}]
+PARTNER = "/api/v1/partner/hotels/{hotel_id}"
+# what a manager may be refused: no token, no scope `partner`, not their hotel (404)
+PARTNER_ERRORS = [401, 403, 404]
+
+
 # a blank key is no key; the services keep at most 100 characters of one
 IDEMPOTENCY_KEY = {"in": "header", "name": "Idempotency-Key", "required": True,
                    "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"},
                    "description": "the same key returns the first answer again (422 with another body)"}
 # path parameters, with the rules the services check them by
 PATH_PARAMETERS = {"hotel_id": GetHotelRequest().fields["hotel_id"],
-                   "reservation_id": ReservationIdRequest().fields["reservation_id"]}
+                   "reservation_id": ReservationIdRequest().fields["reservation_id"],
+                   "room_type": fields.String(metadata={"description": "the room type's code"})}
 
 # method, path, tag, summary, parameters, body (schema, media type), answer (status, schema), errors, needs a token
 ROUTES = [
@@ -170,6 +297,46 @@ ROUTES = [
      (ChangeBody, "application/json"), (200, ChangedSchema), [400, 401, 402, 404, 409, 422], True),
     ("get", "/api/v1/reservations/{reservation_id}/confirmation.pdf", "bookings", "The confirmation PDF", [],
      None, (200, "application/pdf"), [400, 401, 404, 409], True),
+    ("get", "/api/v1/partner/hotels", "partner", "The hotels the caller manages (an operator: all)", [], None,
+     (200, PartnerHotelListSchema), [400, 401, 403], True),
+    ("get", PARTNER, "partner", "A managed hotel's profile, its room types and their plans", [], None,
+     (200, PartnerHotelSchema), [400, *PARTNER_ERRORS], True),
+    ("patch", PARTNER, "partner", "Change the hotel's profile (only the fields sent)", [],
+     (HotelProfileBody, "application/json"), (200, PartnerHotelSchema), [400, *PARTNER_ERRORS, 413], True),
+    ("get", f"{PARTNER}/room-types", "partner", "The hotel's room types", [], None,
+     (200, PartnerRoomTypeListSchema), [400, *PARTNER_ERRORS], True),
+    ("post", f"{PARTNER}/room-types", "partner", "Add a room type, on a flexible plan at its price", [],
+     (NewRoomTypeBody, "application/json"), (201, PartnerHotelSchema), [400, *PARTNER_ERRORS, 409, 413], True),
+    ("patch", f"{PARTNER}/room-types/{{room_type}}", "partner",
+     "Change a room type; fewer rooms than are sold on some night is 409 ROOMS_SOLD (details.nights)", [],
+     (RoomTypeBody, "application/json"), (200, PartnerHotelSchema), [400, *PARTNER_ERRORS, 409, 413], True),
+    ("get", f"{PARTNER}/calendar", "partner", "Each night's rooms sold and left, and each plan's price and terms",
+     CALENDAR_RANGE, None, (200, CalendarSchema), [400, *PARTNER_ERRORS], True),
+    ("put", f"{PARTNER}/calendar", "partner",
+     "Set the price, closed, minimum stay or closed to arrival of a room type's plan (or all: \"*\") "
+     "on every night from..to", [], (CalendarBody, "application/json"), (200, CalendarSchema),
+     [400, *PARTNER_ERRORS, 413], True),
+    ("get", f"{PARTNER}/reservations", "partner", "The hotel's reservations, newest arrival first",
+     RESERVATION_FILTERS, None, (200, HotelReservationListSchema), [400, *PARTNER_ERRORS], True),
+    ("post", "/api/v1/partner/reservations/{reservation_id}/check-in", "partner",
+     "The guest has arrived (from the check-in day, hotel time)", [], None, (200, PartnerReservationSchema),
+     [400, *PARTNER_ERRORS, 409], True),
+    ("post", "/api/v1/partner/reservations/{reservation_id}/check-out", "partner", "The guest has left", [], None,
+     (200, PartnerReservationSchema), [400, *PARTNER_ERRORS, 409], True),
+    ("post", "/api/v1/partner/reservations/{reservation_id}/no-show", "partner",
+     "The guest did not come: the policy's penalty is kept, the rest refunded", [], None,
+     (200, PartnerReservationSchema), [400, *PARTNER_ERRORS, 409], True),
+    ("get", f"{PARTNER}/report", "partner", "The month's occupancy, ADR, RevPAR, revenue, refunds and penalties",
+     [MONTH], None, (200, MonthlyReportSchema), [400, *PARTNER_ERRORS], True),
+    ("get", f"{PARTNER}/report.csv", "partner", "The monthly report as CSV", [MONTH], None, (200, "text/csv"),
+     [400, *PARTNER_ERRORS], True),
+    ("get", f"{PARTNER}/report.pdf", "partner", "The monthly report as PDF", [MONTH], None,
+     (200, "application/pdf"), [400, *PARTNER_ERRORS], True),
+    ("post", "/api/v1/admin/hotels", "admin", "Add a hotel to the catalogue", [],
+     (NewHotelBody, "application/json"), (201, PartnerHotelSchema), [400, 401, 403, 413], True),
+    ("post", "/api/v1/admin/hotels/{hotel_id}/managers", "admin",
+     "Let the account of `email` manage the hotel", [], (ManagerBody, "application/json"),
+     (201, ManagerGrantSchema), [400, 401, 403, 404, 413], True),
 ]
 OAUTH_PATHS = ("/oauth/token", "/oauth/revoke")
 

@@ -12,13 +12,15 @@ from entrypoints.gateway.routes.health import HealthRoutes
 from entrypoints.gateway.routes.info import InfoPages
 from entrypoints.gateway.routes.outbox import OutboxPages
 from entrypoints.gateway.routes.pages import BookingPages
+from entrypoints.gateway.routes.partner import PartnerRoutes
+from entrypoints.gateway.routes.partner_pages import PartnerPages
 from entrypoints.gateway.routes.search import SearchRoutes
 from entrypoints.gateway.sessions import WebSessions
 from entrypoints.gateway.templating import Templates
 
 
 class GatewayService(HealthRoutes, SearchRoutes, AccountRoutes, BookingRoutes, BookingPages, DocsRoutes,
-                     OutboxPages, InfoPages):
+                     OutboxPages, InfoPages, PartnerRoutes, PartnerPages):
     """The booking UI and the public JSON API. Its routes live in `routes/`, one
     module per area; every call it makes to a service has a deadline."""
 

@@ -11,6 +11,14 @@ FIELD_NAMES = {
     "children": "Children's ages", "full_name": "Full name", "email": "E-mail address", "password": "Password",
     "holder": "Name on the card", "number": "Card number", "exp_month": "Expiry month",
     "exp_year": "Expiry year", "cvc": "CVC", "card": "Card",
+    # the partner pages
+    "name": "Name", "description": "Description", "address": "Address", "amenities": "Amenities",
+    "check_in_time": "Check-in from", "check_out_time": "Check-out until", "policies_text": "Hotel policies",
+    "code": "Code", "max_adults": "Adults at most", "max_occupancy": "People at most, with children",
+    "price": "Price", "room_type": "Room type", "rate_plan": "Rate plan", "start": "First night", "end": "Last night",
+    "from": "First night", "to": "Last night", "closed": "Closed", "min_stay": "Minimum stay",
+    "closed_to_arrival": "Closed to arrival", "arrival": "Arrival", "departure": "Departure", "status": "Status",
+    "q": "Reference or guest", "month": "Month",
 }
 
 # marshmallow's messages, and what a guest reads instead
