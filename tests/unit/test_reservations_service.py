@@ -18,6 +18,7 @@ from booking.payments.exceptions import PaymentDeclined, PaymentPending
 from booking.reservations.exceptions import (
     ChangeInProgress,
     NoRoomLeft,
+    NotAllowedNow,
     ReservationNotCancellable,
     ReservationNotFound,
     RoomTypeNotFound,
@@ -26,6 +27,7 @@ from booking.reservations.holds import utcnow
 from booking.reservations.models import BookingChange, Reservation
 from booking.reservations.service import ReservationsService
 from booking.search import pricing
+from booking.search.exceptions import HotelNotFound
 from booking.search.models import Hotel, RatePlan, RoomType
 from booking.search.schemas import QuoteRequest, QuoteSchema
 from tests.unit.recorded import dispatched, outbox_of
@@ -544,3 +546,80 @@ def test_while_a_change_waits_for_the_bank_the_booking_takes_no_other_change_and
 def change_id(db):
     with db.get_session() as session:
         return session.scalar(select(BookingChange.id))
+
+
+# -- the hotel's side -----------------------------------------------------------------
+
+MANAGER = calling_as("user:50", "account", "bookings", "partner")
+
+
+def front_desk(db, manages=True):
+    """The service as the manager of hotel 3 calls it (search says whether they manage it)."""
+    service = worker(db, caller=MANAGER)
+    service.search.managed.side_effect = None if manages else HotelNotFound()
+    service.search.managed.return_value = {"hotel_id": 3, "name": "Le Petit Paris", "city": "Paris",
+                                           "timezone": "Europe/Paris", "currency": "EUR",
+                                           "room_types": {"double": {"name": "Double", "rooms": 2}}}
+    service.users.get_many.return_value = {"7": {"id": 7, "email": "ada@example.com", "full_name": "Ada Lovelace"}}
+    return service
+
+
+def arriving_today(db, reservations):
+    """A confirmed booking whose day of arrival has come."""
+    answer = hold(reservations)
+    reservations.confirm_paid(payment_succeeded(answer["id"]))
+    with db.get_session() as session:
+        session.execute(update(Reservation).where(Reservation.id == answer["id"])
+                        .values(check_in=utcnow().date() - timedelta(days=1)))
+    return answer["id"]
+
+
+def test_a_hotels_manager_checks_a_guest_in_and_out_once_and_sees_the_guests_name(db, reservations):
+    booking = arriving_today(db, reservations)
+    desk = front_desk(db)
+
+    checked_in = desk.check_in(booking)
+    assert (checked_in["status"], checked_in["guest_name"]) == ("checked_in", "Ada Lovelace")
+    assert desk.check_in(booking)["status"] == "checked_in"  # again: the same answer, no second event
+    assert desk.check_out(booking)["status"] == "checked_out"
+    assert [event["reservation_id"] for event in dispatched(desk, "reservation_checked_in")] == [booking]
+    with pytest.raises(NotAllowedNow) as refusal:
+        desk.no_show(booking)
+    assert refusal.value.details["reason"] == "not_confirmed"
+    desk.search.managed.assert_called_with(3)
+
+
+def test_another_hotels_manager_finds_no_such_reservation(db, reservations):
+    booking = arriving_today(db, reservations)
+
+    with pytest.raises(ReservationNotFound):
+        front_desk(db, manages=False).check_in(booking)
+    with pytest.raises(MissingScope):
+        worker(db, caller=GRACE).check_in(booking)
+    assert stored(db, booking)[0] == "confirmed"
+
+
+def test_a_no_show_gives_the_rooms_back_and_grants_what_the_policy_does_not_keep(db, reservations):
+    booking = arriving_today(db, reservations)
+
+    desk = front_desk(db)
+    answer = desk.no_show(booking)
+
+    assert answer["status"] == "no_show"
+    [event] = dispatched(desk, "reservation_no_show")
+    assert (event["kept_minor"], event["refund_minor"]) == (15000, 15000)  # the first night of two kept
+    assert event["holding"] == []
+
+
+def test_a_hotels_list_filters_and_finds_by_name_never_listing_unfinished_tries(db, reservations):
+    booking = arriving_today(db, reservations)
+    abandoned = hold(reservations, key="key-2")["id"]
+    reservations.cancel(abandoned)  # a hold given up before paying: a try, not a booking
+
+    desk = front_desk(db)
+    everything = desk.hotel_reservations(3)["items"]
+    assert [item["id"] for item in everything] == [booking]
+    assert [item["id"] for item in desk.hotel_reservations(3, status="cancelled")["items"]] == [abandoned]
+    assert [item["id"] for item in desk.hotel_reservations(3, status="confirmed", q="lovelace")["items"]] == [booking]
+    assert desk.hotel_reservations(3, q="grace")["items"] == []
+    assert "card" not in str(everything)
