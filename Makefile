@@ -10,10 +10,17 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
 PYTEST_ARGS ?=
 
-.PHONY: run test lint diagrams plantuml bench system-packages test-packages venv clean
+.PHONY: run test lint diagrams plantuml bench system-packages test-packages postgres-package venv clean
 
-run: venv system-packages
-	$(BIN)/booking --config $(CONFIG) run $(if $(SCALE),$(foreach s,$(SCALE),--scale $(s))) $(if $(CLUSTER),--cluster $(CLUSTER))
+# DB=postgres: every database on a PostgreSQL server of the project's own (data under
+# var/postgres, stopped by Ctrl-C like the broker), with the PostgreSQL profile
+ifeq ($(DB),postgres)
+CONFIG := config/postgres.yaml
+RUN_DB := --local-postgres
+endif
+
+run: venv system-packages $(if $(RUN_DB),postgres-package)
+	$(BIN)/booking --config $(CONFIG) run $(RUN_DB) $(if $(SCALE),$(foreach s,$(SCALE),--scale $(s))) $(if $(CLUSTER),--cluster $(CLUSTER))
 
 test: venv system-packages test-packages lint
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -60,12 +67,14 @@ plantuml:
 # PostgreSQL (a throwaway server per run); qpdf and pdftoppm check and picture the
 # PDFs, zbarimg reads the confirmation's QR code back; Chromium runs the browser
 # tests (driven by Playwright, which uses this one); PlantUML renders the diagrams
-test-packages: plantuml
-	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
-		{ echo "Installing PostgreSQL…"; $(call apt,postgresql); }
+test-packages: plantuml postgres-package
 	@command -v qpdf >/dev/null && command -v pdftoppm >/dev/null && command -v zbarimg >/dev/null || \
 		{ echo "Installing qpdf, poppler-utils and zbar-tools…"; $(call apt,qpdf poppler-utils zbar-tools); }
 	@[ -x /usr/bin/chromium ] || { echo "Installing Chromium…"; $(call apt,chromium); }
+
+postgres-package:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ echo "Installing PostgreSQL…"; $(call apt,postgresql); }
 
 bench-packages:
 	@command -v wrk >/dev/null || { echo "Installing wrk…"; $(call apt,wrk); }

@@ -5,6 +5,7 @@
     booking run                broker, databases, every service and the gateway
     booking run --scale search=3
     booking run --cluster 3    ... on a RabbitMQ cluster of three local nodes (quorum queues)
+    booking --config config/postgres.yaml run --local-postgres   ... on a PostgreSQL server under var/postgres
     booking rotate-keys        a new token-signing key signs from now on (old ones stay published)
     booking rotate-keys --retire-old   ... and tokens signed by the old ones stop working
     booking trace REQUEST_ID   every log record of one request (X-Request-Id), from every service
@@ -24,9 +25,10 @@ import sys
 from pathlib import Path
 
 from booking.devstack.broker import BrokerError
+from booking.devstack.postgres import PostgresError
 from booking.kit.config import PROJECT_ROOT, load_config
 from booking.kit.logs import read_records
-from booking.kit.migrations import migrate_all, seed_all
+from booking.kit.migrations import DatabaseUnreachable, migrate_all, seed_all
 
 
 def rotate_signing_keys(config, retire_old=False):
@@ -151,6 +153,8 @@ def build_parser():
     run.add_argument("--cluster", type=int, default=0, metavar="NODES",
                      help="start a RabbitMQ cluster of NODES local nodes instead of one broker")
     run.add_argument("--no-seed", action="store_true", help="do not add the demo data")
+    run.add_argument("--local-postgres", action="store_true",
+                     help="start a PostgreSQL server under var/postgres for every database (make run DB=postgres)")
     rotate = commands.add_parser("rotate-keys", help="make a new signing key for access tokens")
     rotate.add_argument("--retire-old", action="store_true",
                         help="stop publishing the old keys (tokens they signed are refused)")
@@ -200,7 +204,11 @@ def main(argv=None):
     config_path = args.config or os.environ.get("BOOKING_CONFIG") or "config.yaml"
     config = load_config(config_path)
     if args.command == "migrate":
-        migrate_all(config)
+        try:
+            migrate_all(config)
+        except DatabaseUnreachable as error:
+            print(f"booking migrate: {error}", file=sys.stderr)
+            return 1
     elif args.command == "seed":
         seed_all(config)
     elif args.command == "rotate-keys":
@@ -215,8 +223,8 @@ def main(argv=None):
 
         try:
             return run(config, config_path, scale=dict(args.scale), seed=not args.no_seed,
-                       cluster_size=args.cluster)
-        except (StackError, BrokerError) as error:
+                       cluster_size=args.cluster, local_postgres=args.local_postgres)
+        except (StackError, BrokerError, DatabaseUnreachable, PostgresError) as error:
             print(f"booking run: {error}", file=sys.stderr)
             return 1
     return 0

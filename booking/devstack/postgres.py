@@ -1,5 +1,6 @@
-"""A throwaway PostgreSQL server for the tests: its own data directory, port and
-socket, started from the OS package and removed when stopped."""
+"""A PostgreSQL server of the project's own, from the OS package: throwaway for the
+tests (its own data directory, port and socket, removed when stopped), or kept
+under var/postgres for `make run DB=postgres` (its data stays between runs)."""
 import glob
 import os
 import pwd
@@ -28,9 +29,12 @@ def find_bin(name):
 class LocalPostgres:
     user = "postgres"
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, root=None):
         self.port = port or free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="booking-pg-"))
+        # a root given is kept (its data survives a stop); else a temporary one is
+        self.kept = root is not None
+        self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="booking-pg-"))
+        self.root.mkdir(parents=True, exist_ok=True)
         self.data = self.root / "data"
         # PostgreSQL will not run as root: run it as the package's postgres user then
         self.run_as = "postgres" if os.geteuid() == 0 else None
@@ -50,21 +54,23 @@ class LocalPostgres:
         if self.run_as:
             account = pwd.getpwnam(self.run_as)
             os.chown(self.root, account.pw_uid, account.pw_gid)
-        self._run(find_bin("initdb"), "-D", str(self.data), "-U", self.user, "--auth=trust",
-                  "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
+        if not (self.data / "PG_VERSION").exists():
+            self._run(find_bin("initdb"), "-D", str(self.data), "-U", self.user, "--auth=trust",
+                      "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not self.kept:  # a throwaway server need not survive a crash
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(find_bin("pg_ctl"), "-D", str(self.data), "-o", options,
                   "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")
         return self
 
     def stop(self):
         try:
-            self._run(find_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            self._run(find_bin("pg_ctl"), "-D", str(self.data), "-m", "fast" if self.kept else "immediate",
+                      "-w", "stop")
         finally:
-            shutil.rmtree(self.root, ignore_errors=True)
+            if not self.kept:
+                shutil.rmtree(self.root, ignore_errors=True)
 
     def _admin(self, statement):
         connection = psycopg2.connect(f"{self.base_uri}/postgres")

@@ -117,7 +117,24 @@ def start_broker(config, cluster_size, out):
     return cluster
 
 
-def run(config, config_path, scale=None, seed=True, cluster_size=0, out=sys.stdout):
+# `make run DB=postgres`: a server of the project's own, its data kept under var/
+LOCAL_POSTGRES_PORT = 5433
+
+
+def start_local_postgres(config, out):
+    """A PostgreSQL server under var/postgres (kept between runs) for every service's
+    database: the configuration and the services' environment point at it."""
+    from booking.devstack.postgres import LocalPostgres
+
+    print(f"Starting PostgreSQL (var/postgres, port {LOCAL_POSTGRES_PORT})…", file=out, flush=True)
+    server = LocalPostgres(port=LOCAL_POSTGRES_PORT, root=PROJECT_ROOT / "var" / "postgres").start()
+    for service in config["DB_URIS"]:
+        uri = f"{server.base_uri}/booking_{service}"
+        config["DB_URIS"][service] = os.environ[f"{service.upper()}_DB_URI"] = uri
+    return server
+
+
+def run(config, config_path, scale=None, seed=True, cluster_size=0, local_postgres=False, out=sys.stdout):
     """Start everything, print the URL, keep it running until Ctrl-C or SIGTERM."""
     check_ports_free(config)
     stopping = []
@@ -130,8 +147,10 @@ def run(config, config_path, scale=None, seed=True, cluster_size=0, out=sys.stdo
 
     print("Starting the broker…", file=out, flush=True)
     broker = start_broker(config, cluster_size, out)
-    supervisor = None
+    supervisor = database = None
     try:
+        if local_postgres:
+            database = start_local_postgres(config, out)
         migrate_all(config, out=out)
         demo = seed and bool(config.get("DEMO_ACCOUNTS"))
         if seed:
@@ -166,5 +185,8 @@ def run(config, config_path, scale=None, seed=True, cluster_size=0, out=sys.stdo
         if broker:
             broker.stop()
             print("Broker stopped.", file=out, flush=True)
+        if database:
+            database.stop()
+            print("PostgreSQL stopped.", file=out, flush=True)
     return 0
 

@@ -8,6 +8,8 @@ import sys
 
 from alembic import command, context
 from alembic.config import Config
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from booking.kit.database import create_db_engine, ensure_database
@@ -42,10 +44,28 @@ def run_migrations(metadata):
     engine.dispose()
 
 
+class DatabaseUnreachable(RuntimeError):
+    """A service's database does not answer: one line that says which, where, and what to do."""
+
+
+def unreachable(service_name, uri, error):
+    url = make_url(uri)
+    where = f"{url.host or 'localhost'}:{url.port or 5432}" if url.get_backend_name() == "postgresql" \
+        else url.database
+    reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+    return DatabaseUnreachable(
+        f"{service_name}'s database at {where} cannot be reached ({reason}). Start that server, point "
+        f"{service_name.upper()}_DB_URI at one, or run `make run DB=postgres` for a local one under var/.")
+
+
 def migrate_all(config, out=sys.stdout):
-    """Upgrade every service's database named in `DB_URIS`."""
+    """Upgrade every service's database named in `DB_URIS`; DatabaseUnreachable if one
+    does not answer."""
     for service_name, uri in config["DB_URIS"].items():
-        upgrade(service_name, uri)
+        try:
+            upgrade(service_name, uri)
+        except OperationalError as error:
+            raise unreachable(service_name, uri, error) from None
         print(f"Migrated {service_name}", file=out, flush=True)
 
 

@@ -119,3 +119,14 @@ def test_a_calendar_edit_prices_and_closes_only_its_nights_room_type_and_plan(se
     with pytest.raises(ValidationFailed):  # euros have two decimals
         partner.add_calendar_rule(session, hotel, {"room_type": "double", "rate_plan": "*", "start": MONDAY,
                                                    "end": MONDAY, "price": Decimal("1.005")})
+
+
+def test_a_database_that_does_not_answer_is_one_line_naming_the_service_the_address_and_what_to_do():
+    from booking.kit.migrations import DatabaseUnreachable, migrate_all
+
+    config = {"DB_URIS": {"search": "postgresql://postgres@127.0.0.1:1/booking_search"}}
+    with pytest.raises(DatabaseUnreachable) as refusal:
+        migrate_all(config, out=io.StringIO())
+    message = str(refusal.value)
+    assert "\n" not in message and message.startswith("search's database at 127.0.0.1:1 cannot be reached")
+    assert "make run DB=postgres" in message
