@@ -35,12 +35,6 @@ def csv_response(document):
         "Cache-Control": "private, no-store"})
 
 
-def report_pdf_response(document):
-    """A report's PDF (base64 in `pdf`, or in `content_base64` as a confirmation's) as a download."""
-    content = document.get("content_base64") or document.get("pdf")
-    return pdf_response({"filename": document["filename"], "content_base64": content})
-
-
 class PartnerRoutes:
     # -- a manager's hotels and their profile ---------------------------------------------------
 
@@ -132,7 +126,7 @@ class PartnerRoutes:
     @api("GET", "/api/v1/partner/hotels/<int:hotel_id>/report.pdf")
     def partner_report_pdf(self, request, hotel_id):
         caller_first(request)
-        return report_pdf_response(self.reservations.monthly_report_pdf(
+        return pdf_response(self.reservations.monthly_report_pdf(
             hotel_id, query_args(request, ("month",)).get("month")))
 
     # -- the operator's ---------------------------------------------------------------------------

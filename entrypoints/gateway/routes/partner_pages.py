@@ -17,9 +17,9 @@ from werkzeug.utils import redirect
 
 from booking.kit.errors import BookingError, Forbidden, ValidationFailed
 from booking.kit.schemas import money
-from entrypoints.gateway.http import form_fields, page, page_args
+from entrypoints.gateway.http import form_fields, page, page_args, pdf_response
 from entrypoints.gateway.routes.pages import day_label
-from entrypoints.gateway.routes.partner import csv_response, report_pdf_response
+from entrypoints.gateway.routes.partner import csv_response
 from entrypoints.gateway.wording import field_name, field_problems
 
 PROFILE_FIELDS = ("name", "description", "address", "amenities", "check_in_time", "check_out_time",
@@ -445,7 +445,7 @@ class PartnerPages:
     @page("GET", "/partner/hotels/<int:hotel_id>/report.pdf")
     @partner_only()
     def partner_report_pdf_download(self, request, hotel_id):
-        return report_pdf_response(self.reservations.monthly_report_pdf(hotel_id,
+        return pdf_response(self.reservations.monthly_report_pdf(hotel_id,
                                                                         self._report_month(request, hotel_id)))
 
     def _report_month(self, request, hotel_id):
