@@ -19,7 +19,7 @@ MAX_ACCESS_TOKEN_SECONDS = 15 * 60
 REUSE_GRACE_SECONDS = 10
 
 
-def access_token(*, kid, private_key, subject, client_id, scopes, issuer, audience, ttl, now=None):
+def access_token(*, kid, private_key, subject, client_id, scopes, issuer, audience, ttl, now=None, jti=None):
     """(token, expires_in): a signed JWT access token, never valid beyond 15 minutes."""
     now = now or utcnow()
     ttl = min(int(ttl), MAX_ACCESS_TOKEN_SECONDS)
@@ -29,7 +29,7 @@ def access_token(*, kid, private_key, subject, client_id, scopes, issuer, audien
         "sub": subject,
         "client_id": client_id,
         "scope": " ".join(sorted(scopes)),
-        "jti": uuid.uuid4().hex,
+        "jti": jti or uuid.uuid4().hex,
         "iat": int(now.timestamp()),
         "exp": int(now.timestamp()) + ttl,
     }
@@ -55,14 +55,14 @@ def unseal_successor(sealed, passphrase):
     return _successor_key(passphrase).decrypt(sealed.encode()).decode()
 
 
-def new_refresh_token(*, subject, client_id, scopes, ttl, family_id=None, now=None):
+def new_refresh_token(*, subject, client_id, scopes, ttl, family_id=None, now=None, credentials_version=None):
     """(token, row): the opaque token to hand out and the row that keeps its hash."""
     now = now or utcnow()
     token = secrets.token_urlsafe(32)
     row = RefreshToken(
         token_hash=hash_token(token), family_id=family_id or uuid.uuid4().hex, subject=subject,
         client_id=client_id, scope=" ".join(sorted(scopes)), created_at=now,
-        expires_at=now + timedelta(seconds=int(ttl)),
+        expires_at=now + timedelta(seconds=int(ttl)), credentials_version=credentials_version,
     )
     return token, row
 

@@ -1,13 +1,14 @@
 """The auth use cases, each on one database session: issue, refresh, revoke, verify."""
+import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 
 from booking.auth import grants, keys
 from booking.auth.clients import authenticate, registry
 from booking.auth.exceptions import OAuthError
-from booking.auth.models import RefreshToken, RevokedAccessToken
+from booking.auth.models import IssuedAccessToken, RefreshToken, RevokedAccessToken
 from booking.auth.schemas import TokenResponse
 from booking.kit.tokens import InvalidToken, public_keys, verify_access_token
 
@@ -65,19 +66,27 @@ class TokenIssuer:
         self.signing_key()
         return keys.jwks(self.session)
 
-    def issue(self, subject, client_id, scopes, with_refresh, family_id=None, user=None):
+    def issue(self, subject, client_id, scopes, with_refresh, family_id=None, user=None, credentials_version=None):
+        """A token response; a person's tokens (`user:…`) are kept with the version of
+        the password they are issued under (`credentials_version`), for `sign_out`."""
         key = self.signing_key()
+        now, jti = grants.utcnow(), uuid.uuid4().hex
         token, expires_in = grants.access_token(
             kid=key.kid, private_key=keys.load_private_key(key, self.settings.passphrase),
             subject=subject, client_id=client_id, scopes=scopes, issuer=self.settings.issuer,
-            audience=self.settings.audience, ttl=self.settings.access_ttl,
+            audience=self.settings.audience, ttl=self.settings.access_ttl, now=now, jti=jti,
         )
+        if subject.startswith("user:"):
+            self.session.execute(delete(IssuedAccessToken).where(IssuedAccessToken.subject == subject,
+                                                                 IssuedAccessToken.expires_at < now))
+            self.session.add(IssuedAccessToken(jti=jti, subject=subject, credentials_version=credentials_version,
+                                               expires_at=now + timedelta(seconds=expires_in)))
         response = {"access_token": token, "token_type": "Bearer", "expires_in": expires_in,
                     "scope": " ".join(sorted(scopes))}
         if with_refresh:
             refresh, row = grants.new_refresh_token(
                 subject=subject, client_id=client_id, scopes=scopes, family_id=family_id,
-                ttl=self.settings.refresh_ttl,
+                ttl=self.settings.refresh_ttl, credentials_version=credentials_version,
             )
             self.session.add(row)
             response["refresh_token"] = refresh
@@ -106,10 +115,12 @@ class TokenIssuer:
             .values(used_at=now)).rowcount
         if not spent_now and row.successor_sealed:
             # a retry within the grace: a new access token, and the same successor
-            answer = self.issue(row.subject, row.client_id, scopes, with_refresh=False)
+            answer = self.issue(row.subject, row.client_id, scopes, with_refresh=False,
+                                credentials_version=row.credentials_version)
             return {**answer, "refresh_token": grants.unseal_successor(row.successor_sealed,
                                                                        self.settings.passphrase)}
-        answer = self.issue(row.subject, row.client_id, scopes, with_refresh=True, family_id=row.family_id)
+        answer = self.issue(row.subject, row.client_id, scopes, with_refresh=True, family_id=row.family_id,
+                            credentials_version=row.credentials_version)
         if spent_now:
             self.session.execute(update(RefreshToken).where(RefreshToken.token_hash == row.token_hash).values(
                 successor_sealed=grants.seal_successor(answer["refresh_token"], self.settings.passphrase)))
@@ -136,6 +147,25 @@ class TokenIssuer:
             .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+
+    def sign_out(self, subject, credentials_version):
+        """Revoke every refresh token (so every session) and every live access token
+        of `subject` issued under a password older than `credentials_version`; those
+        issued under it, or a newer one, stay. Doing it twice changes nothing."""
+        now = grants.utcnow()
+
+        def older(column):
+            return or_(column.is_(None), column < credentials_version)
+
+        self.session.execute(update(RefreshToken).where(
+            RefreshToken.subject == subject, older(RefreshToken.credentials_version),
+            RefreshToken.revoked_at.is_(None)).values(revoked_at=now))
+        live = self.session.execute(select(IssuedAccessToken.jti, IssuedAccessToken.expires_at).where(
+            IssuedAccessToken.subject == subject, older(IssuedAccessToken.credentials_version),
+            IssuedAccessToken.expires_at > now)).all()
+        for jti, expires_at in live:
+            if self.session.get(RevokedAccessToken, jti) is None:
+                self.session.add(RevokedAccessToken(jti=jti, expires_at=expires_at))
 
     def revoked(self):
         return frozenset(self.session.scalars(

@@ -39,12 +39,27 @@ class RefreshToken(Base):
     # once spent: the token that replaced it, sealed (booking.auth.grants), for a
     # retried refresh within the grace to get the same one
     successor_sealed: Mapped[str | None] = mapped_column(Text)
+    # the version of the person's password when the session began (users keeps it);
+    # a newer password signs the session out. None: issued before versions, counted as 0
+    credentials_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class RevokedAccessToken(Base):
     __tablename__ = "revoked_access_tokens"
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class IssuedAccessToken(Base):
+    """A person's access token, kept until it expires so that a new password can
+    revoke it at once (its `jti` into `revoked_access_tokens`); clients' are not kept."""
+
+    __tablename__ = "issued_access_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), index=True)
+    credentials_version: Mapped[int | None] = mapped_column(Integer)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 

@@ -7,6 +7,7 @@ from booking.auth.models import Base
 from booking.auth.schemas import LoginRequest, RevokeRequest, TokenRequest
 from booking.kit.database import Database
 from booking.kit.errors import BookingError
+from booking.kit.events import event_handler
 from booking.kit.health import Pingable
 from booking.kit.logs import RequestLog
 from booking.kit.metrics import Metrics
@@ -85,10 +86,13 @@ class AuthService(Pingable):
             with self.db.get_session() as session:
                 limits.forget(session, attempt)  # not the guest's failure: users did not answer
             raise
+        # the version of the password: a newer one signs this session out (`sign_out_everywhere`)
+        version = user.get("credentials_version")
+        user = {key: value for key, value in user.items() if key != "credentials_version"}
         with self.db.get_session() as session:
             limits.forget(session, attempt)
             return self.issuer(session).issue(f"user:{user['id']}", WEB_CLIENT, user_scopes(user.get("role")),
-                                              with_refresh=True, user=user)
+                                              with_refresh=True, user=user, credentials_version=version)
 
     @rpc(expected_exceptions=BookingError, sensitive_arguments=("token",))
     def revoke(self, token, token_type_hint=None):
@@ -118,3 +122,11 @@ class AuthService(Pingable):
         """The ids (`jti`) of revoked access tokens that have not expired yet."""
         with self.db.get_session() as session:
             return sorted(self.issuer(session).revoked())
+
+    @event_handler("users", "password_changed")
+    def sign_out_everywhere(self, payload):
+        """A new password (changed, or reset by e-mail): every session and access
+        token of the account issued under an older one stops working. Idempotent:
+        what is revoked stays revoked, and tokens of the new password are kept."""
+        with self.db.get_session() as session:
+            self.issuer(session).sign_out(f"user:{payload['user_id']}", payload["credentials_version"])

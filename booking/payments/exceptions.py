@@ -1,9 +1,9 @@
 from booking.kit.bank import BankUnavailable, CardRefused
-from booking.kit.errors import BookingError, Conflict, NotFound, ServiceUnavailable
+from booking.kit.errors import BookingError, Conflict, Forbidden, NotFound, ServiceUnavailable
 
 # the bank's errors (booking/kit/bank.py) are payments' too
-__all__ = ["BankUnavailable", "CardRefused", "NotPayable", "PaymentDeclined", "PaymentInProgress",
-           "PaymentNotFound", "PaymentPending"]
+__all__ = ["BankUnavailable", "CardRefused", "EmailNotVerified", "NotPayable", "PaymentDeclined",
+           "PaymentInProgress", "PaymentNotFound", "PaymentPending"]
 
 
 class PaymentNotFound(NotFound):
@@ -42,3 +42,9 @@ class PaymentPending(ServiceUnavailable):
     code = "PAYMENT_PENDING"
     default_message = "The bank has not confirmed the payment yet; it is being checked, please look again shortly"
 
+
+class EmailNotVerified(Forbidden):
+    """REQUIRE_VERIFIED_EMAIL: paying needs an address the guest has verified (users keeps whether)."""
+    code = "EMAIL_NOT_VERIFIED"
+    default_message = ("Please verify your e-mail address before paying: open the link we sent you, "
+                       "or send it again from your account page")

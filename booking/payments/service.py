@@ -14,7 +14,7 @@ from booking.kit.events import event_handler
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
 from booking.kit.logs import RequestLog
-from booking.kit.mail import KeptMail, Mailer
+from booking.kit.mail import KeptMail, Mailer, flag
 from booking.kit.metrics import Metrics
 from booking.kit.outbox import Outbox
 from booking.kit.rpc import ServiceRpc, rpc
@@ -24,6 +24,7 @@ from booking.payments import emails, ledger
 from booking.payments.exceptions import (
     BankUnavailable,
     CardRefused,
+    EmailNotVerified,
     NotPayable,
     PaymentDeclined,
     PaymentInProgress,
@@ -105,6 +106,7 @@ class PaymentsService(Pingable):
             orphan_id = existing.id if orphaned else None
         if orphan_id:  # the first attempt's worker died mid-charge: the bank knows how it ended
             return self._conclude(orphan_id, self._settle_with_bank(orphan_id))
+        self._require_verified_email(caller)
         reservation = self.reservations.get(request["reservation_id"])  # the caller's, or NotFound
         if reservation["status"] != "held":
             with self.db.get_session() as session:
@@ -122,6 +124,14 @@ class PaymentsService(Pingable):
                                                               reservation["total"]["currency"]),
             "currency": reservation["total"]["currency"]}, summary)
         return self._charge(payment, source, reservation["id"], f"Booking {reservation['id']}")
+
+    def _require_verified_email(self, caller):
+        """With REQUIRE_VERIFIED_EMAIL, a new payment needs the guest's address verified:
+        users says so now, so a link opened a moment ago counts at once (a replayed
+        payment, above, is answered whatever)."""
+        if flag(self.config.get("REQUIRE_VERIFIED_EMAIL", False)) and \
+                not self.users.get(caller.user_id).get("email_verified"):
+            raise EmailNotVerified()
 
     def _charge(self, payment, source, reference, description):
         """Charge a payment begun with `_start`, and conclude it with the bank's answer."""

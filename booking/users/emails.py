@@ -85,3 +85,54 @@ def letter(full_name, lines, public_url):
     html = (f"<p>Hello {escape(full_name)},</p>" + "".join(f"<p>{escape(line)}</p>" for line in lines)
             + f'<p><a href="{escape(public_url)}/bookings">Your bookings</a></p>')
     return text + "The Booking team\n", html + "<p>The Booking team</p>"
+
+
+def welcome_with_link(full_name, public_url, link):
+    """The welcome, with the link that verifies the address (registration sends one e-mail)."""
+    subject, text, html = welcome(full_name, public_url)
+    text = text.replace("\nThe Booking team\n",
+                        f"\nPlease confirm that this address is yours (the link works for 7 days):\n{link}\n\n"
+                        "The Booking team\n")
+    html = html.replace("<p>The Booking team</p>",
+                        f'<p>Please <a href="{escape(link)}">confirm that this address is yours</a> '
+                        "(the link works for 7 days).</p><p>The Booking team</p>")
+    return subject, text, html
+
+
+def password_reset(full_name, link):
+    lines = ["Someone (we hope you) asked to choose a new password for your Booking account.",
+             "Choose it here (the link works once, for 30 minutes):"]
+    after = ["If you did not ask, do nothing: your password stays as it is."]
+    return ("Choose a new Booking password", *link_letter(full_name, lines, link, "Choose a new password", after))
+
+
+def verify_email(full_name, link):
+    lines = ["Please confirm that this address is yours (the link works for 7 days):"]
+    return ("Confirm your e-mail address", *link_letter(full_name, lines, link, "Confirm my address", []))
+
+
+def change_email(full_name, link, new_email):
+    lines = [f"You asked to use {new_email} for your Booking account.",
+             "Confirm that this address is yours, and it replaces the old one (the link works for 7 days):"]
+    after = ["If you did not ask, do nothing: the account keeps its address."]
+    return ("Confirm your new e-mail address", *link_letter(full_name, lines, link, "Confirm my new address", after))
+
+
+def email_changed(full_name, new_email, public_url):
+    """To the old address, once the new one is verified and has replaced it."""
+    lines = [f"The e-mail address of your Booking account is now {new_email}; this one is no longer used.",
+             "If you did not change it, write to us at once: reply to this e-mail."]
+    text = f"Hello {full_name},\n\n" + "\n".join(lines) + "\n\nThe Booking team\n"
+    html = (f"<p>Hello {escape(full_name)},</p>" + "".join(f"<p>{escape(line)}</p>" for line in lines)
+            + "<p>The Booking team</p>")
+    return "Your Booking e-mail address has changed", text, html
+
+
+def link_letter(full_name, lines, link, label, after):
+    """(text, html) of a letter whose point is one link."""
+    text = (f"Hello {full_name},\n\n" + "\n".join(lines) + f"\n\n{link}\n\n"
+            + "".join(f"{line}\n" for line in after) + "\nThe Booking team\n")
+    html = (f"<p>Hello {escape(full_name)},</p>" + "".join(f"<p>{escape(line)}</p>" for line in lines)
+            + f'<p><a href="{escape(link)}">{escape(label)}</a></p>'
+            + "".join(f"<p>{escape(line)}</p>" for line in after) + "<p>The Booking team</p>")
+    return text, html

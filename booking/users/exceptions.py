@@ -1,4 +1,4 @@
-from booking.kit.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from booking.kit.errors import BookingError, Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 
 
 class UserNotFound(NotFound):
@@ -20,3 +20,28 @@ class InvalidCredentials(Unauthorized):
     code = "INVALID_CREDENTIALS"
     # the same words for an unknown e-mail and a wrong password
     default_message = "The e-mail address or the password is not right"
+
+
+class WrongPassword(Forbidden):
+    """The account's current password, asked to change the password or the address, is not right."""
+    code = "WRONG_PASSWORD"
+    default_message = "The current password is not right"
+
+
+class InvalidResetToken(BookingError):
+    # one answer for a wrong, used, expired, voided or tampered link: no hint which
+    code = "INVALID_RESET_TOKEN"
+    http_status = 400
+    default_message = "This password reset link is not valid: ask for a new one"
+
+
+class InvalidVerificationToken(BookingError):
+    code = "INVALID_VERIFICATION_TOKEN"
+    http_status = 400
+    default_message = "This verification link is not valid: ask for a new one"
+
+
+class TooManyRequests(BookingError):
+    code = "TOO_MANY_REQUESTS"
+    http_status = 429
+    default_message = "Too many requests; please wait a while and try again"

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Integer, String
+from sqlalchemy import JSON, DateTime, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -21,6 +21,14 @@ class User(Base):
     # guest | manager (runs hotels: search keeps which) | operator (runs the platform)
     role: Mapped[str] = mapped_column(String(20), default="guest")
     welcome_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # when the owner proved the address is theirs (a verification link); None: not yet
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # one more at every change of the password: auth signs out the tokens issued before
+    credentials_version: Mapped[int] = mapped_column(Integer, default=0)
+
+    @property
+    def email_verified(self):
+        return self.email_verified_at is not None
 
 
 class SentEmail(Base):
@@ -31,8 +39,41 @@ class SentEmail(Base):
     __tablename__ = "sent_emails"
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    kind: Mapped[str | None] = mapped_column(String(20))  # "welcome", "confirmation", "changed", "cancelled"
+    # "welcome", "confirmation", "changed", "cancelled"; the account's links and notices:
+    # "password_reset", "verify_email", "change_email" (to the new address), "email_changed" (to the old)
+    kind: Mapped[str | None] = mapped_column(String(20))
     user_id: Mapped[int | None] = mapped_column(Integer)
     event: Mapped[dict | None] = mapped_column(JSON)  # what the message is made of
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AccountToken(Base):
+    """A single-use link sent by e-mail (a password reset, an address to verify): only
+    the SHA-256 of its token is kept. The newest of an account's tokens of a purpose
+    voids the older ones (`voided_at`); using one marks it `used_at`."""
+
+    __tablename__ = "account_tokens"
+    __table_args__ = (Index("ix_account_tokens_user_purpose", "user_id", "purpose"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    # "password_reset", "verify_email" (the account's address), "change_email" (a new one)
+    purpose: Mapped[str] = mapped_column(String(20))
+    # the address the link was sent to, which it verifies
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RequestCount(Base):
+    """One request counted against a limit (booking/users/limits.py): a reset asked
+    for an address, or from a client address; a link sent again; a wrong password."""
+
+    __tablename__ = "request_counts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -56,6 +56,8 @@ class UserSchema(Schema):
     full_name = fields.String()
     role = fields.String()
     created_at = UtcDateTime()
+    # the owner opened a verification link sent to this address
+    email_verified = fields.Boolean()
 
 
 class UserRegisteredEvent(Schema):
@@ -71,3 +73,51 @@ class UserIdsRequest(Schema):
 
 class MakeManagerRequest(Schema):
     email = fields.Email(required=True, validate=validate.Length(max=320))
+
+
+class PasswordResetRequest(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+    client_address = fields.String(load_default=None, validate=validate.Length(max=100))
+
+
+class ResetPasswordRequest(Schema):
+    # a token is checked against its hash, whatever it is: here only its type and size
+    token = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class LinkTokenRequest(Schema):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class ChangePasswordRequest(Schema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class ChangeEmailRequest(Schema):
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    new_email = fields.Email(required=True, validate=validate.Length(max=320))
+
+    @pre_load
+    def trim(self, data, **kwargs):
+        email = data.get("new_email")
+        return {**data, "new_email": email.strip()} if isinstance(email, str) else data
+
+    @post_load
+    def normalise(self, data, **kwargs):
+        return {**data, "new_email": normalise_email(data["new_email"])}
+
+
+class PasswordChangedEvent(Schema):
+    user_id = fields.Integer()
+    # the password's version now: auth signs out every token issued with an older one
+    credentials_version = fields.Integer()
+
+
+class AccountMailEvent(Schema):
+    user_id = fields.Integer()
+    # password_reset, verify_email, change_email, email_changed
+    kind = fields.String()
+    # the e-mail kept in users' sent_emails: its handler sends it once
+    mail_key = fields.String()

@@ -1,5 +1,7 @@
 import base64
+import hashlib
 import logging
+import uuid
 from datetime import UTC, datetime
 
 from nameko.dependency_providers import Config
@@ -12,21 +14,36 @@ from booking.kit.errors import BookingError, ValidationFailed
 from booking.kit.events import event_handler
 from booking.kit.health import Pingable
 from booking.kit.identity import CallerIdentity
-from booking.kit.logs import RequestLog
+from booking.kit.logs import RequestLog, current_worker, request_id_of
 from booking.kit.mail import KeptMail, Mailer
 from booking.kit.metrics import Metrics
 from booking.kit.outbox import Outbox
 from booking.kit.rpc import ServiceRpc, rpc
 from booking.kit.schemas import load
 from booking.kit.sealed import unseal
-from booking.users import emails, passwords
-from booking.users.exceptions import EmailTaken, InvalidCredentials, UserNotFound, WeakPassword
+from booking.users import emails, limits, links, passwords
+from booking.users.exceptions import (
+    EmailTaken,
+    InvalidCredentials,
+    InvalidResetToken,
+    InvalidVerificationToken,
+    UserNotFound,
+    WeakPassword,
+    WrongPassword,
+)
 from booking.users.models import Base, SentEmail, User
 from booking.users.schemas import (
+    AccountMailEvent,
+    ChangeEmailRequest,
+    ChangePasswordRequest,
     CredentialsRequest,
+    LinkTokenRequest,
     MakeManagerRequest,
+    PasswordChangedEvent,
+    PasswordResetRequest,
     ProfileUpdate,
     RegisterRequest,
+    ResetPasswordRequest,
     UserIdRequest,
     UserIdsRequest,
     UserRegisteredEvent,
@@ -40,6 +57,10 @@ log = logging.getLogger(__name__)
 SWEEP_SECONDS = 15
 # an e-mail to send once for an event (older rows, without a kind, only record a sending)
 EMAILS = KeptMail(SentEmail.key, SentEmail.sent_at, SentEmail.claimed_at, SentEmail.kind.is_not(None))
+# the e-mails that carry a single-use link, made when the e-mail is sent (booking/users/links.py):
+# kind -> (the token's purpose, the page it opens)
+LINKS = {"welcome": ("verify_email", "/verify-email"), "verify_email": ("verify_email", "/verify-email"),
+         "change_email": ("change_email", "/verify-email"), "password_reset": ("password_reset", "/reset-password")}
 
 
 class UsersService(Pingable):
@@ -53,7 +74,7 @@ class UsersService(Pingable):
     db = Database(Base)
     caller = CallerIdentity()
     # events are recorded in the transaction of their change, and published after it
-    outbox = Outbox("user_registered")
+    outbox = Outbox("user_registered", "password_changed", "account_mail_requested")
     mailer = Mailer()
     config = Config()
     reservations = ServiceRpc("reservations", as_service=True)
@@ -157,7 +178,211 @@ class UsersService(Pingable):
         user = self._find(normalise_email(request["email"]))
         if not passwords.verify_password(user.password_hash if user else None, request["password"]):
             raise InvalidCredentials()
-        return UserSchema().dump(user)
+        # auth keeps the version with the tokens it issues: a newer password signs them out
+        return {**UserSchema().dump(user), "credentials_version": user.credentials_version}
+
+    @rpc(expected_exceptions=BookingError)
+    def request_password_reset(self, email, client_address=None):
+        """Ask for a link to choose a new password. Public: no token needed.
+
+        Takes email and client_address (the guest's, for the per-address limit).
+        Returns None whether or not an account has this address, and as fast:
+        for an account, it keeps an e-mail (`password_reset:<user id>:<request>`)
+        and records `account_mail_requested`, whose handler sends the link (a
+        token valid 30 minutes, which voids the account's older ones) after the
+        answer. Raises TooManyRequests (429, `details.retry_after`) past 3 requests
+        for an address or 20 from a client address within 15 minutes, counted
+        whether or not the address has an account.
+        """
+        request = load(PasswordResetRequest(), {"email": email, "client_address": client_address})
+        address = normalise_email(request["email"])
+        counted = {"reset-email": limits.key("reset-email", address),
+                   "reset-address": limits.key("reset-address", request["client_address"])}
+        try:
+            with self.db.get_session() as session:
+                limits.count(session, counted, datetime.now(UTC))
+                user = session.scalar(select(User).where(User.email == address))
+                if user is not None:
+                    self._keep_mail(session, "password_reset", user.id)
+        except IntegrityError:
+            pass  # a redelivered request: its twin kept the e-mail (and counted it)
+
+    @rpc(expected_exceptions=BookingError, sensitive_arguments=("token", "password"))
+    def reset_password(self, token, password):
+        """Set a new password with the token of a reset link. Public: the token is the proof.
+
+        Takes token and password (the registration policy applies; sealed or clear).
+        Spends the token, sets the password, marks the address verified (the link
+        came to it), and records `password_changed`: auth then signs out every
+        session and token of the account issued before. Returns the account.
+        Raises InvalidResetToken (400: wrong, used, expired, replaced by a newer
+        one, or tampered with; the same answer for each), WeakPassword (the token
+        is not spent).
+        """
+        request = load(ResetPasswordRequest(), {"token": token, "password": self._unsealed(password)})
+        now = datetime.now(UTC)
+        with self.db.get_session() as session:
+            found = links.find(session, request["token"], ("password_reset",))
+            email = found.email if links.usable(found, now) else None
+        if email is None:
+            raise InvalidResetToken()
+        passwords.check_policy(request["password"], email)
+        password_hash = passwords.hash_password(request["password"])  # before the transaction
+        with self.db.get_session() as session:
+            spent = links.redeem(session, request["token"], ("password_reset",), now)
+            user = session.get(User, spent.user_id) if spent else None
+            if user is None:
+                raise InvalidResetToken()
+            if user.email == spent.email and user.email_verified_at is None:
+                user.email_verified_at = now
+            self._set_password(session, user, password_hash)
+            return UserSchema().dump(user)
+
+    @rpc(expected_exceptions=BookingError, sensitive_arguments=("current_password", "new_password"))
+    def change_password(self, current_password, new_password):
+        """Change the caller's password. Needs scope `account`.
+
+        Takes current_password and new_password (the registration policy applies;
+        sealed or clear). Records `password_changed`: auth signs out every token
+        of the account issued before, this caller's too (the gateway logs the
+        current session in again with the new password). Returns the account.
+        Raises WrongPassword (403, `details.current_password`), WeakPassword
+        (`details.new_password`), TooManyRequests (5 wrong passwords in 15 minutes).
+        """
+        caller = self.caller.require("account")
+        request = load(ChangePasswordRequest(), {"current_password": self._unsealed(current_password),
+                                                 "new_password": self._unsealed(new_password)})
+        user = self._user(caller.user_id)
+        try:
+            passwords.check_policy(request["new_password"], user.email)
+        except WeakPassword as weak:
+            raise WeakPassword(details={"new_password": weak.details["password"]}) from None
+        counted = self._check_password(user, request["current_password"], "current_password")
+        password_hash = passwords.hash_password(request["new_password"])
+        with self.db.get_session() as session:
+            limits.forget(session, counted)
+            user = session.get(User, caller.user_id)
+            self._set_password(session, user, password_hash)
+            return UserSchema().dump(user)
+
+    @rpc(expected_exceptions=BookingError, sensitive_arguments=("password",))
+    def change_email(self, password, new_email):
+        """Ask to change the caller's e-mail address. Needs scope `account`.
+
+        Takes password (the current one; sealed or clear) and new_email. Nothing
+        changes yet: a link is sent to the new address (valid 7 days; a newer
+        request voids it), and opening it (`verify_email`) makes it the account's
+        address, verified, and tells the old address. Returns the account as it is
+        with `pending_email`. Raises WrongPassword (403, `details.password`),
+        EmailTaken (409, `details.new_email`), ValidationFailed (the address it has
+        already), TooManyRequests (5 wrong passwords in 15 minutes).
+        """
+        caller = self.caller.require("account")
+        request = load(ChangeEmailRequest(), {"password": self._unsealed(password), "new_email": new_email})
+        user = self._user(caller.user_id)
+        if request["new_email"] == user.email:
+            raise ValidationFailed(details={"new_email": ["This is the account's address already."]})
+        counted = self._check_password(user, request["password"], "password")
+        if self._find(request["new_email"]) is not None:
+            raise EmailTaken(details={"new_email": "Taken."})
+        with self.db.get_session() as session:
+            limits.forget(session, counted)
+            self._keep_mail(session, "change_email", user.id, {"to": request["new_email"]})
+        return {**UserSchema().dump(user), "pending_email": request["new_email"]}
+
+    @rpc(expected_exceptions=BookingError)
+    def send_verification(self):
+        """Send the caller a new link that verifies the account's address (valid 7
+        days; it voids the older ones). Needs scope `account`. Returns {sent: true},
+        or {sent: false} when the address is verified already. Raises
+        TooManyRequests past 3 within 15 minutes."""
+        caller = self.caller.require("account")
+        now = datetime.now(UTC)
+        with self.db.get_session() as session:
+            user = session.get(User, caller.user_id)
+            if user is None:
+                raise UserNotFound()
+            if user.email_verified:
+                return {"sent": False}
+            limits.count(session, {"verification": limits.key("verification", user.id)}, now)
+            self._keep_mail(session, "verify_email", user.id)
+        return {"sent": True}
+
+    @rpc(expected_exceptions=BookingError, sensitive_arguments=("token",))
+    def verify_email(self, token):
+        """Verify an address with the token of a verification link. Public: the token is the proof.
+
+        The account's own address becomes verified; an address asked for by
+        `change_email` replaces the old one, verified, and the old address is told
+        by e-mail. The same link opened again once it worked answers the same.
+        Returns the account. Raises InvalidVerificationToken (400: wrong, expired,
+        replaced by a newer one, or tampered with), EmailTaken (409: someone took
+        the new address meanwhile; the link stays usable).
+        """
+        request = load(LinkTokenRequest(), {"token": token})
+        now = datetime.now(UTC)
+        purposes = ("verify_email", "change_email")
+        try:
+            with self.db.get_session() as session:
+                spent = links.redeem(session, request["token"], purposes, now)
+                if spent is None:
+                    found = links.find(session, request["token"], purposes)
+                    user = session.get(User, found.user_id) if found and found.used_at else None
+                    if user is not None and user.email == found.email and user.email_verified:
+                        return UserSchema().dump(user)  # a retry of a link that worked
+                    raise InvalidVerificationToken()
+                user = session.get(User, spent.user_id)
+                if user is None or (spent.purpose == "verify_email" and user.email != spent.email):
+                    raise InvalidVerificationToken()  # no account, or the address changed since
+                if spent.purpose == "change_email":
+                    if session.scalar(select(User.id).where(User.email == spent.email, User.id != user.id)):
+                        raise EmailTaken(details={"email": "Taken."})
+                    old = user.email
+                    user.email = spent.email
+                    user.email_verified_at = now
+                    self._keep_mail(session, "email_changed", user.id, {"to": old, "new_email": spent.email},
+                                    ref=spent.token_hash[:16])
+                elif user.email_verified_at is None:
+                    user.email_verified_at = now
+                session.flush()
+                return UserSchema().dump(user)
+        except IntegrityError:  # the new address was taken a moment ago
+            raise EmailTaken(details={"email": "Taken."}) from None
+
+    def _user(self, user_id):
+        with self.db.get_session() as session:
+            user = session.get(User, user_id)
+            if user is None:
+                raise UserNotFound()
+            session.expunge(user)
+            return user
+
+    def _check_password(self, user, password, field):
+        """Count a check of the account's password (a failure until it proves right)
+        and make it; raise WrongPassword naming `field`. Returns what to forget."""
+        with self.db.get_session() as session:
+            counted = limits.count(session, {"password": limits.key("password", user.id)}, datetime.now(UTC))
+        if not passwords.verify_password(user.password_hash, password):
+            raise WrongPassword(details={field: ["This is not your current password."]})
+        return counted
+
+    def _set_password(self, session, user, password_hash):
+        """The new password, one more version of it, and the event that signs out the older tokens."""
+        user.password_hash = password_hash
+        user.credentials_version = User.credentials_version + 1
+        session.flush()
+        session.refresh(user)
+        self.outbox.add(session, "password_changed", PasswordChangedEvent().dump(
+            {"user_id": user.id, "credentials_version": user.credentials_version}), aggregate=user.id)
+
+    def _keep_mail(self, session, kind, user_id, event=None, ref=None):
+        """Keep an e-mail of the account's (once per request: a redelivered request
+        finds its twin's) and record the event whose handler sends it."""
+        key = f"{kind}:{user_id}:{ref or request_ref()}"
+        if session.get(SentEmail, key) is None:
+            session.add(SentEmail(key=key, kind=kind, user_id=user_id, event=event or {}))
+            self.outbox.add(session, "account_mail_requested", AccountMailEvent().dump(
+                {"user_id": user_id, "kind": kind, "mail_key": key}), aggregate=user_id)
 
     def _unsealed(self, password):
         """The password as typed: the gateway seals it for the broker (booking.kit.sealed)."""
@@ -191,6 +416,12 @@ class UsersService(Pingable):
             self._send_once(f"cancellation:{reservation['reservation_id']}", "cancelled", reservation["user_id"],
                             reservation)
 
+    @event_handler("users", "account_mail_requested")
+    def send_account_mail(self, payload):
+        """Send an account's requested e-mail (a reset or verification link, a
+        notice), once however often the event comes; its link is made as it goes."""
+        self._send(payload["mail_key"])
+
     @timer(interval=SWEEP_SECONDS, eager=True)
     def send_unsent(self):
         """Send the e-mails that a dead worker or a refused SMTP delivery left unsent."""
@@ -213,23 +444,34 @@ class UsersService(Pingable):
 
     def _send(self, key):
         """Claim the e-mail, send it, mark it sent; if it does not go, the claim is
-        given back for the sweep."""
+        given back for the sweep. An e-mail with a link gets a new token, made in
+        the claim's transaction (so only its hash is ever stored); a link sent again
+        after a failure is a new one, which voids the one before."""
+        public_url = self.config.get("PUBLIC_URL", "")
         with self.db.get_session() as session:
             mine = EMAILS.claim(session, key)
             email = session.get(SentEmail, key) if mine else None
             user = session.get(User, email.user_id) if email else None
             if email is not None and user is None:
                 email.sent_at = mine  # no such account: there is no one to write to
-            message = (email.kind, email.event, user.id, user.email, user.full_name) if user else None
+            message = None
+            if user is not None:
+                event = email.event or {}
+                to = event.get("to") or user.email
+                link = None
+                purpose, path = LINKS.get(email.kind, (None, None))
+                if purpose == "verify_email" and user.email_verified:
+                    if email.kind == "verify_email":
+                        email.sent_at = mine  # verified meanwhile: nothing to send
+                        return
+                elif purpose is not None:
+                    link = f"{public_url}{path}?token={links.issue(session, user.id, purpose, to, mine)}"
+                message = (email.kind, event, user.id, to, user.full_name, link)
         if message is None:
             return
-        kind, event, user_id, to, full_name = message
-        public_url = self.config.get("PUBLIC_URL", "")
+        kind, event, user_id, to, full_name, link = message
         try:
-            if kind == "welcome":
-                subject, text, html = emails.welcome(full_name, public_url)
-            else:
-                subject, text, html = getattr(emails, kind)(full_name, event, public_url)
+            subject, text, html = self._compose(kind, event, full_name, public_url, link)
             # a confirmation, or a change, carries the booking's confirmation as it is now
             attachments = self._confirmation_pdf(event) if kind in ("confirmation", "changed") else []
             self.mailer.send(to, subject, text, html, attachments=attachments, key=key.replace(":", "-"))
@@ -241,6 +483,20 @@ class UsersService(Pingable):
             sent = datetime.now(UTC)
             if EMAILS.mark_sent(session, key, mine, sent) and kind == "welcome":
                 session.get(User, user_id).welcome_sent_at = sent
+
+    @staticmethod
+    def _compose(kind, event, full_name, public_url, link):
+        """(subject, text, html) of an e-mail of `kind`."""
+        if kind == "welcome":
+            return emails.welcome_with_link(full_name, public_url, link) if link else \
+                emails.welcome(full_name, public_url)
+        if kind in ("password_reset", "verify_email"):
+            return getattr(emails, kind)(full_name, link)
+        if kind == "change_email":
+            return emails.change_email(full_name, link, event["to"])
+        if kind == "email_changed":
+            return emails.email_changed(full_name, event["new_email"], public_url)
+        return getattr(emails, kind)(full_name, event, public_url)
 
     def _confirmation_pdf(self, reservation):
         """The PDF to attach; without it the e-mail still goes (the PDF stays in My bookings)."""
@@ -264,3 +520,11 @@ class UsersService(Pingable):
             if user is None:
                 raise UserNotFound(details={"user_id": str(user_id)})
             return UserSchema().dump(user)
+
+
+def request_ref():
+    """A short reference of the request being served (its request id, the same for
+    a redelivered message), so that a retried request keeps its e-mail once."""
+    worker = current_worker()
+    origin = request_id_of(worker) if worker is not None and worker.call_id_stack else uuid.uuid4().hex
+    return hashlib.sha256(origin.encode()).hexdigest()[:16]

@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 from werkzeug.wrappers import Request, Response
 
 from booking.auth.exceptions import OAuthError
-from booking.kit.errors import BookingError, ValidationFailed
+from booking.kit.errors import BookingError, NotFound, ValidationFailed
 from booking.kit.logs import calls_log, current_worker, request_id_of, working_for
 from booking.kit.tokens import bearer_token
 from entrypoints.gateway.sessions import WebSession, WebSessions
@@ -99,6 +99,17 @@ def json_response(payload, status=200, headers=None):
     return Response(json.dumps(payload), status=status, mimetype="application/json", headers=headers)
 
 
+def unrouted(request, exc):
+    """The answer to an address not even a catch-all takes (a newline in it): the
+    JSON error body under /api, the site's error page elsewhere."""
+    failure = NotFound("There is no such address", details={"path": request.path}) if exc.code == 404 \
+        else BookingError(exc.description)
+    status, body, headers = error_body(failure)
+    if request.path.startswith("/api/"):
+        return json_response(body, status=status, headers=headers)
+    return render_page("error.html", status=status, error=body, status_code=status, headers=headers)
+
+
 class GatewayApp(WsgiApp):
     """nameko's WSGI app, except that another method on a known route is a 405
     answered by that route's handler (the API's JSON error body, or the UI's error
@@ -116,7 +127,7 @@ class GatewayApp(WsgiApp):
         except HTTPException as exc:
             # no route takes it, so no worker: still an id the guest can quote
             started = time.perf_counter()
-            response = exc.get_response(environ)
+            response = exc.response or unrouted(request, exc)
             log_response(request, response, f"gateway.http.{uuid.uuid4()}", started)
         return response(environ, start_response)
 

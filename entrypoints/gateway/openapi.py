@@ -39,7 +39,15 @@ from booking.search.schemas import (
     RoomTypeFields,
     StaySchema,
 )
-from booking.users.schemas import CredentialsRequest, RegisterRequest, UserSchema
+from booking.users.schemas import (
+    ChangeEmailRequest,
+    ChangePasswordRequest,
+    CredentialsRequest,
+    LinkTokenRequest,
+    RegisterRequest,
+    ResetPasswordRequest,
+    UserSchema,
+)
 
 
 class ErrorSchema(Schema):
@@ -51,6 +59,23 @@ class ErrorSchema(Schema):
 class OAuthErrorSchema(Schema):
     error = fields.String(required=True, metadata={"description": "RFC 6749 §5.2 code, e.g. invalid_grant"})
     error_description = fields.String()
+
+
+class PasswordResetBody(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+
+
+class MessageSchema(Schema):
+    message = fields.String(required=True)
+
+
+class VerificationSentSchema(Schema):
+    sent = fields.Boolean(required=True, metadata={"description": "false: the address is verified already"})
+
+
+class PendingEmailSchema(UserSchema):
+    pending_email = fields.String(metadata={"description": "where the link went; the address changes once it "
+                                                           "is opened"})
 
 
 class CityListSchema(Schema):
@@ -268,6 +293,22 @@ ROUTES = [
     ("post", "/api/v1/auth/login", "accounts", "First-party login: access and refresh token", [],
      (CredentialsRequest, "application/json"), (200, TokenResponse), [400, 401, 429], False),
     ("get", "/api/v1/me", "accounts", "The caller's account", [], None, (200, UserSchema), [401, 403], True),
+    ("post", "/api/v1/password-reset", "accounts",
+     "E-mail a link to choose a new password (the same answer whether or not an account has the address)", [],
+     (PasswordResetBody, "application/json"), (202, MessageSchema), [400, 413, 429], False),
+    ("post", "/api/v1/password-reset/confirm", "accounts",
+     "Set a new password with a reset link's token; every session is signed out", [],
+     (ResetPasswordRequest, "application/json"), (200, MessageSchema), [400, 413], False),
+    ("post", "/api/v1/email-verification", "accounts", "Verify an address with a verification link's token", [],
+     (LinkTokenRequest, "application/json"), (200, UserSchema), [400, 409, 413], False),
+    ("post", "/api/v1/me/verification", "accounts", "Send the link that verifies the account's address again",
+     [], None, (202, VerificationSentSchema), [401, 403, 429], True),
+    ("post", "/api/v1/me/password", "accounts",
+     "Change the password; every other session is signed out, the answer is a new login", [],
+     (ChangePasswordRequest, "application/json"), (200, TokenResponse), [400, 401, 403, 413, 429], True),
+    ("post", "/api/v1/me/email", "accounts",
+     "Change the e-mail address: a link goes to the new one, which replaces the old once opened", [],
+     (ChangeEmailRequest, "application/json"), (202, PendingEmailSchema), [400, 401, 403, 409, 413, 429], True),
     ("post", "/oauth/token", "oauth", "OAuth2 token endpoint (client_credentials, refresh_token)", [],
      (TokenForm, "application/x-www-form-urlencoded"), (200, TokenResponse), [], False),
     ("post", "/oauth/revoke", "oauth", "Revoke an access or refresh token (RFC 7009)", [],
@@ -283,7 +324,8 @@ ROUTES = [
     ("get", "/api/v1/reservations/{reservation_id}", "bookings", "One of the caller's reservations", [], None,
      (200, ReservationSchema), [400, 401, 404], True),
     ("post", "/api/v1/reservations/{reservation_id}/payment", "bookings", "Pay a held reservation by card",
-     [IDEMPOTENCY_KEY], (PayBody, "application/json"), (200, PaymentSchema), [400, 401, 402, 404, 409, 422], True),
+     [IDEMPOTENCY_KEY], (PayBody, "application/json"), (200, PaymentSchema), [400, 401, 402, 403, 404, 409, 422],
+     True),
     ("get", "/api/v1/reservations/{reservation_id}/cancellation", "bookings",
      "What cancelling now would refund and keep (?room= for one room)",
      [{"in": "query", "name": "room", "schema": {"type": "integer", "minimum": 1, "maximum": 100}}], None,

@@ -148,6 +148,11 @@ class WebSessions(DependencyProvider):
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         session = self.sessions.pop(worker_ctx, None)
+        if session is not None and session.logged_in and exc_info is not None \
+                and getattr(exc_info[1], "code", None) == "INVALID_TOKEN":
+            # its tokens were revoked (a new password signs out every session): it ends now,
+            # not at its next refresh
+            session.log_out()
         if session is not None and session.changed:
             self.cookies[worker_ctx] = self.fernet.encrypt(json.dumps(session.data).encode()).decode()
 

@@ -11,6 +11,8 @@ FIELD_NAMES = {
     "children": "Children's ages", "full_name": "Full name", "email": "E-mail address", "password": "Password",
     "holder": "Name on the card", "number": "Card number", "exp_month": "Expiry month",
     "exp_year": "Expiry year", "cvc": "CVC", "card": "Card",
+    # the account pages
+    "current_password": "Current password", "new_password": "New password", "new_email": "New e-mail address",
     # the partner pages
     "name": "Name", "description": "Description", "address": "Address", "amenities": "Amenities",
     "check_in_time": "Check-in from", "check_out_time": "Check-out until", "policies_text": "Hotel policies",

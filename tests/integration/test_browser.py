@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from booking.kit.config import PROJECT_ROOT
 from booking.kit.database import create_db_engine
 from booking.search.seed import demo_hotels, restricted
-from tests.integration.test_booking_saga import containers, saga_config  # noqa: F401 (fixtures)
+from tests.integration.test_booking_saga import containers, saga_config, start_containers  # noqa: F401 (fixtures)
 
 ARTIFACTS = PROJECT_ROOT / "var" / "test" / "artifacts" / "browser"
 # the cities of tests/conftest.py's small catalogue, which the journey's first part counts on
@@ -71,3 +71,29 @@ def test_a_guest_books_pays_downloads_changes_and_cancels_in_chromium(family_hot
     for page in ("hotel-plans", "booking-held", "change", "cancel"):
         assert {f"{page}.png", f"{page}-390.png"} <= {name.split("-", 1)[1] for name in shots}, shots
     assert {"layout-11-not-found-360.png", "layout-17-my-bookings-390.png"} <= set(shots), shots
+
+
+@pytest.fixture
+def account_config(saga_config):  # noqa: F811
+    """The stack's e-mails link to the stack itself, so that the browser follows them."""
+    return {**saga_config, "PUBLIC_URL": f"http://{saga_config['WEB_SERVER_ADDRESS']}"}
+
+
+@pytest.mark.parametrize("db_uris", ["sqlite"], indirect=True)
+def test_a_guest_resets_verifies_and_changes_a_password_in_chromium(container_factory, account_config):
+    """tests/browser/account_journey.py: forgot password through the outbox e-mail,
+    reset, log in with the new password, verify the address, change the password;
+    its screenshots are account-*.png."""
+    start_containers(container_factory, account_config)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("account-*.png"):
+        old.unlink()
+    journey = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "tests" / "browser" / "account_journey.py"),
+         account_config["PUBLIC_URL"], str(ARTIFACTS)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert journey.returncode == 0, journey.stdout + journey.stderr
+    shots = {path.name for path in ARTIFACTS.glob("account-*.png")}
+    for page in ("forgot", "forgot-sent", "reset", "login-after-reset", "account-verified", "password-changed"):
+        assert any(name.endswith(f"-{page}-390.png") for name in shots), (page, sorted(shots))

@@ -183,6 +183,11 @@ def test_an_address_no_route_takes_is_a_404_page_with_the_site_navigation(gatewa
         assert "We could not find that" in page.text and 'aria-label="Account"' in page.text
         assert 'href="/login"' in page.text
     assert api.post("/no/such/page").status_code == 404
+    # an address with a newline in it, that not even a catch-all takes: the same answers
+    unrouted = api.patch("/api/v1/partner/hotels/T%0Ay")
+    assert (unrouted.status_code, unrouted.json()["error"]) == (404, "NOT_FOUND")
+    page = api.get("/hotels/x%0Ay")
+    assert page.status_code == 404 and "We could not find that" in page.text and 'aria-label="Account"' in page.text
     assert api.get("/logout").status_code == 405  # a POST-only route keeps its 405
 
 

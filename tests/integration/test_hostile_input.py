@@ -87,6 +87,22 @@ include-name = "POST /api/v1/users"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "400"]
 
 [[operations]]
+include-name = ["POST /api/v1/password-reset/confirm", "POST /api/v1/email-verification"]
+# a token must be one that was e-mailed (400 otherwise); a new password meets the policy above
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "400"]
+
+[[operations]]
+include-name = ["POST /api/v1/me/password", "POST /api/v1/me/email"]
+# the current password must be right (403), and wrong guesses are limited as at login (429);
+# a new password meets the policy above, a new address may be taken (409)
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "400", "429"]
+
+[[operations]]
+include-name = ["POST /api/v1/password-reset", "POST /api/v1/me/verification"]
+# e-mails asked for are limited per address and per client (429)
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "400", "429"]
+
+[[operations]]
 include-name = "POST /oauth/token"
 # RFC 6749: the fields a grant needs depend on grant_type, and an unknown refresh token is invalid_grant
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "400"]

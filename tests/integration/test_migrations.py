@@ -162,3 +162,44 @@ def test_migrating_from_before_the_partner_side_keeps_restrictions_and_accounts(
     with engine.connect() as connection:
         assert connection.execute(text("SELECT role FROM users")).scalars().all() == ["guest"]
     engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_migrating_to_account_links_keeps_accounts_and_sessions(kind, request, tmp_path):
+    """users 0006: every account stays, with its password and role, not verified (nobody
+    proved the address) and at password version 0. auth 0003: every refresh token stays,
+    of version NULL, which the next new password of its account signs out."""
+    request.param = kind
+    users, auth = database_uri(request, tmp_path, "users"), database_uri(request, tmp_path, "auth")
+    upgrade("users", users, "0005")
+    upgrade("auth", auth, "0002")
+    run(users, [("INSERT INTO users (email, full_name, password_hash, created_at, role, welcome_sent_at) "
+                 "VALUES ('ada@example.com', 'Ada', '$argon2id$hash', :now, 'manager', :now)", {"now": NOW})])
+    run(auth, [("INSERT INTO refresh_tokens (token_hash, family_id, subject, client_id, scope, created_at, "
+                "expires_at) VALUES ('h1', 'f1', 'user:1', 'web', 'account bookings', :now, :later)",
+                {"now": NOW, "later": NOW + timedelta(days=14)})])
+
+    upgrade("users", users)
+    upgrade("auth", auth)
+
+    from booking.auth.issuer import Settings, TokenIssuer
+    from booking.auth.models import RefreshToken
+    from booking.kit.config import PROJECT_ROOT, load_config
+    from booking.users.models import User
+
+    engine = create_db_engine(users)
+    with Session(engine) as session:
+        [user] = session.scalars(select(User)).all()
+        assert (user.email, user.password_hash, user.role) == ("ada@example.com", "$argon2id$hash", "manager")
+        assert (user.email_verified, user.credentials_version, user.welcome_sent_at is not None) == (False, 0, True)
+    engine.dispose()
+    engine = create_db_engine(auth)
+    with Session(engine) as session:
+        [token] = session.scalars(select(RefreshToken)).all()
+        assert (token.family_id, token.subject, token.revoked_at, token.credentials_version) == (
+            "f1", "user:1", None, None)
+        settings = Settings.from_config(load_config(PROJECT_ROOT / "config" / "test.yaml"))
+        TokenIssuer(session, settings).sign_out("user:1", 1)
+        session.commit()
+        assert session.get(RefreshToken, "h1").revoked_at is not None
+    engine.dispose()

@@ -240,3 +240,52 @@ def test_token_keeps_client_secrets_and_refresh_tokens_out_of_logs():
                               client_secret=DEVELOPER_SECRET, refresh_token="a-refresh-token")
 
     assert DEVELOPER_SECRET not in repr(logged) and "a-refresh-token" not in repr(logged)
+
+
+def login_ada_with_version(auth, version):
+    auth.users.verify_password.return_value = {**ADA, "credentials_version": version}
+    return auth.login(email="ada@example.com", password="analytical engine 1843", client_address="10.0.0.1")
+
+
+def test_login_does_not_show_the_version_of_the_password(auth):
+    assert login_ada_with_version(auth, 3)["user"] == ADA
+
+
+def test_a_new_password_signs_out_every_older_session_and_access_token_and_keeps_the_new_ones(auth):
+    old = login_ada_with_version(auth, 0)
+    rotated = refresh(auth, login_ada_with_version(auth, 0)["refresh_token"])  # a session, refreshed since
+    new = login_ada_with_version(auth, 1)  # logged in again with the new password
+
+    for _ in range(2):  # the event may come twice
+        auth.sign_out_everywhere({"user_id": 7, "credentials_version": 1})
+
+    for session in (old, rotated):
+        with pytest.raises(InvalidGrant):
+            refresh(auth, session["refresh_token"])
+        with pytest.raises(InvalidToken):
+            verified(auth, session["access_token"])
+    assert verified(auth, new["access_token"]).user_id == 7
+    assert refresh(auth, new["refresh_token"])["access_token"]
+
+
+def test_a_new_password_signs_out_only_its_own_account(auth):
+    ada = login_ada_with_version(auth, 0)
+    auth.users.verify_password.return_value = {**ADA, "id": 8, "email": "grace@example.com", "credentials_version": 0}
+    grace = auth.login(email="grace@example.com", password="analytical engine 1843", client_address="10.0.0.1")
+
+    auth.sign_out_everywhere({"user_id": 8, "credentials_version": 1})
+
+    assert refresh(auth, ada["refresh_token"])["access_token"] and verified(auth, ada["access_token"])
+    with pytest.raises(InvalidGrant):
+        refresh(auth, grace["refresh_token"])
+
+
+def test_tokens_from_before_versions_count_as_version_0(auth):
+    session = login_ada(auth)  # users answered without a version, as before
+    with auth.db.get_session() as db_session:
+        assert db_session.scalars(select(RefreshToken.credentials_version)).all() == [None]
+
+    auth.sign_out_everywhere({"user_id": 7, "credentials_version": 1})
+
+    with pytest.raises(InvalidGrant):
+        refresh(auth, session["refresh_token"])

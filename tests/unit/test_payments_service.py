@@ -24,6 +24,7 @@ from booking.kit.tokens import MissingScope
 from booking.payments.exceptions import (
     BankUnavailable,
     CardRefused,
+    EmailNotVerified,
     NotPayable,
     PaymentDeclined,
     PaymentInProgress,
@@ -107,8 +108,10 @@ def bank():
     return FakeBank()
 
 
-def worker(db, bank, caller=ADA):
-    service = worker_factory(PaymentsService, db=db, bank=bank, caller=caller, outbox=outbox_of(PaymentsService))
+def worker(db, bank, caller=ADA, require_verified_email=False):
+    config = {"BANK_TIMEOUT": 1, "REQUIRE_VERIFIED_EMAIL": require_verified_email}
+    service = worker_factory(PaymentsService, db=db, bank=bank, caller=caller, outbox=outbox_of(PaymentsService),
+                             config=config)
     service.reservations.get.return_value = HELD
     service.users.get.return_value = {"id": 7, "email": "ada@example.com", "full_name": "Ada Lovelace"}
     service.reports.render.return_value = {"filename": "receipt.pdf", "content_type": "application/pdf",
@@ -148,6 +151,27 @@ def test_a_good_card_pays_the_reservation(payments, bank):
     assert bank.made("charge") == [{"amount_minor": 30000, "currency": "EUR", "source": "tok_1",
                                     "reference": "BKAAAA0001", "description": "Booking BKAAAA0001",
                                     "idempotency_key": answer["id"]}]
+
+
+def test_with_require_verified_email_an_unverified_guest_cannot_pay_and_nothing_is_charged(db, bank):
+    payments = worker(db, bank, require_verified_email=True)
+    payments.users.get.return_value = {"id": 7, "email": "ada@example.com", "email_verified": False}
+
+    with pytest.raises(EmailNotVerified) as refusal:
+        pay(payments)
+    assert (refusal.value.http_status, refusal.value.code) == (403, "EMAIL_NOT_VERIFIED")
+    payments.users.get.assert_called_once_with(7)
+    assert bank.made("charge") == [] and statuses(db) == []
+
+
+def test_with_require_verified_email_a_verified_guest_pays_and_without_it_users_is_not_asked(db, bank):
+    verified = worker(db, bank, require_verified_email=True)
+    verified.users.get.return_value = {"id": 7, "email": "ada@example.com", "email_verified": True}
+    assert pay(verified)["status"] == "succeeded"
+
+    unchecked = worker(db, bank)
+    assert pay(unchecked, key="key-2")["status"] == "succeeded"
+    unchecked.users.get.assert_not_called()
 
 
 def test_a_good_card_announces_the_payment_once(payments):

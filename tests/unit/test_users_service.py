@@ -78,8 +78,9 @@ def stored_users(db):
 def test_register_opens_an_account(users):
     user = register_ada(users)
 
-    assert set(user) == {"id", "email", "full_name", "created_at", "role"}
+    assert set(user) == {"id", "email", "full_name", "created_at", "role", "email_verified"}
     assert (user["email"], user["full_name"], user["role"]) == ("ada@example.com", "Ada Lovelace", "guest")
+    assert user["email_verified"] is False
     assert user["created_at"].endswith("+00:00")
 
 
@@ -178,7 +179,8 @@ def test_verify_password_gives_the_account_of_the_right_credentials(users, db):
     user = register_ada(users)
     auth = worker(db, AUTH_SERVICE)
 
-    assert auth.verify_password(email=" Ada@Example.com", password=PASSWORD) == user
+    # with the version of the password, which auth keeps with the tokens it issues
+    assert auth.verify_password(email=" Ada@Example.com", password=PASSWORD) == {**user, "credentials_version": 0}
 
 
 def test_an_unknown_email_and_a_wrong_password_are_refused_alike(users, db):

@@ -3,7 +3,14 @@ from werkzeug.utils import redirect
 from booking.auth.exceptions import TooManyAttempts
 from booking.kit.errors import BookingError, ValidationFailed
 from booking.kit.sealed import seal
-from booking.users.exceptions import EmailTaken, InvalidCredentials
+from booking.users.exceptions import (
+    EmailTaken,
+    InvalidCredentials,
+    InvalidResetToken,
+    InvalidVerificationToken,
+    TooManyRequests,
+    WrongPassword,
+)
 from entrypoints.gateway.http import (
     api,
     client_address,
@@ -18,6 +25,11 @@ from entrypoints.gateway.wording import field_problems
 
 REGISTER_FIELDS = ("email", "password", "full_name")
 LOGIN_FIELDS = ("email", "password")
+# the answer to a reset request, whether or not the address has an account
+RESET_ASKED = {"message": "If an account has this address, an e-mail with a link to choose a new password is "
+                          "on its way. The link works once, for 30 minutes."}
+RESET_DONE = {"message": "Your password is changed and every session is signed out: log in with the new one."}
+ANOTHER_ACCOUNT = "Another account uses this address."
 
 
 def safe_next(target, otherwise="/account"):
@@ -40,10 +52,9 @@ class AccountRoutes:
         return client_address(request, trusted_proxies(self.config))
 
     def _sealed(self, fields):
-        """`fields` with the password sealed: no broker message carries it in the clear."""
-        if "password" in fields:
-            fields = {**fields, "password": seal(fields["password"], self.config)}
-        return fields
+        """`fields` with the passwords sealed: no broker message carries one in the clear."""
+        return {key: seal(value, self.config) if key.endswith("password") else value
+                for key, value in fields.items()}
 
     # -- JSON API ---------------------------------------------------------------
 
@@ -60,6 +71,46 @@ class AccountRoutes:
     @api("GET", "/api/v1/me")
     def me(self, request):
         return self.users.me()
+
+    @api("POST", "/api/v1/password-reset")
+    def password_reset(self, request):
+        """The same answer whether or not an account has the address (users sends the link after it)."""
+        fields = json_body(request, ("email",))
+        self.users.request_password_reset(email=fields.get("email"), client_address=self._client_address(request))
+        return json_response(RESET_ASKED, status=202)
+
+    @api("POST", "/api/v1/password-reset/confirm")
+    def password_reset_confirm(self, request):
+        fields = self._sealed(json_body(request, ("token", "password")))
+        self.users.reset_password(token=fields.get("token"), password=fields.get("password"))
+        return RESET_DONE
+
+    @api("POST", "/api/v1/me/verification")
+    def send_verification(self, request):
+        if request.get_data():  # no body, or {}
+            json_body(request, ())
+        return json_response(self.users.send_verification(), status=202)
+
+    @api("POST", "/api/v1/email-verification")
+    def verify_email(self, request):
+        fields = json_body(request, ("token",))
+        return self.users.verify_email(token=fields.get("token"))
+
+    @api("POST", "/api/v1/me/password")
+    def change_password(self, request):
+        """A new password signs out every session (users tells auth); the caller's is
+        logged in again: the answer is a new token response, as a login's."""
+        fields = self._sealed(json_body(request, ("current_password", "new_password")))
+        user = self.users.change_password(current_password=fields.get("current_password"),
+                                          new_password=fields.get("new_password"))
+        return self.auth.login(email=user["email"], password=fields["new_password"],
+                               client_address=self._client_address(request))
+
+    @api("POST", "/api/v1/me/email")
+    def change_email(self, request):
+        fields = self._sealed(json_body(request, ("password", "new_email")))
+        return json_response(self.users.change_email(password=fields.get("password"),
+                                                     new_email=fields.get("new_email")), status=202)
 
     @oauth("POST", "/oauth/token")
     def oauth_token(self, request):
@@ -113,7 +164,8 @@ class AccountRoutes:
     @page("GET", "/login")
     def login_page(self, request):
         return self.templates.render("login.html", session=self.session, form={},
-                                     next=safe_next(request.args.get("next")), error=None)
+                                     next=safe_next(request.args.get("next")), error=None,
+                                     notice=self.session.told("login"))
 
     @page("POST", "/login")
     def login_form(self, request):
@@ -148,7 +200,16 @@ class AccountRoutes:
     def account_page(self, request):
         if not self.session.logged_in:
             return redirect("/login?next=/account", code=303)
-        return self.templates.render("account.html", session=self.session, user=self.users.me(), errors={})
+        return self._account_page()
+
+    def _account_page(self, status=200, **forms):
+        """The account page; `forms` is what a refused form shows again: `form` and
+        `errors` (the name), `password_errors`, `email_form` and `email_errors`,
+        `notice` ({message, ok})."""
+        context = {"form": None, "errors": {}, "password_errors": {}, "email_form": {}, "email_errors": {},
+                   "notice": self.session.told("account"), **forms}
+        return self.templates.render("account.html", session=self.session, status=status, user=self.users.me(),
+                                     **context)
 
     @page("POST", "/account")
     def account_form(self, request):
@@ -159,7 +220,155 @@ class AccountRoutes:
         try:
             user = self.users.update_profile(**form)
         except ValidationFailed as refused:
-            return self.templates.render("account.html", session=self.session, status=400, form=form,
-                                         user=self.users.me(), errors=field_problems(refused.details))
+            return self._account_page(status=400, form=form, errors=field_problems(refused.details))
         self.session.rename(user["full_name"])
         return redirect("/account", code=303)
+
+    @page("POST", "/account/verification")
+    def account_verification(self, request):
+        """Send the verification link again."""
+        if not self.session.logged_in:
+            return redirect("/login?next=/account", code=303)
+        self.session.check_csrf(request.form)
+        form_fields(request, ())
+        try:
+            sent = self.users.send_verification()["sent"]
+        except TooManyRequests as refused:
+            return self._account_page(status=429, notice={"message": too_many(refused)})
+        message = "Your e-mail address is verified already."
+        if sent:
+            message = f"We sent a new link to {self.users.me()['email']}: open it to verify your address."
+        self.session.tell("account", ok=True, message=message)
+        return redirect("/account", code=303)
+
+    @page("POST", "/account/password")
+    def account_password(self, request):
+        """A new password: every other session is signed out, this one logged in again."""
+        if not self.session.logged_in:
+            return redirect("/login?next=/account", code=303)
+        self.session.check_csrf(request.form)
+        form = self._sealed(form_fields(request, ("current_password", "new_password")))
+        try:
+            user = self.users.change_password(current_password=form.get("current_password"),
+                                              new_password=form.get("new_password"))
+        except (ValidationFailed, WrongPassword) as refused:
+            return self._account_page(status=refused.http_status, password_errors=field_problems(
+                refused.details or {"current_password": refused.message},
+                order=("current_password", "new_password")))
+        except TooManyRequests as refused:
+            return self._account_page(status=429, notice={"message": too_many(refused)})
+        try:
+            tokens = self.auth.login(email=user["email"], password=form["new_password"],
+                                     client_address=self._client_address(request))
+        except BookingError:  # the password is changed; this session is signed out with the others
+            self.session.log_out()
+            self.session.tell("login", ok=True, message="Your password is changed: log in with the new one.")
+            return redirect("/login?next=/account", code=303)
+        self.session.log_in(tokens)
+        self.session.tell("account", ok=True, message="Your password is changed. Every other session "
+                                                      "(other browsers, apps) is signed out.")
+        return redirect("/account", code=303)
+
+    @page("POST", "/account/email")
+    def account_email(self, request):
+        """A new address: a link goes to it, and it replaces the old one once opened."""
+        if not self.session.logged_in:
+            return redirect("/login?next=/account", code=303)
+        self.session.check_csrf(request.form)
+        form = form_fields(request, ("new_email", "password"))
+        try:
+            pending = self.users.change_email(password=seal(form.get("password"), self.config),
+                                              new_email=form.get("new_email"))["pending_email"]
+        except (ValidationFailed, WrongPassword, EmailTaken) as refused:
+            details = refused.details or {"password": refused.message}
+            if isinstance(refused, EmailTaken):
+                details = {"new_email": ANOTHER_ACCOUNT}
+            return self._account_page(status=refused.http_status, email_form={"new_email": form.get("new_email")},
+                                      email_errors=field_problems(details, order=("new_email", "password")))
+        except TooManyRequests as refused:
+            return self._account_page(status=429, email_form={"new_email": form.get("new_email")},
+                                      notice={"message": too_many(refused)})
+        self.session.tell("account", ok=True, message=f"We sent a link to {pending}. Your address changes when "
+                                                      "you open it; until then, it stays as it is.")
+        return redirect("/account", code=303)
+
+    # -- a forgotten password, an address to verify ---------------------------------
+
+    @page("GET", "/forgot-password")
+    def forgot_password_page(self, request):
+        return self.templates.render("forgot_password.html", session=self.session, form={}, errors={},
+                                     error=None)
+
+    @page("POST", "/forgot-password")
+    def forgot_password_form(self, request):
+        self.session.check_csrf(request.form)
+        form = form_fields(request, ("email",))
+        try:
+            self.users.request_password_reset(email=form.get("email"),
+                                              client_address=self._client_address(request))
+        except (ValidationFailed, TooManyRequests) as refused:
+            too = isinstance(refused, TooManyRequests)
+            return self.templates.render(
+                "forgot_password.html", session=self.session, status=refused.http_status,
+                form={"email": form.get("email", "")}, error=too_many(refused) if too else None,
+                errors={} if too else field_problems(refused.details or {"email": refused.message}))
+        return redirect("/forgot-password/sent", code=303)
+
+    @page("GET", "/forgot-password/sent")
+    def forgot_password_sent(self, request):
+        return self.templates.render("forgot_password_sent.html", session=self.session)
+
+    @page("GET", "/reset-password")
+    def reset_password_page(self, request):
+        return self.templates.render("reset_password.html", session=self.session, errors={}, error=None,
+                                     token=request.args.get("token", ""))
+
+    @page("POST", "/reset-password")
+    def reset_password_form(self, request):
+        self.session.check_csrf(request.form)
+        form = form_fields(request, ("token", "password"))
+        try:
+            self.users.reset_password(token=form.get("token"), password=seal(form.get("password"), self.config))
+        except (InvalidResetToken, ValidationFailed) as refused:
+            invalid = isinstance(refused, InvalidResetToken) or "token" in (refused.details or {})
+            return self.templates.render(
+                "reset_password.html", session=self.session, status=400, token=form.get("token", ""),
+                error="This link does not work any more: it was used, it is older than 30 minutes, or a newer "
+                      "one was sent. Ask for a new link below." if invalid else None,
+                invalid=invalid, errors={} if invalid else field_problems(refused.details))
+        # whoever is logged in here is signed out with every other session
+        self.session.log_out()
+        self.session.tell("login", ok=True, message="Your password is changed, and every session is signed "
+                                                    "out. Log in with the new password.")
+        return redirect("/login", code=303)
+
+    @page("GET", "/verify-email")
+    def verify_email_page(self, request):
+        """A button, not the GET itself, verifies: a mail scanner that opens links spends nothing."""
+        return self.templates.render("verify_email.html", session=self.session, error=None,
+                                     token=request.args.get("token", ""))
+
+    @page("POST", "/verify-email")
+    def verify_email_form(self, request):
+        self.session.check_csrf(request.form)
+        form = form_fields(request, ("token",))
+        try:
+            user = self.users.verify_email(token=form.get("token"))
+        except (InvalidVerificationToken, ValidationFailed, EmailTaken) as refused:
+            if isinstance(refused, EmailTaken):
+                error = "Another account has taken this address meanwhile: your account keeps its address."
+            else:
+                error = ("This link does not work any more: it is older than 7 days, or a newer one was sent. "
+                         + ("Send a new one" if self.session.logged_in else "Log in and send a new one")
+                         + " from your account page.")
+            return self.templates.render("verify_email.html", session=self.session, status=refused.http_status,
+                                         error=error, token=form.get("token", ""))
+        if self.session.logged_in:
+            self.session.tell("account", ok=True, message=f"Your e-mail address {user['email']} is verified.")
+            return redirect("/account", code=303)
+        self.session.tell("login", ok=True, message=f"Your e-mail address {user['email']} is verified.")
+        return redirect("/login", code=303)
+
+
+def too_many(refused):
+    return f"Too many requests: please try again in {waiting_time(refused.details.get('retry_after'))}."
