@@ -21,32 +21,11 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-DESKTOP = {"width": 1100, "height": 900}
-PHONES = (360, 390)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from journey import CHROMIUM_FLAGS, DESKTOP, Camera  # noqa: E402
+
 EMAIL = "marie@example.com"
 FIRST, SECOND, THIRD = "radium and polonium 1898", "nobel prize twice 1911", "sorbonne lecture hall 1906"
-
-
-class Camera:
-    def __init__(self, artifacts):
-        self.artifacts = artifacts
-        self.count = 0
-
-    def shot(self, page, name, phone=True):
-        """The page at desktop width and, with `phone`, at 390 px wide too (after
-        checking that it does not scroll sideways at 360 or 390 px)."""
-        self.count += 1
-        stem = f"account-{self.count:02d}-{name}"
-        page.screenshot(path=str(self.artifacts / f"{stem}.png"), full_page=True)
-        if phone:
-            for width in PHONES:
-                page.set_viewport_size({"width": width, "height": 844})
-                overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-                assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at {width} px wide"
-            page.screenshot(path=str(self.artifacts / f"{stem}-390.png"), full_page=True)
-            page.set_viewport_size(DESKTOP)
 
 
 def link_from_outbox(page, base, subject, path):
@@ -65,7 +44,7 @@ def field(page, label):
 
 
 def journey(base, artifacts):
-    camera = Camera(artifacts)
+    camera = Camera(artifacts, prefix="account-", phone=True)
     shot = camera.shot
 
     with sync_playwright() as playwright:

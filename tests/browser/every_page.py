@@ -23,10 +23,9 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-DESKTOP = {"width": 1100, "height": 900}
-PHONES = (360, 390)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from journey import CHROMIUM_FLAGS, DESKTOP, PHONES  # noqa: E402
+
 CHECK_IN = date.today() + timedelta(days=40)
 CHECK_OUT = CHECK_IN + timedelta(days=2)
 STAY = f"check_in={CHECK_IN}&check_out={CHECK_OUT}"

@@ -40,21 +40,24 @@ def amount_of(text):
 
 
 class Camera:
-    def __init__(self, artifacts):
-        self.artifacts = artifacts
+    """Screenshots of each page, numbered, kept in `artifacts` (named after `prefix`)."""
+
+    def __init__(self, artifacts, prefix="", phone=False):
+        self.artifacts, self.prefix, self.phone = artifacts, prefix, phone
         self.count = 0
 
-    def shot(self, page, name, phone=False):
+    def shot(self, page, name, phone=None):
         """The page at desktop width and, with `phone`, at 390 px wide too (after
         checking that it does not scroll sideways at 360 or 390 px)."""
         self.count += 1
-        page.screenshot(path=str(self.artifacts / f"{self.count:02d}-{name}.png"), full_page=True)
-        if phone:
+        stem = f"{self.prefix}{self.count:02d}-{name}"
+        page.screenshot(path=str(self.artifacts / f"{stem}.png"), full_page=True)
+        if self.phone if phone is None else phone:
             for width in PHONES:
                 page.set_viewport_size({"width": width, "height": 844})
                 overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
                 assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at {width} px wide"
-            page.screenshot(path=str(self.artifacts / f"{self.count:02d}-{name}-390.png"), full_page=True)
+            page.screenshot(path=str(self.artifacts / f"{stem}-390.png"), full_page=True)
             page.set_viewport_size(DESKTOP)
 
 

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import expect, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from journey import CHROMIUM_FLAGS, DESKTOP, PHONES  # noqa: E402
+from journey import CHROMIUM_FLAGS, DESKTOP, Camera  # noqa: E402
 
 
 def hotel_today():
@@ -35,24 +35,6 @@ def next_weekend():
     friday = hotel_today() + timedelta(days=3)
     friday += timedelta(days=(4 - friday.weekday()) % 7)
     return friday, friday + timedelta(days=2)
-
-
-class Camera:
-    def __init__(self, artifacts):
-        self.artifacts = artifacts
-        self.count = 0
-
-    def shot(self, page, name):
-        """The page at desktop width and at 390 px, after checking that it does not
-        scroll sideways at 360 or 390 px."""
-        self.count += 1
-        page.screenshot(path=str(self.artifacts / f"partner-{self.count:02d}-{name}.png"), full_page=True)
-        for width in PHONES:
-            page.set_viewport_size({"width": width, "height": 844})
-            overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-            assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at {width} px wide"
-        page.screenshot(path=str(self.artifacts / f"partner-{self.count:02d}-{name}-390.png"), full_page=True)
-        page.set_viewport_size(DESKTOP)
 
 
 def bulk_edit(page, room_type, first, last, **change):
@@ -70,7 +52,7 @@ def bulk_edit(page, room_type, first, last, **change):
 
 
 def journey(base, artifacts, hotel_id, email, password, reservation_id):
-    camera = Camera(artifacts)
+    camera = Camera(artifacts, prefix="partner-", phone=True)
     shot = camera.shot
     friday, sunday = next_weekend()
     closed = hotel_today() + timedelta(days=20)
