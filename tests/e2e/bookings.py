@@ -259,7 +259,9 @@ def sent_once(stack, confirmed, figures):
         if message["Subject"].startswith("Your receipt"):
             receipts[message["Subject"].rsplit(" ", 1)[-1]] += 1
     mine = set(confirmed)
-    assert {rid: n for rid, n in confirmations.items() if rid in mine} == dict.fromkeys(confirmed, 1)
+    sent = {rid: n for rid, n in confirmations.items() if rid in mine}
+    assert sent == dict.fromkeys(confirmed, 1), {"without a confirmation": sorted(mine - set(sent)),
+                                                  "more than one": {rid: n for rid, n in sent.items() if n > 1}}
     assert {rid: n for rid, n in receipts.items() if rid in mine} == dict.fromkeys(confirmed, 1)
     figures["e-mails delivered twice so far (same Message-ID)"] = sum(n - 1 for n in copies.values())
 
