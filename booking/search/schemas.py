@@ -9,6 +9,11 @@ MAX_PER_PAGE = 100
 SORT_ORDERS = ("price", "stars", "name")
 
 
+def vat_percent():
+    """The VAT included in prices, in percent ("10.00"), from `vat_basis_points`."""
+    return fields.Function(lambda obj: f"{obj['vat_basis_points'] / 100:.2f}")
+
+
 def in_cents(amount):
     """A price has cents, no finer: 150.555 is refused rather than read as another price."""
     if amount.is_finite() and amount.normalize().as_tuple().exponent < -2:
@@ -106,12 +111,9 @@ class HotelSummarySchema(Schema):
     timezone = fields.String()
     check_in_time = fields.String()
     check_out_time = fields.String()
-    vat_rate = fields.Method("percent_of_vat")
+    vat_rate = vat_percent()
     # added per adult and night
     city_tax = Money(attribute="city_tax_minor")
-
-    def percent_of_vat(self, hotel):
-        return f"{hotel['vat_basis_points'] / 100:.2f}"
 
 
 class HotelPageSchema(Schema):
@@ -185,14 +187,11 @@ class QuoteSchema(Schema):
     room_total = Money(attribute="room_total_minor")
     # included in the room prices
     vat = Money(attribute="vat_minor")
-    vat_rate = fields.Method("percent_of_vat")
+    vat_rate = vat_percent()
     # added to the room prices
     city_tax = Money(attribute="city_tax_minor")
     total = Money(attribute="total_minor")
     cancellation_policy = fields.Nested(StayPolicySchema)
-
-    def percent_of_vat(self, quote):
-        return f"{quote['vat_basis_points'] / 100:.2f}"
 
 
 class CitySchema(Schema):
@@ -352,12 +351,9 @@ class PartnerHotelSchema(PartnerHotelSummarySchema):
     check_in_time = fields.String()
     check_out_time = fields.String()
     policies_text = fields.String(allow_none=True)
-    vat_rate = fields.Method("percent_of_vat")
+    vat_rate = vat_percent()
     city_tax = Money(attribute="city_tax_minor")
     room_types = fields.List(fields.Nested(PartnerRoomTypeSchema))
-
-    def percent_of_vat(self, hotel):
-        return f"{hotel['vat_basis_points'] / 100:.2f}"
 
 
 class CalendarNightSchema(Schema):
