@@ -6,6 +6,7 @@ proves right (`forget`): so parallel attempts cannot all pass a check made befor
 any of them failed. The count is serialized per key: SQLite lets one writer at a
 time, and PostgreSQL takes a transaction-level advisory lock on each key.
 """
+import hashlib
 import math
 from datetime import timedelta
 
@@ -19,7 +20,10 @@ MAX_FAILURES = {"account": 5, "address": 20}
 
 
 def keys(email, address):
-    return {"account": f"account:{email.strip().lower()}", "address": f"address:{address or '-'}"}
+    """The keys counted: an account's is its address's SHA-256, so that the failures
+    kept for 15 minutes name no one (auth is never told an address to erase)."""
+    account = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    return {"account": f"account:{account}", "address": f"address:{address or '-'}"}
 
 
 def begin_attempt(session, email, address, now):

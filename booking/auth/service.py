@@ -130,3 +130,9 @@ class AuthService(Pingable):
         what is revoked stays revoked, and tokens of the new password are kept."""
         with self.db.get_session() as session:
             self.issuer(session).sign_out(f"user:{payload['user_id']}", payload["credentials_version"])
+
+    @event_handler("users", "user_deleted")
+    def sign_out_deleted(self, payload):
+        """A deleted account: every session and access token of it stops working
+        (its password is gone, so no new one is issued). Idempotent, as above."""
+        self.sign_out_everywhere(payload)

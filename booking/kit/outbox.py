@@ -169,6 +169,12 @@ class OutboxWriter:
         event.listen(session, "after_commit", committed, once=True)
         return published
 
+    def forget(self, session, aggregate):
+        """Delete the aggregate's events, published or waiting, in the transaction of
+        `session`: an account erased takes what its events said (a name, an address)
+        with it. Only for erasure: any other change announces itself with an event."""
+        session.execute(delete(OUTBOX).where(OUTBOX.c.aggregate == str(aggregate)))
+
 
 def events_of(session, event_type=None):
     """The payloads recorded, oldest first (of one type, if given): for tests and tools."""

@@ -39,6 +39,12 @@ class Schema(marshmallow.Schema):
         unknown = RAISE
 
 
+class UserIdRequest(Schema):
+    """An account, by id: what its services keep about one guest (users' `get`, the
+    parts of an export, the stays still to come)."""
+    user_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
 class RoomRequest(Schema):
     """One room of a stay as a quote or a booking asks for it."""
 

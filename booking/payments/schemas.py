@@ -112,6 +112,17 @@ class PaymentSchema(Schema):
         return {"brand": payment.card_brand, "last4": payment.card_last4}
 
 
+class RefundSchema(Schema):
+    id = fields.String()
+    payment_id = fields.String()
+    reservation_id = fields.String()
+    # granted (a cancellation's, a cheaper change's) | returned (paid too late, or twice)
+    kind = fields.String()
+    amount = Money(attribute="amount_minor")
+    description = fields.String(allow_none=True)
+    created_at = UtcDateTime()
+
+
 class PaymentEvent(Schema):
     payment_id = fields.String(attribute="id")
     reservation_id = fields.String()

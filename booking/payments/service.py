@@ -18,7 +18,7 @@ from booking.kit.mail import KeptMail, Mailer, flag
 from booking.kit.metrics import Metrics
 from booking.kit.outbox import Outbox
 from booking.kit.rpc import ServiceRpc, rpc
-from booking.kit.schemas import load, money, to_minor
+from booking.kit.schemas import UserIdRequest, load, money, to_minor
 from booking.kit.times import as_utc
 from booking.payments import emails, ledger
 from booking.payments.exceptions import (
@@ -38,6 +38,7 @@ from booking.payments.schemas import (
     PaymentIdRequest,
     PaymentSchema,
     PayRequest,
+    RefundSchema,
     TokenPayRequest,
     card_summary,
 )
@@ -176,6 +177,21 @@ class PaymentsService(Pingable):
             return PaymentSchema(many=True).dump(visible)
 
     @rpc(expected_exceptions=BookingError)
+    def guest_data(self, user_id):
+        """Payments' part of a guest's data export: {payments, refunds}, oldest
+        first; of a card, only its brand and last four digits (all that is kept).
+        Needs scope `payments:read` (users)."""
+        self.caller.require("payments:read")
+        request = load(UserIdRequest(), {"user_id": user_id})
+        with self.db.get_session() as session:
+            payments = list(session.scalars(select(Payment).where(Payment.user_id == request["user_id"])
+                                            .order_by(Payment.created_at)))
+            refunds = session.scalars(select(Refund).where(Refund.payment_id.in_([p.id for p in payments]))
+                                      .order_by(Refund.created_at))
+            return {"payments": PaymentSchema(many=True).dump(payments),
+                    "refunds": RefundSchema(many=True).dump(refunds)}
+
+    @rpc(expected_exceptions=BookingError)
     def refund(self, payment_id):
         """Give a succeeded payment's money back (scope `payments:refund`, for
         reservations). Refunding again changes nothing."""
@@ -259,9 +275,10 @@ class PaymentsService(Pingable):
             return
         try:
             guest = self.users.get(user_id)
-            subject, text, html = emails.receipt(guest["full_name"], receipt)
-            self.mailer.send(guest["email"], subject, text, html, attachments=self._receipt_pdf(guest, receipt),
-                             key=f"receipt-{payment_id}")
+            if not guest["deleted"]:  # a deleted account has no one to write to
+                subject, text, html = emails.receipt(guest["full_name"], receipt)
+                self.mailer.send(guest["email"], subject, text, html,
+                                 attachments=self._receipt_pdf(guest, receipt), key=f"receipt-{payment_id}")
         except Exception:
             with self.db.get_session() as session:  # not sent: the next sweep tries again
                 RECEIPTS.give_back(session, payment_id, mine)
@@ -281,11 +298,12 @@ class PaymentsService(Pingable):
         data, user_id = note
         try:
             guest = self.users.get(user_id)
-            data.update(guest_name=guest["full_name"], guest_email=guest["email"])
-            document = self.reports.render("credit_note", data)
-            subject, text, html = emails.credit_note(guest["full_name"], data)
-            self.mailer.send(guest["email"], subject, text, html, key=f"credit-note-{refund_id}", attachments=[
-                (document["filename"], base64.b64decode(document["content_base64"]), "application/pdf")])
+            if not guest["deleted"]:  # a deleted account has no one to write to
+                data.update(guest_name=guest["full_name"], guest_email=guest["email"])
+                document = self.reports.render("credit_note", data)
+                subject, text, html = emails.credit_note(guest["full_name"], data)
+                self.mailer.send(guest["email"], subject, text, html, key=f"credit-note-{refund_id}", attachments=[
+                    (document["filename"], base64.b64decode(document["content_base64"]), "application/pdf")])
         except Exception:
             with self.db.get_session() as session:
                 CREDIT_NOTES.give_back(session, refund_id, mine)

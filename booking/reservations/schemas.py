@@ -294,3 +294,11 @@ class PartnerReservationSchema(Schema):
 
     def count_nights(self, reservation):
         return (reservation.check_out - reservation.check_in).days
+
+
+class StayToComeSchema(Schema):
+    """A confirmed stay not over yet, as a guest deleting the account is told of it."""
+    id = fields.String()
+    hotel_name = fields.String()
+    check_in = fields.Date()
+    check_out = fields.Date()

@@ -19,7 +19,7 @@ from booking.kit.logs import RequestLog
 from booking.kit.metrics import Metrics
 from booking.kit.outbox import Outbox
 from booking.kit.rpc import ServiceRpc, rpc
-from booking.kit.schemas import included_vat, load, money, to_minor
+from booking.kit.schemas import UserIdRequest, included_vat, load, money, to_minor
 from booking.payments.exceptions import PaymentDeclined
 from booking.reservations import changes, holds, monthly, stays, terms
 from booking.reservations.exceptions import (
@@ -47,6 +47,7 @@ from booking.reservations.schemas import (
     ReservationEvent,
     ReservationIdRequest,
     ReservationSchema,
+    StayToComeSchema,
     requested_rooms,
 )
 from booking.search.exceptions import HotelNotFound, RoomNotSellable
@@ -278,6 +279,52 @@ class ReservationsService(Pingable):
         if kept is None:
             kept = self._render_confirmation(reservation_id)
         return pdf_file(f"confirmation-{reservation_id}.pdf", kept)
+
+    # -- a guest's data: what is still to come, a copy, erasure -------------------------
+
+    @rpc(expected_exceptions=BookingError)
+    def stays_to_come(self, user_id):
+        """The guest's confirmed stays not over yet (checked in, or to come), which
+        keep the account from being deleted: [{id, hotel_name, check_in, check_out}],
+        soonest first. Needs scope `reservations:read` (users)."""
+        self.caller.require("reservations:read")
+        request = load(UserIdRequest(), {"user_id": user_id})
+        with self.db.get_session() as session:
+            return StayToComeSchema(many=True).dump(session.scalars(select(Reservation).where(
+                Reservation.user_id == request["user_id"], Reservation.status.in_(("confirmed", "checked_in")),
+                Reservation.check_out >= date.today()).order_by(Reservation.check_in)))
+
+    @rpc(expected_exceptions=BookingError)
+    def guest_data(self, user_id):
+        """Reservations' part of a guest's data export: {reservations: [as the API
+        shows them], confirmations: {reference: PDF as base64}} (a PDF for each
+        booking that was confirmed: kept, or rendered now). Needs scope
+        `reservations:read` (users)."""
+        self.caller.require("reservations:read")
+        request = load(UserIdRequest(), {"user_id": user_id})
+        with self.db.get_session() as session:
+            reservations = ReservationSchema(many=True).dump(session.scalars(
+                select(Reservation).where(Reservation.user_id == request["user_id"])
+                .order_by(Reservation.created_at)))
+        confirmed = [r["id"] for r in reservations if r["status"] in monthly.SOLD]
+        return {"reservations": reservations,
+                "confirmations": {reference: base64.b64encode(self._render_confirmation(reference)).decode()
+                                  for reference in confirmed}}
+
+    @event_handler("users", "user_deleted")
+    def forget_guest(self, payload):
+        """A deleted account: its holds end (nobody can pay them any more) and its
+        confirmations, which print the guest's name and address, are dropped. The
+        reservations stay, as the accounts must, under the account's number, which
+        now leads to no one. Delivered again, it changes nothing."""
+        with self.db.get_session() as session:
+            held = list(session.scalars(select(Reservation.id).where(
+                Reservation.user_id == payload["user_id"], Reservation.status == "held")))
+        for reservation_id in held:
+            self._end_hold(reservation_id, "cancelled", "account_deleted")
+        with self.db.get_session() as session:
+            session.execute(update(Reservation).where(Reservation.user_id == payload["user_id"])
+                            .values(confirmation_pdf=None))
 
     # -- the hotel's side -------------------------------------------------------------
 

@@ -122,10 +122,15 @@ def email_changed(full_name, new_email, public_url):
     """To the old address, once the new one is verified and has replaced it."""
     lines = [f"The e-mail address of your Booking account is now {new_email}; this one is no longer used.",
              "If you did not change it, write to us at once: reply to this e-mail."]
+    return ("Your Booking e-mail address has changed", *notice(full_name, lines))
+
+
+def notice(full_name, lines):
+    """(text, html) of a letter that only tells: no link."""
     text = f"Hello {full_name},\n\n" + "\n".join(lines) + "\n\nThe Booking team\n"
     html = (f"<p>Hello {escape(full_name)},</p>" + "".join(f"<p>{escape(line)}</p>" for line in lines)
             + "<p>The Booking team</p>")
-    return "Your Booking e-mail address has changed", text, html
+    return text, html
 
 
 def link_letter(full_name, lines, link, label, after):
@@ -136,3 +141,21 @@ def link_letter(full_name, lines, link, label, after):
             + f'<p><a href="{escape(link)}">{escape(label)}</a></p>'
             + "".join(f"<p>{escape(line)}</p>" for line in after) + "<p>The Booking team</p>")
     return text, html
+
+
+def export_ready(full_name, link):
+    lines = ["The copy of your data that you asked for is ready: your account, your bookings with their "
+             "confirmations, your payments and the e-mails we sent you, in one ZIP file.",
+             "Download it here, logged in to your account (it is kept for 24 hours):"]
+    after = ["If you did not ask for it, change your password: someone else may be using your account."]
+    return ("Your Booking data is ready", *link_letter(full_name, lines, link, "Download my data", after))
+
+
+def account_deleted(full_name):
+    """The last e-mail to a deleted account's address, which is then forgotten too."""
+    lines = ["Your Booking account is deleted, as you asked: it can no longer log in, and we have erased your "
+             "name, your e-mail address and your password from every part of Booking.",
+             "What the law makes us keep (the bookings' and payments' amounts and dates, for the accounts) is "
+             "kept under an anonymous reference, with nothing that leads back to you.",
+             "This is the last e-mail you get from us. Thank you for travelling with Booking."]
+    return ("Your Booking account is deleted", *notice(full_name, lines))

@@ -45,3 +45,21 @@ class TooManyRequests(BookingError):
     code = "TOO_MANY_REQUESTS"
     http_status = 429
     default_message = "Too many requests; please wait a while and try again"
+
+
+class StaysToCome(Conflict):
+    """An account with a confirmed stay still to come is not deleted: the hotel expects the guest."""
+    code = "STAYS_TO_COME"
+    default_message = "You have stays to come: cancel them first, then delete the account"
+
+
+class ExportNotFound(NotFound):
+    # someone else's export is as unknown as a missing one
+    code = "EXPORT_NOT_FOUND"
+    default_message = "There is no such export"
+
+
+class ExportExpired(BookingError):
+    code = "EXPORT_EXPIRED"
+    http_status = 410
+    default_message = "This export is older than 24 hours and was deleted: ask for a new one"

@@ -11,7 +11,9 @@ lock on each key). A password check counts as a failure until it proves right
     reset asked for an address        3 per 15 minutes   (whether or not it has an account)
     reset asked from a client address 20 per 15 minutes
     verification link sent again      3 per 15 minutes, per account
-    wrong current password            5 per 15 minutes, per account (changing the password or the address)
+    wrong current password            5 per 15 minutes, per account (changing the password or the address,
+                                      deleting the account)
+    data export asked for             5 per 15 minutes, per account
 """
 import math
 from datetime import timedelta
@@ -22,7 +24,7 @@ from booking.users.exceptions import TooManyRequests
 from booking.users.models import RequestCount
 
 WINDOW = timedelta(minutes=15)
-LIMITS = {"reset-email": 3, "reset-address": 20, "verification": 3, "password": 5}
+LIMITS = {"reset-email": 3, "reset-address": 20, "verification": 3, "password": 5, "export": 5}
 
 
 def key(kind, value):

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String
+from sqlalchemy import JSON, DateTime, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -25,10 +25,18 @@ class User(Base):
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # one more at every change of the password: auth signs out the tokens issued before
     credentials_version: Mapped[int] = mapped_column(Integer, default=0)
+    # the owner deleted the account: its name, address and password are gone
+    # (booking/users/erasure.py); the row stays as the anonymous reference that
+    # bookings and payments, kept as the law requires, still carry
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     @property
     def email_verified(self):
         return self.email_verified_at is not None
+
+    @property
+    def deleted(self):
+        return self.deleted_at is not None
 
 
 class SentEmail(Base):
@@ -40,7 +48,8 @@ class SentEmail(Base):
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     # "welcome", "confirmation", "changed", "cancelled"; the account's links and notices:
-    # "password_reset", "verify_email", "change_email" (to the new address), "email_changed" (to the old)
+    # "password_reset", "verify_email", "change_email" (to the new address), "email_changed" (to the old),
+    # "export_ready", "account_deleted" (the last one, to the address the account had)
     kind: Mapped[str | None] = mapped_column(String(20))
     user_id: Mapped[int | None] = mapped_column(Integer)
     event: Mapped[dict | None] = mapped_column(JSON)  # what the message is made of
@@ -77,3 +86,21 @@ class RequestCount(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(400), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class DataExport(Base):
+    """A copy of what Booking keeps about a guest (booking/users/export.py): one ZIP,
+    made after the request, downloadable by its owner until `expires_at`; the
+    content is dropped then (the row stays to say it expired)."""
+
+    __tablename__ = "data_exports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    # preparing -> ready -> expired
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ready_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    size: Mapped[int | None] = mapped_column(Integer)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)

@@ -46,10 +46,6 @@ class ProfileUpdate(Schema):
         return data
 
 
-class UserIdRequest(Schema):
-    user_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-
-
 class UserSchema(Schema):
     id = fields.Integer()
     email = fields.String()
@@ -58,6 +54,8 @@ class UserSchema(Schema):
     created_at = UtcDateTime()
     # the owner opened a verification link sent to this address
     email_verified = fields.Boolean()
+    # the owner deleted the account: what it shows is no one's (booking/users/erasure.py)
+    deleted = fields.Boolean()
 
 
 class UserRegisteredEvent(Schema):
@@ -121,3 +119,33 @@ class AccountMailEvent(Schema):
     kind = fields.String()
     # the e-mail kept in users' sent_emails: its handler sends it once
     mail_key = fields.String()
+
+
+class DeleteAccountRequest(Schema):
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class UserDeletedEvent(Schema):
+    user_id = fields.Integer()
+    # as password_changed's: auth signs out every token issued before
+    credentials_version = fields.Integer()
+
+
+class ExportIdRequest(Schema):
+    export_id = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{32}$", error="Not an export id."))
+
+
+class DataExportSchema(Schema):
+    id = fields.String()
+    # preparing -> ready -> expired
+    status = fields.String()
+    created_at = UtcDateTime()
+    ready_at = UtcDateTime(allow_none=True)
+    # downloadable until then
+    expires_at = UtcDateTime(allow_none=True)
+    size = fields.Integer(allow_none=True)
+
+
+class ExportRequestedEvent(Schema):
+    user_id = fields.Integer()
+    export_id = fields.String()

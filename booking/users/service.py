@@ -2,11 +2,11 @@ import base64
 import hashlib
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from nameko.dependency_providers import Config
 from nameko.timer import timer
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from booking.kit.database import Database
@@ -19,24 +19,31 @@ from booking.kit.mail import KeptMail, Mailer
 from booking.kit.metrics import Metrics
 from booking.kit.outbox import Outbox
 from booking.kit.rpc import ServiceRpc, rpc
-from booking.kit.schemas import load
+from booking.kit.schemas import UserIdRequest, load
 from booking.kit.sealed import unseal
-from booking.users import emails, limits, links, passwords
+from booking.users import emails, erasure, export, limits, links, passwords
 from booking.users.exceptions import (
     EmailTaken,
+    ExportExpired,
+    ExportNotFound,
     InvalidCredentials,
     InvalidResetToken,
     InvalidVerificationToken,
+    StaysToCome,
     UserNotFound,
     WeakPassword,
     WrongPassword,
 )
-from booking.users.models import Base, SentEmail, User
+from booking.users.models import Base, DataExport, SentEmail, User
 from booking.users.schemas import (
     AccountMailEvent,
     ChangeEmailRequest,
     ChangePasswordRequest,
     CredentialsRequest,
+    DataExportSchema,
+    DeleteAccountRequest,
+    ExportIdRequest,
+    ExportRequestedEvent,
     LinkTokenRequest,
     MakeManagerRequest,
     PasswordChangedEvent,
@@ -44,7 +51,7 @@ from booking.users.schemas import (
     ProfileUpdate,
     RegisterRequest,
     ResetPasswordRequest,
-    UserIdRequest,
+    UserDeletedEvent,
     UserIdsRequest,
     UserRegisteredEvent,
     UserSchema,
@@ -61,6 +68,8 @@ EMAILS = KeptMail(SentEmail.key, SentEmail.sent_at, SentEmail.claimed_at, SentEm
 # kind -> (the token's purpose, the page it opens)
 LINKS = {"welcome": ("verify_email", "/verify-email"), "verify_email": ("verify_email", "/verify-email"),
          "change_email": ("change_email", "/verify-email"), "password_reset": ("password_reset", "/reset-password")}
+# how long a guest's data export can be downloaded
+EXPORT_KEPT = timedelta(hours=24)
 
 
 class UsersService(Pingable):
@@ -74,10 +83,12 @@ class UsersService(Pingable):
     db = Database(Base)
     caller = CallerIdentity()
     # events are recorded in the transaction of their change, and published after it
-    outbox = Outbox("user_registered", "password_changed", "account_mail_requested")
+    outbox = Outbox("user_registered", "password_changed", "account_mail_requested", "user_deleted",
+                    "export_requested")
     mailer = Mailer()
     config = Config()
     reservations = ServiceRpc("reservations", as_service=True)
+    payments = ServiceRpc("payments", as_service=True)
 
     @rpc(expected_exceptions=BookingError, sensitive_arguments=("password",))
     def register(self, email, password, full_name):
@@ -349,6 +360,98 @@ class UsersService(Pingable):
         except IntegrityError:  # the new address was taken a moment ago
             raise EmailTaken(details={"email": "Taken."}) from None
 
+    @rpc(expected_exceptions=BookingError, sensitive_arguments=("password",))
+    def delete_account(self, password):
+        """Delete the caller's account. Needs scope `account`.
+
+        Takes password (the current one; sealed or clear). Refused while a confirmed
+        stay is still to come: StaysToCome (409, `details.reservations`, each with
+        its reference, hotel and dates: cancel them first). Otherwise the account
+        can no longer log in; its name, address and password are erased
+        (booking/users/erasure.py); a last e-mail goes to the address it had; and
+        `user_deleted` makes auth sign out every token of it and the other services
+        forget their part. Returns {deleted: true}, again for a retry. Raises
+        WrongPassword (403, `details.password`), TooManyRequests (5 wrong passwords
+        in 15 minutes), StaysToCome.
+        """
+        caller = self.caller.require("account")
+        request = load(DeleteAccountRequest(), {"password": self._unsealed(password)})
+        user = self._user(caller.user_id)
+        if user.deleted:
+            return {"deleted": True}
+        counted = self._check_password(user, request["password"], "password")
+        stays = self.reservations.stays_to_come(user.id)  # asked before the transaction: it holds no lock
+        if stays:
+            raise StaysToCome(details={"reservations": stays})
+        with self.db.get_session() as session:
+            limits.forget(session, counted)
+            user = session.get(User, caller.user_id)
+            if user.deleted:
+                return {"deleted": True}
+            self.outbox.forget(session, user.id)  # what its events said (user_registered: a name, an address)
+            address, name = erasure.erase(session, user, datetime.now(UTC))
+            user.credentials_version = User.credentials_version + 1
+            session.flush()
+            session.refresh(user)
+            self._keep_mail(session, "account_deleted", user.id, {"to": address, "full_name": name}, ref="last")
+            self.outbox.add(session, "user_deleted", UserDeletedEvent().dump(
+                {"user_id": user.id, "credentials_version": user.credentials_version}), aggregate=user.id)
+        return {"deleted": True}
+
+    @rpc(expected_exceptions=BookingError)
+    def start_export(self):
+        """Start a copy of what Booking keeps about the caller. Needs scope `account`.
+
+        Returns the export {id, status: "preparing", created_at}; `export_requested`
+        makes it: each service that holds data about the guest gives its part, and
+        the ZIP (booking/users/export.py) is kept 24 hours and announced by e-mail.
+        A retried request gets the same export. Raises TooManyRequests (5 within 15
+        minutes)."""
+        caller = self.caller.require("account")
+        export_id = hashlib.sha256(f"export:{caller.user_id}:{request_ref()}".encode()).hexdigest()[:32]
+        now = datetime.now(UTC)
+        with self.db.get_session() as session:
+            kept = session.get(DataExport, export_id)
+            if kept is None:
+                user = session.get(User, caller.user_id)
+                if user is None or user.deleted:
+                    raise UserNotFound()
+                limits.count(session, {"export": limits.key("export", user.id)}, now)
+                kept = DataExport(id=export_id, user_id=user.id, status="preparing", created_at=now)
+                session.add(kept)
+                self.outbox.add(session, "export_requested", ExportRequestedEvent().dump(
+                    {"user_id": user.id, "export_id": export_id}), aggregate=user.id)
+                session.flush()
+            return DataExportSchema().dump(kept)
+
+    @rpc(expected_exceptions=BookingError)
+    def exports(self):
+        """The caller's exports, newest first (without their content). Needs scope `account`."""
+        caller = self.caller.require("account")
+        with self.db.get_session() as session:
+            return DataExportSchema(many=True).dump(session.scalars(
+                select(DataExport).where(DataExport.user_id == caller.user_id)
+                .order_by(DataExport.created_at.desc())))
+
+    @rpc(expected_exceptions=BookingError)
+    def export(self, export_id):
+        """One of the caller's exports; once ready, with `filename` and
+        `content_base64` (the ZIP). Needs scope `account`. Raises ExportNotFound
+        (404, someone else's too), ExportExpired (410, older than 24 hours)."""
+        caller = self.caller.require("account")
+        request = load(ExportIdRequest(), {"export_id": export_id})
+        with self.db.get_session() as session:
+            kept = session.get(DataExport, request["export_id"])
+            if kept is None or kept.user_id != caller.user_id:
+                raise ExportNotFound(details={"export_id": request["export_id"]})
+            if kept.status == "expired":
+                raise ExportExpired()
+            answer = DataExportSchema().dump(kept)
+            if kept.status == "ready":
+                answer.update(filename=f"booking-data-{kept.created_at:%Y-%m-%d}.zip",
+                              content_base64=base64.b64encode(kept.content).decode())
+            return answer
+
     def _user(self, user_id):
         with self.db.get_session() as session:
             user = session.get(User, user_id)
@@ -422,11 +525,42 @@ class UsersService(Pingable):
         notice), once however often the event comes; its link is made as it goes."""
         self._send(payload["mail_key"])
 
+    @event_handler("users", "export_requested")
+    def prepare_export(self, payload):
+        """Put a guest's export together: the account and e-mails from here, the
+        reservations (with their PDFs) and the payments from their services; keep
+        the ZIP and announce it by e-mail. Once however often the event comes:
+        only an export still preparing is made, and only one making wins."""
+        with self.db.get_session() as session:
+            kept = session.get(DataExport, payload["export_id"])
+            user = session.get(User, kept.user_id) if kept is not None and kept.status == "preparing" else None
+            if user is None or user.deleted:
+                return
+            account = {**UserSchema().dump(user), "email_verified_at": user.email_verified_at}
+            sent = [{"kind": email.kind, "sent_at": email.sent_at, "to": (email.event or {}).get("to", user.email),
+                     "reservation": (email.event or {}).get("reservation_id")}
+                    for email in session.scalars(select(SentEmail).where(
+                        SentEmail.user_id == user.id, SentEmail.sent_at.is_not(None)).order_by(SentEmail.sent_at))]
+        now = datetime.now(UTC)
+        content = export.build(account, sent, self.reservations.guest_data(user.id),
+                               self.payments.guest_data(user.id), now)
+        with self.db.get_session() as session:
+            made = session.execute(update(DataExport).where(
+                DataExport.id == payload["export_id"], DataExport.status == "preparing").values(
+                status="ready", ready_at=now, expires_at=now + EXPORT_KEPT, size=len(content), content=content))
+            if made.rowcount:
+                self._keep_mail(session, "export_ready", user.id, {"export_id": payload["export_id"]},
+                                ref=payload["export_id"][:16])
+
     @timer(interval=SWEEP_SECONDS, eager=True)
     def send_unsent(self):
-        """Send the e-mails that a dead worker or a refused SMTP delivery left unsent."""
+        """Send the e-mails that a dead worker or a refused SMTP delivery left unsent;
+        drop the content of exports older than 24 hours."""
         with self.db.get_session() as session:
             due = list(session.scalars(select(SentEmail.key).where(EMAILS.due())))
+            session.execute(update(DataExport).where(DataExport.status == "ready",
+                                                     DataExport.expires_at < datetime.now(UTC))
+                            .values(status="expired", content=None))
         for key in due:
             try:
                 self._send(key)
@@ -455,6 +589,9 @@ class UsersService(Pingable):
             if email is not None and user is None:
                 email.sent_at = mine  # no such account: there is no one to write to
             message = None
+            if user is not None and user.deleted and email.kind != "account_deleted":
+                email.sent_at, email.event = mine, {}  # the account is deleted: no one to write to
+                return
             if user is not None:
                 event = email.event or {}
                 to = event.get("to") or user.email
@@ -466,7 +603,7 @@ class UsersService(Pingable):
                         return
                 elif purpose is not None:
                     link = f"{public_url}{path}?token={links.issue(session, user.id, purpose, to, mine)}"
-                message = (email.kind, event, user.id, to, user.full_name, link)
+                message = (email.kind, event, user.id, to, event.get("full_name") or user.full_name, link)
         if message is None:
             return
         kind, event, user_id, to, full_name, link = message
@@ -483,6 +620,8 @@ class UsersService(Pingable):
             sent = datetime.now(UTC)
             if EMAILS.mark_sent(session, key, mine, sent) and kind == "welcome":
                 session.get(User, user_id).welcome_sent_at = sent
+            if kind == "account_deleted":  # the address it went to is forgotten too
+                session.get(SentEmail, key).event = {}
 
     @staticmethod
     def _compose(kind, event, full_name, public_url, link):
@@ -496,6 +635,10 @@ class UsersService(Pingable):
             return emails.change_email(full_name, link, event["to"])
         if kind == "email_changed":
             return emails.email_changed(full_name, event["new_email"], public_url)
+        if kind == "export_ready":
+            return emails.export_ready(full_name, f"{public_url}/account/exports/{event['export_id']}")
+        if kind == "account_deleted":
+            return emails.account_deleted(full_name)
         return getattr(emails, kind)(full_name, event, public_url)
 
     def _confirmation_pdf(self, reservation):

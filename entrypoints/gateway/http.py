@@ -90,7 +90,12 @@ def log_response(request, response, request_id, started):
 
 def pdf_response(document):
     """A document from reports (base64 in its reply) as a download."""
-    return Response(base64.b64decode(document["content_base64"]), mimetype="application/pdf", headers={
+    return download(document, "application/pdf")
+
+
+def download(document, mimetype):
+    """A file from a service ({filename, content_base64}) as a download, kept by no cache."""
+    return Response(base64.b64decode(document["content_base64"]), mimetype=mimetype, headers={
         "Content-Disposition": f'attachment; filename="{document["filename"]}"',
         "Cache-Control": "private, no-store"})
 

@@ -43,6 +43,9 @@ from booking.users.schemas import (
     ChangeEmailRequest,
     ChangePasswordRequest,
     CredentialsRequest,
+    DataExportSchema,
+    DeleteAccountRequest,
+    ExportIdRequest,
     LinkTokenRequest,
     RegisterRequest,
     ResetPasswordRequest,
@@ -71,6 +74,15 @@ class MessageSchema(Schema):
 
 class VerificationSentSchema(Schema):
     sent = fields.Boolean(required=True, metadata={"description": "false: the address is verified already"})
+
+
+class DeletedSchema(Schema):
+    deleted = fields.Boolean(required=True)
+    message = fields.String(required=True)
+
+
+class ExportListSchema(Schema):
+    exports = fields.List(fields.Nested(DataExportSchema), metadata={"description": "newest first"})
 
 
 class PendingEmailSchema(UserSchema):
@@ -272,6 +284,7 @@ IDEMPOTENCY_KEY = {"in": "header", "name": "Idempotency-Key", "required": True,
 # path parameters, with the rules the services check them by
 PATH_PARAMETERS = {"hotel_id": GetHotelRequest().fields["hotel_id"],
                    "reservation_id": ReservationIdRequest().fields["reservation_id"],
+                   "export_id": ExportIdRequest().fields["export_id"],
                    "room_type": fields.String(metadata={"description": "the room type's code"})}
 
 # method, path, tag, summary, parameters, body (schema, media type), answer (status, schema), errors, needs a token
@@ -309,6 +322,17 @@ ROUTES = [
     ("post", "/api/v1/me/email", "accounts",
      "Change the e-mail address: a link goes to the new one, which replaces the old once opened", [],
      (ChangeEmailRequest, "application/json"), (202, PendingEmailSchema), [400, 401, 403, 409, 413, 429], True),
+    ("delete", "/api/v1/me", "accounts",
+     "Delete the account (refused while a confirmed stay is to come); its personal data is erased everywhere",
+     [], (DeleteAccountRequest, "application/json"), (200, DeletedSchema), [400, 401, 403, 409, 413, 429], True),
+    ("post", "/api/v1/me/export", "accounts",
+     "Start a copy of the caller's data (a ZIP, e-mailed when ready, kept 24 hours)", [], None,
+     (202, DataExportSchema), [401, 403, 429], True),
+    ("get", "/api/v1/me/exports", "accounts", "The caller's data exports", [], None, (200, ExportListSchema),
+     [401, 403], True),
+    ("get", "/api/v1/me/exports/{export_id}", "accounts",
+     "An export: the ZIP once ready (202 and its state until then)", [], None,
+     [(200, "application/zip"), (202, DataExportSchema)], [400, 401, 403, 404, 410], True),
     ("post", "/oauth/token", "oauth", "OAuth2 token endpoint (client_credentials, refresh_token)", [],
      (TokenForm, "application/x-www-form-urlencoded"), (200, TokenResponse), [], False),
     ("post", "/oauth/revoke", "oauth", "Revoke an access or refresh token (RFC 7009)", [],
@@ -419,17 +443,19 @@ def build(server_url):
     return document
 
 
-def responses(path, answer, errors):
-    status, schema = answer
-    if schema is None:
-        answered = {"description": "done"}
-    elif isinstance(schema, str):
-        answered = {"description": "the file", "content": {schema: {"schema": {"type": "string",
-                                                                               "format": "binary"}}}}
-    else:
-        answered = {"description": "OK", "content": {"application/json": {"schema": schema}}}
+def responses(path, answers, errors):
+    """`answers`: (status, schema), or a list of them (a file when ready, its state until then)."""
+    documented = {}
+    for status, schema in answers if isinstance(answers, list) else [answers]:
+        if schema is None:
+            documented[str(status)] = {"description": "done"}
+        elif isinstance(schema, str):
+            documented[str(status)] = {"description": "the file", "content": {
+                schema: {"schema": {"type": "string", "format": "binary"}}}}
+        else:
+            documented[str(status)] = {"description": "OK", "content": {"application/json": {"schema": schema}}}
     error_schema = "OAuthError" if path in OAUTH_PATHS else "Error"
     codes = sorted(set(errors) | ({400, 401} if path in OAUTH_PATHS else set()) | {500, 503})
-    return {str(status): answered, **{str(code): {"description": "see the error code",
-                                                  "content": {"application/json": {"schema": error_schema}}}
-                                      for code in codes}}
+    return {**documented, **{str(code): {"description": "see the error code",
+                                         "content": {"application/json": {"schema": error_schema}}}
+                             for code in codes}}

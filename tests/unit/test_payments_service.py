@@ -113,7 +113,8 @@ def worker(db, bank, caller=ADA, require_verified_email=False):
     service = worker_factory(PaymentsService, db=db, bank=bank, caller=caller, outbox=outbox_of(PaymentsService),
                              config=config)
     service.reservations.get.return_value = HELD
-    service.users.get.return_value = {"id": 7, "email": "ada@example.com", "full_name": "Ada Lovelace"}
+    service.users.get.return_value = {"id": 7, "email": "ada@example.com", "full_name": "Ada Lovelace",
+                                         "deleted": False}
     service.reports.render.return_value = {"filename": "receipt.pdf", "content_type": "application/pdf",
                                            "content_base64": base64.b64encode(b"%PDF-1.7 a receipt").decode()}
     return service

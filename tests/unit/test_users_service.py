@@ -78,9 +78,9 @@ def stored_users(db):
 def test_register_opens_an_account(users):
     user = register_ada(users)
 
-    assert set(user) == {"id", "email", "full_name", "created_at", "role", "email_verified"}
+    assert set(user) == {"id", "email", "full_name", "created_at", "role", "email_verified", "deleted"}
     assert (user["email"], user["full_name"], user["role"]) == ("ada@example.com", "Ada Lovelace", "guest")
-    assert user["email_verified"] is False
+    assert user["email_verified"] is False and user["deleted"] is False
     assert user["created_at"].endswith("+00:00")
 
 

@@ -5,15 +5,19 @@ from booking.kit.errors import BookingError, ValidationFailed
 from booking.kit.sealed import seal
 from booking.users.exceptions import (
     EmailTaken,
+    ExportExpired,
+    ExportNotFound,
     InvalidCredentials,
     InvalidResetToken,
     InvalidVerificationToken,
+    StaysToCome,
     TooManyRequests,
     WrongPassword,
 )
 from entrypoints.gateway.http import (
     api,
     client_address,
+    download,
     form_fields,
     json_body,
     json_response,
@@ -30,6 +34,8 @@ RESET_ASKED = {"message": "If an account has this address, an e-mail with a link
                           "on its way. The link works once, for 30 minutes."}
 RESET_DONE = {"message": "Your password is changed and every session is signed out: log in with the new one."}
 ANOTHER_ACCOUNT = "Another account uses this address."
+DELETED = {"deleted": True, "message": "The account is deleted: it can no longer log in, and its name, e-mail "
+                                       "address and password are erased. A last e-mail says so."}
 
 
 def safe_next(target, otherwise="/account"):
@@ -111,6 +117,30 @@ class AccountRoutes:
         fields = self._sealed(json_body(request, ("password", "new_email")))
         return json_response(self.users.change_email(password=fields.get("password"),
                                                      new_email=fields.get("new_email")), status=202)
+
+    @api("DELETE", "/api/v1/me")
+    def delete_account(self, request):
+        fields = self._sealed(json_body(request, ("password",)))
+        self.users.delete_account(password=fields.get("password"))
+        return DELETED
+
+    @api("POST", "/api/v1/me/export")
+    def start_export(self, request):
+        if request.get_data():  # no body, or {}
+            json_body(request, ())
+        return json_response(self.users.start_export(), status=202)
+
+    @api("GET", "/api/v1/me/exports")
+    def exports(self, request):
+        return {"exports": self.users.exports()}
+
+    @api("GET", "/api/v1/me/exports/<string:export_id>")
+    def export(self, request, export_id):
+        """The ZIP once ready; until then 202 and the export's state."""
+        kept = self.users.export(export_id)
+        if kept["status"] != "ready":
+            return json_response(kept, status=202)
+        return download(kept, "application/zip")
 
     @oauth("POST", "/oauth/token")
     def oauth_token(self, request):
@@ -209,7 +239,7 @@ class AccountRoutes:
         context = {"form": None, "errors": {}, "password_errors": {}, "email_form": {}, "email_errors": {},
                    "notice": self.session.told("account"), **forms}
         return self.templates.render("account.html", session=self.session, status=status, user=self.users.me(),
-                                     **context)
+                                     exports=self.users.exports()[:3], **context)
 
     @page("POST", "/account")
     def account_form(self, request):
@@ -291,6 +321,68 @@ class AccountRoutes:
         self.session.tell("account", ok=True, message=f"We sent a link to {pending}. Your address changes when "
                                                       "you open it; until then, it stays as it is.")
         return redirect("/account", code=303)
+
+    @page("POST", "/account/export")
+    def account_export(self, request):
+        """Prepare a copy of the guest's data: an e-mail says when it is ready."""
+        if not self.session.logged_in:
+            return redirect("/login?next=/account", code=303)
+        self.session.check_csrf(request.form)
+        form_fields(request, ())
+        try:
+            self.users.start_export()
+        except TooManyRequests as refused:
+            return self._account_page(status=429, notice={"message": too_many(refused)})
+        self.session.tell("account", ok=True, message="We are preparing a copy of your data. It takes a minute: "
+                                                      "we e-mail you when it is ready, and it appears below.")
+        return redirect("/account#data", code=303)
+
+    @page("GET", "/account/exports/<string:export_id>")
+    def account_export_download(self, request, export_id):
+        if not self.session.logged_in:
+            return redirect(f"/login?next=/account/exports/{export_id}", code=303)
+        try:
+            kept = self.users.export(export_id)
+        except (ExportNotFound, ExportExpired, ValidationFailed) as refused:
+            message = refused.message if isinstance(refused, ExportExpired) else "There is no such copy of your " \
+                "data: it may belong to another account. Ask for a new one on your account page."
+            return self.templates.render("message.html", session=self.session, status=refused.http_status,
+                                         title="Your data", message=message, back="/account#data")
+        if kept["status"] != "ready":
+            self.session.tell("account", ok=True, message="Your copy is still being prepared: we e-mail you "
+                                                          "when it is ready.")
+            return redirect("/account#data", code=303)
+        return download(kept, "application/zip")
+
+    @page("GET", "/account/delete")
+    def delete_account_page(self, request):
+        if not self.session.logged_in:
+            return redirect("/login?next=/account/delete", code=303)
+        return self.templates.render("delete_account.html", session=self.session, errors={}, stays=[],
+                                     error=None)
+
+    @page("POST", "/account/delete")
+    def delete_account_form(self, request):
+        """Delete the account (the password confirms it), or say which stays to cancel first."""
+        if not self.session.logged_in:
+            return redirect("/login?next=/account/delete", code=303)
+        self.session.check_csrf(request.form)
+        form = form_fields(request, ("password",))
+        try:
+            self.users.delete_account(password=seal(form.get("password"), self.config))
+        except (ValidationFailed, WrongPassword, StaysToCome, TooManyRequests) as refused:
+            return self.templates.render(
+                "delete_account.html", session=self.session, status=refused.http_status,
+                stays=refused.details.get("reservations", []) if isinstance(refused, StaysToCome) else [],
+                error=too_many(refused) if isinstance(refused, TooManyRequests) else None,
+                errors=field_problems(refused.details or {"password": refused.message})
+                if isinstance(refused, (ValidationFailed, WrongPassword)) else {})
+        self.session.log_out()  # auth revokes its tokens on user_deleted
+        return redirect("/account/deleted", code=303)
+
+    @page("GET", "/account/deleted")
+    def account_deleted(self, request):
+        return self.templates.render("account_deleted.html", session=self.session)
 
     # -- a forgotten password, an address to verify ---------------------------------
 
