@@ -8,8 +8,10 @@ changes the password (first with a wrong current one, the error next to its fiel
 logs out, forgets the password, asks for a link on the "Forgot your password?" page,
 reads the e-mail in the development outbox (/dev/outbox), follows its link, is refused
 a weak password, sets a good one and logs in with it; opens the verification link and
-sees the address verified; and finds the spent reset link refused. The e-mails' links
-name BASE_URL (the stack's PUBLIC_URL).
+sees the address verified; finds the spent reset link refused; asks for a copy of
+her data, reads the e-mail that says it is ready and downloads the ZIP; and deletes
+the account (a wrong password first), gets the last e-mail, and can no longer log in.
+The e-mails' links name BASE_URL (the stack's PUBLIC_URL).
 
 Exits 0 when every step behaved; each page's screenshot is kept in ARTIFACTS_DIR as
 account-NN-name.png, and at a phone's width as account-NN-name-390.png, where no page
@@ -17,6 +19,7 @@ may scroll sideways (checked at 360 px too).
 """
 import re
 import sys
+import zipfile
 from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
@@ -28,12 +31,22 @@ EMAIL = "marie@example.com"
 FIRST, SECOND, THIRD = "radium and polonium 1898", "nobel prize twice 1911", "sorbonne lecture hall 1906"
 
 
-def link_from_outbox(page, base, subject, path):
-    """Open the newest e-mail of `subject` in the development outbox and return its link to `path`."""
-    page.goto(base + "/dev/outbox")
+def mail_text(page, base, subject):
+    """The text of the newest e-mail of `subject` in the development outbox (waiting
+    for it: some are sent a moment after the page that asked for them)."""
+    for _ in range(60):
+        page.goto(base + "/dev/outbox")
+        if page.get_by_role("link", name=subject).count():
+            break
+        page.wait_for_timeout(500)
     page.get_by_role("link", name=subject).first.click()
     expect(page.get_by_role("heading", name=subject)).to_be_visible()
-    text = page.locator("pre.mail").inner_text()
+    return page.locator("pre.mail").inner_text()
+
+
+def link_from_outbox(page, base, subject, path):
+    """Open the newest e-mail of `subject` in the development outbox and return its link to `path`."""
+    text = mail_text(page, base, subject)
     link = re.search(rf"{re.escape(base)}{re.escape(path)}\?token=[A-Za-z0-9_-]+", text)
     assert link, f"no link to {path} in the e-mail: {text!r}"
     return link.group(0)
@@ -57,7 +70,7 @@ def journey(base, artifacts):
         field(page, "E-mail address").fill(EMAIL)
         field(page, "Password (at least 12 characters)").fill(FIRST)
         page.get_by_role("button", name="Create my account").click()
-        expect(page.get_by_role("heading", name="My account")).to_be_visible()
+        expect(page.get_by_role("heading", name="My account", exact=True)).to_be_visible()
         expect(page.locator("#email-state")).to_contain_text("Not yet")
         shot(page, "account-unverified")
 
@@ -77,7 +90,7 @@ def journey(base, artifacts):
         field(page, "New password (at least 12 characters)").fill(SECOND)
         page.get_by_role("button", name="Change my password").click()
         expect(page.get_by_role("status")).to_contain_text("Your password is changed")
-        expect(page.get_by_role("heading", name="My account")).to_be_visible()  # still logged in
+        expect(page.get_by_role("heading", name="My account", exact=True)).to_be_visible()  # still logged in
         shot(page, "password-changed")
 
         # a new address: the password is asked; a wrong one is said next to its field, the address kept
@@ -120,7 +133,7 @@ def journey(base, artifacts):
         expect(page.get_by_role("alert")).to_contain_text("not right")
         field(page, "Password").fill(THIRD)
         page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("heading", name="My account")).to_be_visible()
+        expect(page.get_by_role("heading", name="My account", exact=True)).to_be_visible()
 
         verify = link_from_outbox(page, base, "Confirm your e-mail address", "/verify-email")
         page.goto(verify)
@@ -138,6 +151,41 @@ def journey(base, artifacts):
         expect(page.get_by_role("alert")).to_contain_text("This link does not work any more")
         expect(page.get_by_role("link", name="Ask for a new link")).to_be_visible()
         shot(page, "reset-spent")
+
+        # a copy of her data: asked on the account page, announced by e-mail, downloaded as a ZIP
+        page.goto(base + "/account")
+        page.get_by_role("button", name="Prepare a copy of my data").click()
+        expect(page.get_by_role("status")).to_contain_text("We are preparing a copy of your data")
+        announced = mail_text(page, base, "Your Booking data is ready")
+        export_link = re.search(rf"{re.escape(base)}/account/exports/[0-9a-f]{{32}}", announced).group(0)
+        page.goto(base + "/account#data")
+        download_link = page.locator("#data ~ .card").first.get_by_role("link", name="download")
+        expect(download_link).to_have_attribute("href", export_link.removeprefix(base))
+        shot(page, "data-ready")
+        with page.expect_download() as download:
+            download_link.click()
+        archive = zipfile.ZipFile(download.value.path())
+        assert "reservations.json" in archive.namelist() and EMAIL in archive.read("account.json").decode()
+
+        # deleting the account: the password confirms it; a wrong one is said next to its field
+        page.get_by_role("link", name="Delete my account…").click()
+        expect(page.get_by_role("heading", name="Delete my account", exact=True)).to_be_visible()
+        shot(page, "delete")
+        field(page, "Your password").fill("not my password at all")
+        page.get_by_role("button", name="Delete my account for good").click()
+        expect(field(page, "Your password")).to_have_attribute("aria-invalid", "true")
+        shot(page, "delete-wrong-password")
+        field(page, "Your password").fill(THIRD)
+        page.get_by_role("button", name="Delete my account for good").click()
+        expect(page.get_by_role("heading", name="Your account is deleted")).to_be_visible()
+        expect(page.get_by_role("button", name="Log out")).to_have_count(0)
+        shot(page, "deleted")
+        assert "Hello Marie Curie" in mail_text(page, base, "Your Booking account is deleted")
+        page.goto(base + "/login")
+        field(page, "E-mail address").fill(EMAIL)
+        field(page, "Password").fill(THIRD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("alert")).to_contain_text("not right")
         browser.close()
 
 

@@ -82,8 +82,8 @@ def account_config(saga_config):  # noqa: F811
 @pytest.mark.parametrize("db_uris", ["sqlite"], indirect=True)
 def test_a_guest_resets_verifies_and_changes_a_password_in_chromium(container_factory, account_config):
     """tests/browser/account_journey.py: forgot password through the outbox e-mail,
-    reset, log in with the new password, verify the address, change the password;
-    its screenshots are account-*.png."""
+    reset, log in with the new password, verify the address, change the password,
+    take a copy of the data, delete the account; its screenshots are account-*.png."""
     start_containers(container_factory, account_config)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for old in ARTIFACTS.glob("account-*.png"):
@@ -95,5 +95,6 @@ def test_a_guest_resets_verifies_and_changes_a_password_in_chromium(container_fa
     )
     assert journey.returncode == 0, journey.stdout + journey.stderr
     shots = {path.name for path in ARTIFACTS.glob("account-*.png")}
-    for page in ("forgot", "forgot-sent", "reset", "login-after-reset", "account-verified", "password-changed"):
+    for page in ("forgot", "forgot-sent", "reset", "login-after-reset", "account-verified", "password-changed",
+                 "data-ready", "delete", "deleted"):
         assert any(name.endswith(f"-{page}-390.png") for name in shots), (page, sorted(shots))
