@@ -114,7 +114,7 @@ def worker(db, bank, caller=ADA, require_verified_email=False):
                              config=config)
     service.reservations.get.return_value = HELD
     service.users.get.return_value = {"id": 7, "email": "ada@example.com", "full_name": "Ada Lovelace",
-                                         "deleted": False}
+                                      "deleted": False}
     service.reports.render.return_value = {"filename": "receipt.pdf", "content_type": "application/pdf",
                                            "content_base64": base64.b64encode(b"%PDF-1.7 a receipt").decode()}
     return service
@@ -684,3 +684,29 @@ def test_a_refund_the_bank_did_not_make_is_made_by_the_sweep_and_never_planned_t
     assert [refund["amount_minor"] for refund in bank.made("refund")] == [10000]
     [event] = dispatched(payments, "payment_refunded")
     assert event["refunded_minor"] == 10000
+
+
+# -- a guest's data ------------------------------------------------------------------------------
+
+def test_a_guests_part_of_an_export_has_their_payments_and_no_card_number(payments, db, bank):
+    paid = pay(payments)
+    users = worker(db, bank, calling_as("client:users", "reservations:read", "payments:read", client_id="users"))
+
+    part = users.guest_data(7)
+
+    assert [p["id"] for p in part["payments"]] == [paid["id"]] and part["refunds"] == []
+    assert part["payments"][0]["card"] == {"brand": "visa", "last4": CARD["number"][-4:]}
+    assert CARD["number"] not in repr(part)
+    assert users.guest_data(8) == {"payments": [], "refunds": []}
+    with pytest.raises(MissingScope):
+        payments.guest_data(7)
+
+
+def test_a_deleted_account_gets_no_receipt_and_it_is_not_tried_again(payments, db):
+    paid = pay(payments)
+    payments.users.get.return_value = {"id": 7, "email": "deleted-7@deleted.invalid",
+                                       "full_name": "(deleted account)", "deleted": True}
+    payments.send_receipt({"payment_id": paid["id"]})
+    payments.mailer.send.assert_not_called()
+    payments.sweep()
+    payments.mailer.send.assert_not_called()

@@ -623,3 +623,42 @@ def test_a_hotels_list_filters_and_finds_by_name_never_listing_unfinished_tries(
     assert [item["id"] for item in desk.hotel_reservations(3, status="confirmed", q="lovelace")["items"]] == [booking]
     assert desk.hotel_reservations(3, q="grace")["items"] == []
     assert "card" not in str(everything)
+
+
+# -- a guest's data ----------------------------------------------------------------------------
+
+USERS_SERVICE = calling_as("client:users", "reservations:read", client_id="users")
+
+
+def test_a_guests_stays_to_come_and_their_part_of_an_export(reservations, db):
+    confirmed = hold(reservations)
+    reservations.confirm_paid(payment_succeeded(confirmed["id"]))
+    held = hold(reservations, "key-2")
+    users = worker(db, USERS_SERVICE)
+
+    [stay] = users.stays_to_come(7)
+    assert (stay["id"], stay["check_in"]) == (confirmed["id"], STAY["check_in"])
+    assert users.stays_to_come(8) == []
+    part = users.guest_data(7)
+    assert {r["id"] for r in part["reservations"]} == {confirmed["id"], held["id"]}
+    assert list(part["confirmations"]) == [confirmed["id"]]
+    assert base64.b64decode(part["confirmations"][confirmed["id"]]) == b"%PDF-1.7 a confirmation"
+    assert users.guest_data(8) == {"reservations": [], "confirmations": {}}
+    with pytest.raises(MissingScope):
+        reservations.guest_data(7)  # a guest's own token does not read another's, nor its own this way
+
+
+def test_a_deleted_guests_holds_end_and_confirmations_go_once_however_often_the_event_comes(reservations, db):
+    confirmed = hold(reservations)
+    reservations.confirm_paid(payment_succeeded(confirmed["id"]))
+    held = hold(reservations, "key-2")
+
+    for _ in range(2):
+        reservations.forget_guest({"user_id": 7, "credentials_version": 1})
+
+    assert stored(db, held["id"]) == ("cancelled", "account_deleted", None)
+    assert stored(db, confirmed["id"])[0] == "confirmed"
+    with db.get_session() as session:
+        assert session.scalar(select(Reservation.confirmation_pdf).where(Reservation.id == confirmed["id"])) is None
+    assert [event["reservation_id"] for event in dispatched(reservations, "reservation_cancelled")] == [held["id"]]
+    assert doubles_left(reservations) == 1  # the hold's room is back
