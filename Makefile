@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends
 PYTEST_ARGS ?=
 
-.PHONY: run test lint diagrams plantuml bench system-packages test-packages postgres-package venv clean
+.PHONY: run test test-fast lint diagrams plantuml bench system-packages test-packages postgres-package venv clean
 
 # DB=postgres: every database on a PostgreSQL server of the project's own (data under
 # var/postgres, stopped by Ctrl-C like the broker), with the PostgreSQL profile
@@ -22,8 +22,14 @@ endif
 run: venv system-packages $(if $(RUN_DB),postgres-package)
 	$(BIN)/booking --config $(CONFIG) run $(RUN_DB) $(if $(SCALE),$(foreach s,$(SCALE),--scale $(s))) $(if $(CLUSTER),--cluster $(CLUSTER))
 
+# the whole suite, its two halves side by side (tests/run.py); PYTEST_ARGS: pytest as given
 test: venv system-packages test-packages lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(if $(PYTEST_ARGS),$(BIN)/pytest $(PYTEST_ARGS),$(BIN)/python tests/run.py)
+
+# the quick loop while coding: unit and integration tests on SQLite, without the
+# whole stacks, PostgreSQL or the browser (make test runs everything)
+test-fast: venv system-packages lint
+	$(BIN)/pytest tests/unit tests/integration -q -k "not postgresql and not chromium and not schemathesis"
 
 # the linter's rules are in pyproject.toml
 lint: venv

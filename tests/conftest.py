@@ -18,18 +18,15 @@ from booking.devstack.ports import free_port, is_listening  # noqa: E402
 from booking.devstack.postgres import LocalPostgres  # noqa: E402
 from booking.kit.config import PROJECT_ROOT, load_config  # noqa: E402
 from booking.kit.migrations import upgrade  # noqa: E402
+from tests import TEST_AMQP_PORT, TEST_MANAGEMENT_PORT  # noqa: E402
 
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
-# The tests' own broker node, on ports of its own so that it neither meets a
-# `make run` node nor a system one; AMQP_URI and RABBIT_API_URI point elsewhere.
-TEST_AMQP_PORT = 5682
-TEST_MANAGEMENT_PORT = 15682
-
-
 @pytest.fixture(scope="session")
 def broker(request):
-    """The AMQP URI of a running broker with its management API, started if needed."""
+    """The AMQP URI of a running broker with its management API: AMQP_URI and
+    RABBIT_API_URI if set (tests/run.py sets them for both halves of `make test`),
+    else the tests' own node, started if it does not answer."""
     uri = os.environ.get("AMQP_URI")
     api = os.environ.get("RABBIT_API_URI", "http://guest:guest@localhost:15672")
     node = None

@@ -119,10 +119,13 @@ class AuthClient(SharedExtension):
         return ServiceUnavailable("The auth service is not available", details={"service": "auth"})
 
     def _stop_proxy(self):
+        """Drop the proxy, bounded: stopping one whose broker node died can wait on
+        its connection for ever, and the lock held meanwhile would stop every call."""
         if self._standalone is not None:
             try:
-                self._standalone.stop()
-            except Exception:  # its connection may be gone already
+                with eventlet.Timeout(self.timeout):
+                    self._standalone.stop()
+            except (Exception, eventlet.Timeout):  # its connection may be gone already
                 pass
         self._standalone = self._proxy = None
 

@@ -89,9 +89,8 @@ def latency_ms(text):
 BENCH_VAR = ROOT / "var" / "bench"
 
 
-def start_stack(port, gateways):
-    """`booking run` on its own ports and its own databases under var/bench/, with
-    `gateways` gateway instances sharing the port."""
+def bench_env(port):
+    """The environment of the bench's processes: its own ports, its own databases under var/bench/."""
     BENCH_VAR.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}", "PUBLIC_URL": f"http://localhost:{port}",
            "LOG_LEVEL": "WARNING", "AMQP_URI": AMQP_URI, "SMTP_PORT": str(free_port()),
@@ -99,6 +98,12 @@ def start_stack(port, gateways):
            "BANK_LEDGER": str(BENCH_VAR / "bank.db")}
     for service in ("search", "users", "auth", "reservations", "payments"):
         env[f"{service.upper()}_DB_URI"] = f"sqlite:///{BENCH_VAR / service}.db"
+    return env
+
+
+def start_stack(port, gateways):
+    """`booking run` with `gateways` gateway instances sharing the port."""
+    env = bench_env(port)
     stack = subprocess.Popen([str(Path(sys.executable).parent / "booking"), "run", f"--scale=gateway={gateways}"],
                              cwd=ROOT, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -111,6 +116,38 @@ def start_stack(port, gateways):
             break
     stack.send_signal(signal.SIGINT)
     raise SystemExit("the stack did not become ready")
+
+
+def run_monolith(args):
+    """The mix again, served by one process (monolith.py) on the same databases, with
+    the sandbox bank: the stack is stopped by then."""
+    port, bank_port = free_port(), free_port()
+    env = {**bench_env(port), "BANK_URL": f"http://localhost:{bank_port}"}
+    started = [subprocess.Popen([sys.executable, "-m", "booking.devstack.bank", "--port", str(bank_port),
+                                 "--ledger", env["BANK_LEDGER"]], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.STDOUT),
+               subprocess.Popen([sys.executable, str(ROOT / "tests" / "bench" / "monolith.py"), str(port)],
+                                cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)]
+    try:
+        deadline = time.monotonic() + 60
+        while not all(listening(p) for p in (port, bank_port)):
+            if time.monotonic() > deadline or started[1].poll() is not None:
+                raise SystemExit("the monolith did not start: " + (started[1].stderr.read() if started[1].poll()
+                                                                    is not None else "no answer"))
+            time.sleep(0.2)
+        return mix.run(port, args.seconds, args.rates, args.saturation_clients)
+    finally:
+        for process in started:
+            process.terminate()
+            process.wait(30)
+
+
+def listening(port):
+    try:
+        requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+        return True
+    except requests.ConnectionError:
+        return False
 
 
 # -- complete bookings ---------------------------------------------------------
@@ -316,6 +353,8 @@ def main():
     parser.add_argument("--mix-only", action="store_true", help="run the mix alone (parts 1-5 skipped)")
     parser.add_argument("--bookings-only", action="store_true",
                         help="run the complete bookings alone (part 4, with its CPU table)")
+    parser.add_argument("--no-monolith", action="store_true",
+                        help="skip the monolith peer (the same mix served by one process, after the stack)")
     parser.add_argument("--gateways", type=int, default=2,
                         help="gateway instances sharing the web port (default 2: one per core)")
     args = parser.parse_args()
@@ -356,6 +395,9 @@ def run_all(args):
     finally:
         stack.send_signal(signal.SIGINT)
         stack.wait(60)
+    if not args.bookings_only and not args.no_monolith:
+        results["monolith"] = run_monolith(args)
+        results["double_bookings"] = double_bookings()  # after both runs
     if not (args.mix_only or args.bookings_only):
         results["raw_amqp"] = bench_amqp(seconds)
     return results
@@ -371,6 +413,9 @@ def report(results, args):
     if "search" in results:
         report_parts(results)
     mix_report.report(results["mix"], BENCH_VAR)
+    if "monolith" in results:
+        mix_report.report(results["monolith"], BENCH_VAR, "monolith", "served by one process (the monolith peer)")
+        mix_report.compare(results["mix"], results["monolith"])
     print(f"\nnights held beyond their rooms after every booking above: {results['double_bookings']}")
     out = BENCH_VAR / "results.json"
     out.write_text(json.dumps(results, indent=2))

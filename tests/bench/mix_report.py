@@ -10,17 +10,32 @@ GENERATOR_CPU_LIMIT_PERCENT = 70
 GENERATOR_LAG_LIMIT_MS = 10
 
 
-def report(mix, out_dir):
-    print_table(mix)
+def report(mix, out_dir, name="mix", served_by="through the gateway"):
+    print_table(mix, served_by)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "mix.json").write_text(json.dumps(mix, indent=2))
-    plotted = plot(mix, out_dir / "mix.png")
+    (out_dir / f"{name}.json").write_text(json.dumps(mix, indent=2))
+    plotted = plot(mix, out_dir / f"{name}.png", served_by)
     where = os.path.relpath(out_dir)
-    print(f"\nmix figures saved to {where}/mix.json" + (f" and {where}/mix.png" if plotted else ""))
+    print(f"\nmix figures saved to {where}/{name}.json" + (f" and {where}/{name}.png" if plotted else ""))
 
 
-def print_table(mix):
-    print(f"\nhotel-reservation mix through the gateway ({shares()}), {mix['seconds']} s a level")
+def compare(distributed, monolith):
+    """The price of the architecture: distributed / monolith, level by level."""
+    print("\nthe distributed stack against the monolith peer (distributed / monolith)")
+    print(f"  {'load':<14}{'req/s':>16}{'ratio':>8}{'p99 ms':>22}{'ratio':>8}")
+    for ours, theirs in zip(distributed["levels"], monolith["levels"], strict=True):
+        label = f"{ours['offered_rps']:g}/s open" if ours["loop"] == "open" else f"{ours['clients']} clients"
+        a, b = ours["all"], theirs["all"]
+        print(f"  {label:<14}{a['rps']:>7.0f} /{b['rps']:>7.0f}{ratio(a['rps'], b['rps']):>8}"
+              f"{ms(a['p99_ms']):>10} /{ms(b['p99_ms']):>10}{ratio(a['p99_ms'], b['p99_ms']):>8}")
+
+
+def ratio(ours, theirs):
+    return "-" if not ours or not theirs else f"{ours / theirs:.2f}"
+
+
+def print_table(mix, served_by="through the gateway"):
+    print(f"\nhotel-reservation mix {served_by} ({shares()}), {mix['seconds']} s a level")
     print("  open loop: latency from the scheduled send time; req/s: answers within the level's time")
     print(f"  {'load':<14}{'route':<8}{'sent':>7}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for level in mix["levels"]:
@@ -58,7 +73,7 @@ def ms(value):
     return "-" if value is None else f"{value:.1f}"
 
 
-def plot(mix, path):
+def plot(mix, path, served_by):
     """p50/p95/p99 of the whole mix (log scale) against the offered and the achieved
     load; False when matplotlib is missing (`make bench` installs it)."""
     try:
@@ -91,7 +106,7 @@ def plot(mix, path):
         axes.set_yscale("log")
         axes.grid(True, which="both", alpha=0.3)
         axes.legend(fontsize="small")
-    figure.suptitle(f"Booking: hotel-reservation mix through the gateway ({shares()})")
+    figure.suptitle(f"Booking: hotel-reservation mix {served_by} ({shares()})")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

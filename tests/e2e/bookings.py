@@ -13,9 +13,12 @@ from datetime import date, datetime, timedelta
 
 import eventlet
 import requests
+from kombu import Connection
 from sqlalchemy import create_engine, text
 
 from booking.devstack.mailsink import read_messages
+from booking.kit import deadletters
+from booking.kit.config import PROJECT_ROOT
 from booking.reservations.service import SWEEP_SECONDS
 from booking.search.seed import restricted
 from tests.integration.test_booking_saga import eventually
@@ -212,7 +215,10 @@ def check_invariants(stack, outcomes, figures):
     assert balance["net"] == confirmed_total
 
     confirmed = sorted(rid for rid, status in statuses.items() if status == "confirmed")
-    eventually(lambda: sent_once(stack, confirmed, figures), timeout=90)  # a dead sender's lease runs out first
+    try:
+        eventually(lambda: sent_once(stack, confirmed, figures), timeout=90)  # a dead sender's lease runs out first
+    except AssertionError as missing:
+        raise AssertionError(f"{missing}\n{mail_diagnosis(stack)}") from None
 
     count = Counter(statuses.values())
     figures.update({
@@ -264,6 +270,16 @@ def sent_once(stack, confirmed, figures):
                                                   "more than one": {rid: n for rid, n in sent.items() if n > 1}}
     assert {rid: n for rid, n in receipts.items() if rid in mine} == dict.fromkeys(confirmed, 1)
     figures["e-mails delivered twice so far (same Message-ID)"] = sum(n - 1 for n in copies.values())
+
+
+def mail_diagnosis(stack):
+    """What may say why e-mails are missing: events parked as dead letters, and the
+    last lines the users instances logged."""
+    with Connection(stack.env["AMQP_URI"]) as connection:
+        parked = deadletters.waiting(connection, ("users", "payments", "reservations"))
+    logs = {path.name: path.read_text(errors="replace").splitlines()[-15:]
+            for path in sorted((PROJECT_ROOT / "var" / "log").glob("users-*.log"))}
+    return f"dead letters waiting: {parked}\nlast lines of the users logs: {logs}"
 
 
 def wait_until_ready(stack, timeout=120):
