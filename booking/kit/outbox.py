@@ -34,6 +34,7 @@ import uuid
 from datetime import timedelta
 from types import SimpleNamespace
 
+import eventlet
 import sqlalchemy as sa
 from alembic import op
 from eventlet.queue import Empty, LightQueue
@@ -68,6 +69,7 @@ from sqlalchemy import (
 
 from booking.kit import faults
 from booking.kit.database import Database
+from booking.kit.rpc import forget_broker_connections
 from booking.kit.times import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,9 @@ BATCH = 200
 SLOW_PUBLISH_SECONDS = 1
 # how long a published row is kept (to look at), before the relay deletes it
 KEEP_SECONDS = 24 * 3600
+# a publish (with its confirm) takes milliseconds; one that has not ended after this
+# waits on a line to the broker that a dead node left wedged
+PUBLISH_TIMEOUT_SECONDS = 10
 CALL_ID_STACK_HEADER = "nameko.call_id_stack"
 
 OUTBOX = Table(
@@ -127,6 +132,10 @@ def drop_outbox_table():
 
 class UndeclaredEvent(LookupError):
     pass
+
+
+class PublishTimedOut(ConnectionError):
+    """The row stays unpublished: the next sweep (of this relay or a twin's) tries again."""
 
 
 class OutboxWriter:
@@ -328,8 +337,14 @@ class Outbox(DependencyProvider):
         headers = {CALL_ID_STACK_HEADER: json.loads(row.call_id_stack)} if row.call_id_stack else {}
         # confirmed and persistent (nameko's Publisher defaults): the row is marked sent
         # only once the broker has the event on disk
-        self.publisher.publish(json.loads(row.payload), exchange=self.exchange, routing_key=row.event_type,
-                               extra_headers=headers)
+        try:
+            with eventlet.Timeout(PUBLISH_TIMEOUT_SECONDS):
+                self.publisher.publish(json.loads(row.payload), exchange=self.exchange,
+                                       routing_key=row.event_type, extra_headers=headers)
+        except eventlet.Timeout:
+            forget_broker_connections()
+            raise PublishTimedOut(f"{row.event_type} {row.event_id} was not published within "
+                                  f"{PUBLISH_TIMEOUT_SECONDS} s") from None
 
     def get_dependency(self, worker_ctx):
         return OutboxWriter(self.container.service_name, self.event_types, worker_ctx.call_id_stack, self.relay)

@@ -24,6 +24,7 @@ import time
 import eventlet
 from amqp.exceptions import ConnectionError as AMQPConnectionError
 from amqp.exceptions import RecoverableConnectionError
+from kombu import pools
 from kombu.exceptions import OperationalError
 from nameko.amqp.publish import Publisher
 from nameko.constants import (
@@ -176,12 +177,23 @@ class TimedMethodProxy(MethodProxy):
 
     def call_async(self, *args, **kwargs):
         deadline = time.monotonic() + self.timeout
-        with self._unavailable_after(self.timeout):
-            reply = self._call(*args, **kwargs)
+        with self._unavailable_after(self.timeout, on_timeout=forget_broker_connections):
+            reply = self._call(*args, **kwargs)  # publishing the request
         return TimedReply(reply.reply_event, self, deadline)
 
-    def _unavailable_after(self, seconds):
-        return _Deadline(seconds, self.service_name, self.reply_listener)
+    def _unavailable_after(self, seconds, on_timeout=None):
+        return _Deadline(seconds, self.service_name, self.reply_listener, on_timeout)
+
+
+def forget_broker_connections():
+    """Publishing a request takes milliseconds; one that did not end within the
+    whole RPC timeout waited on this process's line to the broker, which a broker
+    node's death can leave wedged for good (every publishing connection of kombu's
+    pools held by calls that were killed half-way, so each new call waits for one
+    for ever). Start the pools afresh: the calls on the old ones fail and are
+    retried, and the next ones connect to a live node."""
+    log.warning("a request could not be published within the RPC timeout: opening new broker connections")
+    pools.reset()
 
 
 class TimedReply(RpcReply):
@@ -203,10 +215,11 @@ class _Deadline:
 
     reply_event = None
 
-    def __init__(self, seconds, service_name, reply_listener):
+    def __init__(self, seconds, service_name, reply_listener, on_timeout=None):
         self.seconds = seconds
         self.service_name = service_name
         self.reply_listener = reply_listener
+        self.on_timeout = on_timeout
 
     def __enter__(self):
         self.timer = eventlet.Timeout(self.seconds)
@@ -216,6 +229,8 @@ class _Deadline:
         self.timer.cancel()
         if exc is self.timer:
             self._forget_reply()
+            if self.on_timeout is not None:
+                self.on_timeout()
             raise self._unavailable("did not answer in time") from None
         if isinstance(exc, UnknownService):
             raise self._unavailable("is not running") from None

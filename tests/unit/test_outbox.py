@@ -4,12 +4,15 @@ found again by another relay when the one that claimed it died."""
 import json
 from contextlib import nullcontext
 from datetime import timedelta
+from types import SimpleNamespace
+from unittest import mock
 
+import eventlet
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from booking.kit import faults
+from booking.kit import faults, outbox
 from booking.kit.outbox import OUTBOX, OutboxWriter, Relay, UndeclaredEvent, events_of, utcnow
 from tests.unit.test_holds import migrated_engine
 
@@ -141,3 +144,18 @@ def test_the_fault_switch_kills_once_per_step_and_only_when_set(tmp_path, monkey
     faults.after_commit("reservation_held")
     assert len(killed) == 1
     assert (tmp_path / "died-after-commit-reservation_held").exists()
+
+
+def test_a_publish_that_hangs_gives_up_leaves_the_event_and_opens_new_broker_connections(monkeypatch):
+    """A broker node that died can leave the line to the broker wedged: the relay's
+    publish gives up (the row stays for the next sweep) instead of waiting for ever,
+    and the process's pooled connections are opened afresh."""
+    monkeypatch.setattr(outbox, "PUBLISH_TIMEOUT_SECONDS", 0.1)
+    dependency = outbox.Outbox("thing_happened")
+    dependency.exchange = "booking.events"
+    dependency.publisher = mock.Mock(publish=lambda *args, **kwargs: eventlet.sleep(5))
+    row = SimpleNamespace(event_type="thing_happened", event_id="e-1", payload="{}", call_id_stack=None)
+    with mock.patch("booking.kit.outbox.forget_broker_connections") as forget:
+        with pytest.raises(outbox.PublishTimedOut):
+            dependency._publish(row)
+    forget.assert_called_once_with()

@@ -78,7 +78,7 @@ class BookingRoutes:
     @api("POST", "/api/v1/reservations/<string:reservation_id>/cancel")
     def cancel(self, request, reservation_id):
         # no body cancels the whole booking, as before; {"room": 2} only that room ("" is no room)
-        body = json_body(request, ("room",), keep_empty=True) if request.get_data(cache=True).strip() else {}
+        body = json_body(request, ("room",), keep_empty=True) if request.get_data(cache=True) else {}
         return self.reservations.cancel(reservation_id, **body)
 
     @api("POST", "/api/v1/reservations/<string:reservation_id>/change")
