@@ -13,7 +13,7 @@ lost):
   `booking.backoff.<ms>`, whose TTL dead-letters it back to the handler's own queue
   (RabbitMQ's dead-letter exchanges and per-queue TTL do the waiting). Meanwhile the
   messages behind it go on: a poison message blocks nothing.
-- after EVENT_MAX_TRIES tries (5 by default) it is parked in the service's
+- after EVENT_MAX_TRIES tries (8 by default) it is parked in the service's
   dead-letter queue, `<service>.dead-letters`, with the error, the number of tries
   and where it came from; `booking dead-letters` lists them and `booking
   dead-letters replay` sends them back to their handler (booking/kit/deadletters.py).
@@ -36,7 +36,9 @@ from booking.kit.rpc import BROKER_AWAY, broker_went_away, requeue
 
 log = logging.getLogger(__name__)
 
-MAX_TRIES = 5
+# 1 + 2 + 4 + … + 64 s: about two minutes, longer than a broker node's death takes to ride
+# out (reconnecting, a new leader for each quorum queue, auth's proxy made again)
+MAX_TRIES = 8
 FIRST_DELAY_MS = 1000
 # (a headers exchange ignores headers that start with "x-": these do not)
 TRIES_HEADER = "booking-tries"

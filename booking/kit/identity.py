@@ -83,7 +83,9 @@ class AuthClient(SharedExtension):
         self._unknown_kids = {}  # kid -> when the keys were last fetched without it (monotonic)
 
     def stop(self):
-        self._stop_proxy()
+        if self._standalone is not None:
+            stop_quietly(self._standalone, self.timeout)
+        self._standalone = self._proxy = None
 
     def call(self, method, **kwargs):
         """`auth.<method>(**kwargs)`, bounded by RPC_TIMEOUT; `ServiceUnavailable` if
@@ -119,14 +121,11 @@ class AuthClient(SharedExtension):
         return ServiceUnavailable("The auth service is not available", details={"service": "auth"})
 
     def _stop_proxy(self):
-        """Drop the proxy, bounded: stopping one whose broker node died can wait on
-        its connection for ever, and the lock held meanwhile would stop every call."""
+        """Drop the proxy; it is stopped aside, bounded: stopping one whose broker
+        node died can wait on its connection for ever, and a call waiting for it
+        would hold the lock that every other call needs."""
         if self._standalone is not None:
-            try:
-                with eventlet.Timeout(self.timeout):
-                    self._standalone.stop()
-            except (Exception, eventlet.Timeout):  # its connection may be gone already
-                pass
+            eventlet.spawn_n(stop_quietly, self._standalone, self.timeout)
         self._standalone = self._proxy = None
 
     def keys(self, refresh=False):
@@ -191,6 +190,14 @@ class AuthClient(SharedExtension):
             self._token = answer["access_token"]
             self._token_renew_at = time.monotonic() + answer["expires_in"] * SERVICE_TOKEN_RENEW_AT
         return self._token
+
+
+def stop_quietly(proxy, timeout):
+    try:
+        with eventlet.Timeout(timeout):
+            proxy.stop()
+    except (Exception, eventlet.Timeout):  # its connection may be gone already
+        pass
 
 
 def unverified_kid(token):
