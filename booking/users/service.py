@@ -382,6 +382,8 @@ class UsersService(Pingable):
         counted = self._check_password(user, request["password"], "password")
         stays = self.reservations.stays_to_come(user.id)  # asked before the transaction: it holds no lock
         if stays:
+            with self.db.get_session() as session:
+                limits.forget(session, counted)  # the password was right
             raise StaysToCome(details={"reservations": stays})
         with self.db.get_session() as session:
             limits.forget(session, counted)
