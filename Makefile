@@ -29,7 +29,7 @@ test: venv system-packages test-packages lint
 # the quick loop while coding: unit and integration tests on SQLite, without the
 # whole stacks, PostgreSQL or the browser (make test runs everything)
 test-fast: venv system-packages lint
-	$(BIN)/pytest tests/unit tests/integration -q -k "not postgresql and not chromium and not schemathesis"
+	$(BIN)/python tests/run.py --fast -q
 
 # the linter's rules are in pyproject.toml
 lint: venv

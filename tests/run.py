@@ -1,6 +1,6 @@
 """`make test`: the whole suite, its two halves side by side on one test broker.
 
-    python tests/run.py [pytest options…]
+    python tests/run.py [--fast] [pytest options…]
 
 The stacks (tests/e2e: every service as `make run` starts them, killed, scaled out)
 spend most of their time waiting for restarts, sweeps and timeouts; the services'
@@ -24,9 +24,20 @@ from booking.devstack.broker import LocalBroker, amqp_answers  # noqa: E402
 from tests import TEST_AMQP_PORT, TEST_MANAGEMENT_PORT  # noqa: E402
 
 HALVES = {"stacks": ["tests/e2e"], "services": ["tests/unit", "tests/integration"]}
+# `--fast` (make test-fast): the services' tests on SQLite, without Chromium and
+# schemathesis, the integration files dealt out between two halves
+FAST_SKIPS = ["-k", "not postgresql and not chromium and not schemathesis"]
+
+
+def fast_halves():
+    files = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "tests" / "integration").glob("test_*.py"))
+    return {"unit+": ["tests/unit", *files[0::2], *FAST_SKIPS], "integration": [*files[1::2], *FAST_SKIPS]}
 
 
 def main(options):
+    halves_run = HALVES
+    if options[:1] == ["--fast"]:
+        halves_run, options = fast_halves(), options[1:]
     uri = f"pyamqp://guest:guest@localhost:{TEST_AMQP_PORT}/"
     node = None
     if not amqp_answers(uri):
@@ -38,7 +49,7 @@ def main(options):
     try:
         halves = {name: subprocess.Popen([sys.executable, "-m", "pytest", *paths, *options], cwd=ROOT, env=env,
                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-                  for name, paths in HALVES.items()}
+                  for name, paths in halves_run.items()}
         readers = [threading.Thread(target=echo, args=(name, process)) for name, process in halves.items()]
         for reader in readers:
             reader.start()

@@ -277,9 +277,19 @@ def mail_diagnosis(stack):
     last lines the users instances logged."""
     with Connection(stack.env["AMQP_URI"]) as connection:
         parked = deadletters.waiting(connection, ("users", "payments", "reservations"))
+        with connection.channel() as channel:  # the confirmations' queue: waiting, or taken and never acked?
+            waiting = channel.queue_declare("evt-reservations-reservation_confirmed--users.send_confirmation",
+                                            passive=True)
+    with database(stack, "reservations") as db:
+        unpublished = db.execute(text("SELECT event_type, COUNT(*) FROM outbox WHERE published_at IS NULL "
+                                      "GROUP BY event_type")).all()
+    with database(stack, "users") as db:
+        kept = db.execute(text("SELECT COUNT(*), COUNT(sent_at) FROM sent_emails WHERE kind = 'confirmation'")).one()
     logs = {path.name: path.read_text(errors="replace").splitlines()[-15:]
             for path in sorted((PROJECT_ROOT / "var" / "log").glob("users-*.log"))}
-    return f"dead letters waiting: {parked}\nlast lines of the users logs: {logs}"
+    return (f"dead letters waiting: {parked}\nconfirmations' queue: {waiting.message_count} ready, "
+            f"{waiting.consumer_count} consumers\nreservations' events not published: {dict(unpublished)}\n"
+            f"confirmation e-mails kept, sent: {tuple(kept)}\nlast lines of the users logs: {logs}")
 
 
 def wait_until_ready(stack, timeout=120):
