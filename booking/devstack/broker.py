@@ -18,6 +18,9 @@ from booking.devstack.ports import host_port, is_listening, is_local
 from booking.kit.config import PROJECT_ROOT
 
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
+# longer than any handler takes (a bank call, a PDF, an e-mail: seconds); a delivery
+# held past it was taken by a consumer that will never ack it
+CONSUMER_TIMEOUT_MS = 60_000
 EPMD_PORT = 4371
 
 
@@ -94,6 +97,9 @@ class LocalBroker:
             f"listeners.tcp.default = {self.port}\n"
             f"management.tcp.port = {self.management_port}\n"
             "loopback_users = none\n"
+            # a delivery held unacked this long goes back to the queue, its consumer's
+            # channel closed (docs/architecture.md, "Handling: retries and dead letters")
+            f"consumer_timeout = {CONSUMER_TIMEOUT_MS}\n"
         )
         self.pid_file.unlink(missing_ok=True)
         with open(self.root / "server.out", "ab") as log:

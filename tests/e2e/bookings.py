@@ -216,7 +216,9 @@ def check_invariants(stack, outcomes, figures):
 
     confirmed = sorted(rid for rid, status in statuses.items() if status == "confirmed")
     try:
-        eventually(lambda: sent_once(stack, confirmed, figures), timeout=90)  # a dead sender's lease runs out first
+        # a dead sender's lease runs out first; a delivery a consumer took and never worked on
+        # comes back after the broker's consumer_timeout (60 s, checked about once a minute)
+        eventually(lambda: sent_once(stack, confirmed, figures), timeout=180)
     except AssertionError as missing:
         raise AssertionError(f"{missing}\n{mail_diagnosis(stack)}") from None
 
@@ -287,9 +289,17 @@ def mail_diagnosis(stack):
         kept = db.execute(text("SELECT COUNT(*), COUNT(sent_at) FROM sent_emails WHERE kind = 'confirmation'")).one()
     logs = {path.name: path.read_text(errors="replace").splitlines()[-15:]
             for path in sorted((PROJECT_ROOT / "var" / "log").glob("users-*.log"))}
+    busy = {}
+    for instance, port in (("users-1", 9410), ("users-2", 9411)):  # booking run's metrics ports
+        try:
+            metrics = requests.get(f"http://localhost:{port}/metrics", timeout=5).text
+            busy[instance] = [line for line in metrics.splitlines() if line.startswith("booking_workers_busy")]
+        except requests.RequestException as error:
+            busy[instance] = repr(error)
     return (f"dead letters waiting: {parked}\nconfirmations' queue: {waiting.message_count} ready, "
             f"{waiting.consumer_count} consumers\nreservations' events not published: {dict(unpublished)}\n"
-            f"confirmation e-mails kept, sent: {tuple(kept)}\nlast lines of the users logs: {logs}")
+            f"confirmation e-mails kept, sent: {tuple(kept)}\nworkers busy: {busy}\n"
+            f"last lines of the users logs: {logs}")
 
 
 def wait_until_ready(stack, timeout=120):
