@@ -6,10 +6,10 @@ redelivered event changes nothing.
 """
 from datetime import date
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import func, select, update
 
 from booking.kit.times import nights
-from booking.search.models import BookedNight, HeldStay, RoomType
+from booking.search.models import BookedNight, HeldStay, Hotel
 
 
 def as_date(value):
@@ -74,12 +74,16 @@ def _count(session, hotel_id, line, delta):
         .execution_options(synchronize_session=False))
 
 
-def full_on_some_night(check_in, check_out):
-    """SQL condition: this room type is full on at least one night of the stay."""
-    return exists().where(and_(
-        BookedNight.hotel_id == RoomType.hotel_id, BookedNight.room_type == RoomType.code,
-        BookedNight.night >= check_in, BookedNight.night < check_out,
-        BookedNight.taken >= RoomType.room_count))
+def rooms_taken_in(session, city_key, check_in, check_out):
+    """{(hotel id, room type code): most rooms taken on any night of the stay} in a
+    city (`city_key` as `fold` makes it; every city if None): only what is booked,
+    a few rows where a query of every room type would read hundreds."""
+    query = (select(BookedNight.hotel_id, BookedNight.room_type, func.max(BookedNight.taken))
+             .where(BookedNight.night >= check_in, BookedNight.night < check_out, BookedNight.taken > 0)
+             .group_by(BookedNight.hotel_id, BookedNight.room_type))
+    if city_key is not None:
+        query = query.join(Hotel, Hotel.id == BookedNight.hotel_id).where(Hotel.city_key == city_key)
+    return {(hotel_id, code): taken for hotel_id, code, taken in session.execute(query)}
 
 
 def rooms_taken(session, hotel_id, check_in, check_out):

@@ -37,48 +37,46 @@ def find_hotels(session, *, city, guests, min_stars, max_price, sort, page, per_
         return _find_undated(session, city=city, guests=guests, min_stars=min_stars, max_price=max_price,
                              sort=sort, page=page, per_page=per_page)
     nights = (check_out - check_in).days
-    pairs = select(RoomType.hotel_id, RoomType.code).join(Hotel, Hotel.id == RoomType.hotel_id).where(
-        RoomType.max_guests >= guests, ~availability.full_on_some_night(check_in, check_out))
-    if city is not None:
-        pairs = pairs.where(Hotel.city_key == fold(city))
-    if min_stars is not None:
-        pairs = pairs.where(Hotel.stars >= min_stars)
-    free = {}
-    for hotel_id, code in session.execute(pairs):
-        free.setdefault(hotel_id, set()).add(code)
-    cards = COPIES.cards(session, list(free))
+    cards = COPIES.cards(session, COPIES.city(session, city and fold(city)))
+    taken = availability.rooms_taken_in(session, city and fold(city), check_in, check_out)
     offers_found = []
-    for hotel_id, codes in free.items():
-        hotel = cards[hotel_id]
-        offers = [(room.code, plan.code, plan.price_minor) for room in hotel.room_types if room.code in codes
-                  for plan in room.rate_plans]
-        price = pricing.cheapest_stay(offers, hotel.rate_rules, check_in, check_out)
+    for hotel_id, hotel in cards.items():
+        if min_stars is not None and hotel.stars < min_stars:
+            continue
+        free = [room for room in hotel.room_types
+                if room.max_guests >= guests and taken.get((hotel_id, room.code), 0) < room.room_count]
+        if not free:
+            continue
+        price = hotel.stay_prices.cheapest(check_in, check_out, {room.code for room in free})
         if price is None or (max_price is not None and price > to_minor(max_price, hotel.currency) * nights):
             continue
-        base = min(base for _, _, base in offers)
-        offers_found.append({**hotel_summary(hotel, base, hotel.currency, nights), "stay_price_minor": price})
+        base = min(room.from_price_minor for room in free)
+        offers_found.append((hotel, base, price))
     order = {
-        "price": lambda o: (o["stay_price_minor"], o["id"]),
-        "stars": lambda o: (-o["stars"], o["stay_price_minor"], o["id"]),
-        "name": lambda o: (o["name"], o["id"]),
+        "price": lambda found: (found[2], found[0].id),
+        "stars": lambda found: (-found[0].stars, found[2], found[0].id),
+        "name": lambda found: (found[0].name, found[0].id),
     }[sort]
     offers_found.sort(key=order)
-    return paged(offers_found[(page - 1) * per_page:page * per_page], len(offers_found), page, per_page)
+    return paged([{**hotel_summary(hotel, base, hotel.currency, nights), "stay_price_minor": price}
+                  for hotel, base, price in offers_found[(page - 1) * per_page:page * per_page]],
+                 len(offers_found), page, per_page)
 
 
 class CatalogueCopies:
     """Copies of hotels as pricing and the hotel page read them (the hotel, its room
-    types and plans, its calendar as `Rule`s), in plain objects kept for a while in
-    this process: a city's search prices a hundred hotels, and catalogues change
-    rarely. A search or a hotel page may read a copy at most `seconds` old; a quote,
-    and so a hold, always reads the database."""
+    types and plans, its calendar as `Rule`s, its `StayPrices`), and of each city's
+    list of hotels, in plain objects kept for a while in this process: a city's
+    search prices a hundred hotels, and catalogues change rarely. A search or a
+    hotel page may read a copy at most `seconds` old; a quote, and so a hold, always
+    reads the database."""
 
     def __init__(self, seconds=COPY_SECONDS, clock=time.monotonic):
-        self.seconds, self.clock, self.kept = seconds, clock, {}
+        self.seconds, self.clock, self.kept, self.cities = seconds, clock, {}, {}
 
     def cards(self, session, hotel_ids):
         """{hotel id: its copy} of the hotels that exist among `hotel_ids`."""
-        now, database = self.clock(), str(session.get_bind().url)
+        now, database = self.clock(), session.get_bind().url
         found, missing = {}, []
         for hotel_id in hotel_ids:
             card, until = self.kept.get((database, hotel_id), (None, 0))
@@ -87,14 +85,32 @@ class CatalogueCopies:
             else:
                 missing.append(hotel_id)
         for card in _read_cards(session, missing):
+            before = self.kept.get((database, card.id))
+            if before is not None and before[0].stay_prices.offers_and_rules == card.stay_prices.offers_and_rules:
+                # the same calendar read again: keep what its nights were found to cost
+                card.stay_prices = before[0].stay_prices
             found[card.id] = card
             self.kept[(database, card.id)] = (card, now + self.seconds)
         return found
 
+    def city(self, session, city_key):
+        """The ids of a city's hotels (`city_key` as `fold` makes it; every hotel if None)."""
+        now, key = self.clock(), (session.get_bind().url, city_key)
+        hotel_ids, until = self.cities.get(key, (None, 0))
+        if until <= now:
+            query = select(Hotel.id).order_by(Hotel.id)
+            if city_key is not None:
+                query = query.where(Hotel.city_key == city_key)
+            hotel_ids = list(session.scalars(query))
+            self.cities[key] = (hotel_ids, now + self.seconds)
+        return hotel_ids
+
     def forget(self, hotel_id):
-        """Its manager changed the hotel: the next search or hotel page reads it again."""
+        """Its manager changed the hotel (or added it): the next search or hotel page
+        reads it, and the lists of hotels, again."""
         for key in [key for key in self.kept if key[1] == hotel_id]:
             del self.kept[key]
+        self.cities.clear()
 
     def card(self, session, hotel_id):
         card = self.cards(session, [hotel_id]).get(hotel_id)
@@ -129,8 +145,10 @@ def _read_cards(session, hotel_ids):
         if row.id not in rooms:
             rooms[row.id] = SimpleNamespace(code=row.code, name=row.name, max_guests=row.max_guests,
                                             occupancy=row.max_occupancy or row.max_guests, room_count=row.room_count,
-                                            price_minor=row.price_minor, rate_plans=[])
+                                            price_minor=row.price_minor, rate_plans=[],
+                                            from_price_minor=row.plan_price)
             cards[row.hotel_id].room_types.append(rooms[row.id])
+        rooms[row.id].from_price_minor = min(rooms[row.id].from_price_minor, row.plan_price)
         rooms[row.id].rate_plans.append(SimpleNamespace(
             code=row.plan, name=row.plan_name, price_minor=row.plan_price,
             policy={"free_until_hours": row.free_until_hours, "penalty": row.penalty,
@@ -138,6 +156,9 @@ def _read_cards(session, hotel_ids):
     for row in session.execute(select(RateRule.hotel_id, *RULE_COLUMNS).where(RateRule.hotel_id.in_(hotel_ids))
                                .order_by(RateRule.id)):
         cards[row.hotel_id].rate_rules.append(pricing.Rule.of(row))
+    for card in cards.values():
+        card.stay_prices = pricing.StayPrices([(room.code, plan.code, plan.price_minor) for room in card.room_types
+                                               for plan in room.rate_plans], card.rate_rules)
     return list(cards.values())
 
 

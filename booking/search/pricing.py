@@ -134,24 +134,75 @@ def plan_offer(hotel, room, plan, check_in, check_out, adults=1):
 
 def cheapest_stay(offers, rules, check_in, check_out):
     """The cheapest price of one room for the stay among `offers` [(room type, plan,
-    base price)] under a hotel's `rules`, or None if none is sold on those dates.
-    Offers that the same rules govern (most of them: a season or a weekend price is
-    the whole hotel's) share one reading of the calendar; and where no rule sets a
-    price, a dearer base never makes a cheaper stay, so only the cheapest is priced."""
-    stay = nights_of(check_in, check_out)
-    groups = {}
-    for room_type, plan, base in offers:
-        governing = tuple(rule for rule in rules if applies(rule, room_type, plan))
-        groups.setdefault(governing, []).append(base)
-    prices = []
-    for governing, bases in groups.items():
-        if refusal(governing, check_in, check_out) is not None:
-            continue
-        each_night = [[rule for rule in governing if covers(rule, night)] for night in stay]
-        if not any(rule.price_minor is not None for rule in governing):
-            bases = [min(bases)]
-        prices += [sum(night_price(base, covering, None) for covering in each_night) for base in bases]
-    return min(prices, default=None)
+    base price)] under a hotel's `rules`, or None if none is sold on those dates."""
+    return StayPrices(offers, rules).cheapest(check_in, check_out)
+
+
+class StayPrices:
+    """The cheapest stay of one room among a hotel's offers, as a search asks it of a
+    whole city at a time. Offers that the same rules govern (most of them: a season
+    or a weekend price is the whole hotel's) are grouped once and share one reading
+    of the calendar; which of a group's rules cover each night is read once and
+    kept, in a byte a night (a few kilobytes a hotel: a search reads a city's
+    hotels over a year of nights). Where no rule sets a price, a dearer base never
+    makes a cheaper stay, so only the cheapest is priced."""
+
+    UNREAD = 255  # a night whose rules are not read yet
+
+    def __init__(self, offers, rules):
+        self.offers_and_rules = (tuple(offers), tuple(rules))
+        groups = {}
+        for room_type, plan, base in offers:
+            groups.setdefault(tuple(rule for rule in rules if applies(rule, room_type, plan)), []).append(
+                (room_type, base))
+        self.groups = [(governing, bases, any(rule.price_minor is not None for rule in governing))
+                       for governing, bases in groups.items()]
+        # per group: the distinct readings of its rules, (closed, the rules covering a
+        # night), and for each night from `first` on, the index of its reading
+        self.readings = [[] for _ in self.groups]
+        self.nights = [bytearray() for _ in self.groups]
+        self.first = None
+
+    def cheapest(self, check_in, check_out, room_types=None):
+        """The cheapest price of the stay among the offers of `room_types` (all if None);
+        None if none is sold on those dates."""
+        stay, best = nights_of(check_in, check_out), None
+        for group, (_, offers, sets_price) in enumerate(self.groups):
+            bases = [base for room_type, base in offers if room_types is None or room_type in room_types]
+            if not bases:
+                continue
+            each_night = [self._reading(group, night) for night in stay]
+            if any(closed for closed, _ in each_night) or not self._arrival_allowed(each_night[0][1], len(stay)):
+                continue
+            for base in bases if sets_price else [min(bases)]:
+                price = sum(night_price(base, covering, None) for _, covering in each_night)
+                best = price if best is None else min(best, price)
+        return best
+
+    def _reading(self, group, night):
+        """(closed, the rules of `group` covering `night`)."""
+        if self.first is None:
+            self.first = night.toordinal()
+        offset, nights, readings = night.toordinal() - self.first, self.nights[group], self.readings[group]
+        if 0 <= offset < len(nights) and nights[offset] != self.UNREAD:
+            return readings[nights[offset]]
+        covering = [rule for rule in self.groups[group][0] if covers(rule, night)]
+        reading = (bool(said(covering, None, "closed")), covering)
+        if offset < 0 or len(readings) >= self.UNREAD:
+            return reading  # before the first night asked, or a calendar too varied to keep
+        if reading not in readings:
+            readings.append(reading)
+        nights.extend([self.UNREAD] * (offset + 1 - len(nights)))
+        nights[offset] = readings.index(reading)
+        return reading
+
+    @staticmethod
+    def _arrival_allowed(arrival, length):
+        """What `refusal` asks of the arrival day, from the rules covering it."""
+        if said(arrival, None, "closed_to_arrival") or length < (said(arrival, None, "min_stay") or 1):
+            return False
+        max_stay = min((rule.max_stay for rule in arrival if rule.max_stay), default=None)
+        return max_stay is None or length <= max_stay
 
 
 def policy_terms(hotel, policy, check_in, prices, room_total):

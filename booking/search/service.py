@@ -14,6 +14,7 @@ from booking.kit.schemas import load
 from booking.search import availability, catalogue, partner
 from booking.search.models import Base
 from booking.search.schemas import (
+    HOTEL_FIELDS,
     CalendarRequest,
     CalendarSchema,
     CalendarUpdate,
@@ -22,8 +23,6 @@ from booking.search.schemas import (
     GetHotelRequest,
     GrantRequest,
     HotelIdRequest,
-    HotelPageSchema,
-    HotelSchema,
     ListCitiesRequest,
     NewHotel,
     NewRoomType,
@@ -33,6 +32,7 @@ from booking.search.schemas import (
     QuoteRequest,
     QuoteSchema,
     RoomTypeUpdate,
+    dump_hotel_page,
 )
 
 
@@ -69,7 +69,7 @@ class SearchService(Pingable):
         request = load(FindHotelsRequest(), criteria)
         with self.db.get_session() as session:
             page = catalogue.find_hotels(session, **request)
-        return HotelPageSchema().dump(page)
+        return dump_hotel_page(page)
 
     @rpc(expected_exceptions=BookingError)
     def get_hotel(self, hotel_id, **stay):
@@ -89,7 +89,7 @@ class SearchService(Pingable):
                 session, request["hotel_id"], guests=request["guests"],
                 check_in=request["check_in"], check_out=request["check_out"],
             )
-        return HotelSchema().dump(hotel)
+        return HOTEL_FIELDS.dump(hotel)
 
     @rpc(expected_exceptions=BookingError)
     def quote(self, hotel_id, check_in, check_out, rooms):

@@ -84,6 +84,19 @@ def test_the_cheapest_stay_a_search_shows_is_the_cheapest_of_every_offer_priced_
     assert pricing.cheapest_stay(offers, rules, first, last) == min(alone, default=None)
 
 
+
+@settings(max_examples=100, deadline=None)
+@given(offers=offers, rules=rules_drawn, stays=st.lists(st.tuples(st.integers(-3, 12), st.integers(1, 5)),
+                                                         min_size=1, max_size=12))
+def test_a_hotels_stay_prices_asked_stay_after_stay_answer_as_if_each_were_the_first(offers, rules, stays):
+    kept = pricing.StayPrices(offers, rules)  # what it read of the nights of one stay serves the next
+    for offset, nights in stays:
+        first = date(2027, 5, 1) + timedelta(days=offset)
+        last = first + timedelta(days=nights)
+        assert kept.cheapest(first, last) == pricing.StayPrices(offers, rules).cheapest(first, last)
+        assert kept.cheapest(first, last, {"family"}) == pricing.cheapest_stay(
+            [offer for offer in offers if offer[0] == "family"], rules, first, last)
+
 def hotel(**overrides):
     plans = [SimpleNamespace(code="flexible", name="Flexible", price_minor=10000, policy=FIRST_NIGHT),
              SimpleNamespace(code="nonrefundable", name="Non-refundable", price_minor=9000,

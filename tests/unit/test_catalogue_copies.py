@@ -1,0 +1,66 @@
+"""The copies of hotels that searches and hotel pages read (booking/search/catalogue.py):
+kept for a while, forgotten when a hotel changes, and what was learnt of a calendar's
+nights kept while the calendar stays the same."""
+from datetime import date
+
+import pytest
+from sqlalchemy.orm import Session
+
+from booking.kit.database import create_db_engine
+from booking.kit.migrations import upgrade
+from booking.search.catalogue import CatalogueCopies, fold
+from booking.search.models import Hotel, RateRule
+from tests.conftest import small_catalogue
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def session(tmp_path):
+    uri = f"sqlite:///{tmp_path}/search.db"
+    upgrade("search", uri)
+    engine = create_db_engine(uri)
+    with Session(engine) as setup, setup.begin():
+        setup.add_all(small_catalogue())
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+def test_a_citys_hotels_are_listed_again_once_a_hotel_changes_or_the_copy_is_old(session):
+    clock = Clock()
+    copies = CatalogueCopies(seconds=30, clock=clock)
+    assert copies.city(session, fold("Paris")) == [3, 4]
+    session.get(Hotel, 1).city_key = fold("Paris")
+    session.flush()
+    assert copies.city(session, fold("Paris")) == [3, 4]  # the copy, not yet 30 seconds old
+    copies.forget(1)  # what `hotel_updated` does
+    assert copies.city(session, fold("Paris")) == [1, 3, 4]
+    session.get(Hotel, 1).city_key = fold("Zürich")
+    session.flush()
+    clock.now = 31
+    assert copies.city(session, fold("Paris")) == [3, 4]
+    assert copies.city(session, None) == [1, 2, 3, 4]
+
+
+def test_a_hotel_read_again_keeps_what_its_calendar_said_of_nights_until_the_calendar_changes(session):
+    clock = Clock()
+    copies = CatalogueCopies(seconds=30, clock=clock)
+    first = copies.card(session, 3)
+    assert first.stay_prices.cheapest(date(2027, 5, 1), date(2027, 5, 3)) == 30000
+    clock.now = 31
+    again = copies.card(session, 3)
+    assert again is not first and again.stay_prices is first.stay_prices
+    session.add(RateRule(hotel_id=3, name="May", starts=date(2027, 5, 1), ends=date(2027, 5, 31), every_year=False,
+                         adjust_percent=10))
+    session.flush()
+    clock.now = 62
+    changed = copies.card(session, 3)
+    assert changed.stay_prices is not first.stay_prices
+    assert changed.stay_prices.cheapest(date(2027, 5, 1), date(2027, 5, 3)) == 33000
