@@ -6,7 +6,7 @@ redelivered event changes nothing.
 """
 from datetime import date
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from booking.kit.times import nights
 from booking.search.models import BookedNight, HeldStay, Hotel
@@ -74,22 +74,28 @@ def _count(session, hotel_id, line, delta):
         .execution_options(synchronize_session=False))
 
 
+# the reads of every search and hotel page, built once: building a statement costs
+# more than SQLite takes to run it (0.2 ms against 0.04)
+TAKEN_IN_STAY = (select(BookedNight.hotel_id, BookedNight.room_type, func.max(BookedNight.taken))
+                 .where(BookedNight.night >= bindparam("check_in"), BookedNight.night < bindparam("check_out"),
+                        BookedNight.taken > 0)
+                 .group_by(BookedNight.hotel_id, BookedNight.room_type))
+TAKEN_IN_CITY = TAKEN_IN_STAY.join(Hotel, Hotel.id == BookedNight.hotel_id).where(
+    Hotel.city_key == bindparam("city_key"))
+TAKEN_IN_HOTEL = TAKEN_IN_STAY.where(BookedNight.hotel_id == bindparam("hotel_id"))
+
+
 def rooms_taken_in(session, city_key, check_in, check_out):
     """{(hotel id, room type code): most rooms taken on any night of the stay} in a
     city (`city_key` as `fold` makes it; every city if None): only what is booked,
     a few rows where a query of every room type would read hundreds."""
-    query = (select(BookedNight.hotel_id, BookedNight.room_type, func.max(BookedNight.taken))
-             .where(BookedNight.night >= check_in, BookedNight.night < check_out, BookedNight.taken > 0)
-             .group_by(BookedNight.hotel_id, BookedNight.room_type))
-    if city_key is not None:
-        query = query.join(Hotel, Hotel.id == BookedNight.hotel_id).where(Hotel.city_key == city_key)
-    return {(hotel_id, code): taken for hotel_id, code, taken in session.execute(query)}
+    stay = {"check_in": check_in, "check_out": check_out}
+    rows = (session.execute(TAKEN_IN_STAY, stay) if city_key is None
+            else session.execute(TAKEN_IN_CITY, {**stay, "city_key": city_key}))
+    return {(hotel_id, code): taken for hotel_id, code, taken in rows}
 
 
 def rooms_taken(session, hotel_id, check_in, check_out):
     """{room type code: most rooms taken on any night of the stay}."""
-    taken = {}
-    for code, count in session.execute(select(BookedNight.room_type, BookedNight.taken).where(
-            BookedNight.hotel_id == hotel_id, BookedNight.night >= check_in, BookedNight.night < check_out)):
-        taken[code] = max(taken.get(code, 0), count)
-    return taken
+    return {code: taken for _, code, taken in session.execute(
+        TAKEN_IN_HOTEL, {"hotel_id": hotel_id, "check_in": check_in, "check_out": check_out})}

@@ -154,10 +154,6 @@ class HotelSchema(HotelSummarySchema):
     room_types = fields.List(fields.Nested(RoomTypeSchema))
 
 
-# the hotel page's schema, made once rather than per call (building one costs about 0.15 ms)
-HOTEL_FIELDS = HotelSchema()
-
-
 class QuoteRequest(Schema):
     hotel_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
     check_in = fields.Date(required=True)
@@ -420,3 +416,10 @@ class CalendarSchema(Schema):
     currency = fields.String()
     dates = fields.List(fields.Date())
     room_types = fields.List(fields.Nested(CalendarRoomTypeSchema))
+
+
+# the schemas of what guests ask hundreds of times a second, made once rather than per
+# call: making one costs about 0.15 ms, as much as a hotel page's pricing
+FIND_HOTELS_REQUEST = FindHotelsRequest()
+GET_HOTEL_REQUEST = GetHotelRequest()
+HOTEL_FIELDS = HotelSchema()

@@ -2,12 +2,19 @@
 
 The same code always yields the same hotels with the same ids, so `booking seed`
 can run any number of times: it inserts only the hotels that are missing.
+
+The first 2,475 hotels (`DEMO_HOTELS`) come from one generator, city after city, as
+they always have. `booking seed --hotels N` adds hotels 2,476 to N, spread over the
+same cities in proportion to each city's share, each drawn by the same code from a
+generator of its own (seeded by its id): hotel 30,000 is the same whatever N is.
 """
 import random
 from datetime import date
+from itertools import islice
 
 from sqlalchemy import select
 
+from booking.kit.bulk import insert_rows
 from booking.kit.schemas import minor_digits
 from booking.search.catalogue import fold
 from booking.search.models import Hotel, RatePlan, RateRule, RoomType
@@ -133,32 +140,93 @@ ADJECTIVES = ["charming", "modern", "elegant", "cosy", "stylish", "historic", "b
 SIGHTS = ["the old town", "the main station", "the river", "the museums", "the cathedral"]
 
 
-def demo_hotels():
-    """Every demo hotel, with its room types, in id order. Deterministic."""
+DEMO_HOTELS = sum(count for _, _, count, _ in CITIES)  # 2,475
+# hotels inserted per statement batch: bounds the memory a large catalogue takes
+SEED_CHUNK = 2000
+
+
+def demo_hotels(count=DEMO_HOTELS):
+    """Every demo hotel up to id `count`, with its room types, plans and calendar, in
+    id order, as model objects. Deterministic."""
+    for record in demo_catalogue(count):
+        yield as_hotel(record)
+
+
+def demo_catalogue(count=DEMO_HOTELS, leave_out=frozenset()):
+    """The demo hotels 1 to `count` as plain records (a dict of the hotel's columns,
+    with `room_types`, each with `rate_plans`, and `rate_rules`), in id order, but
+    for the ids in `leave_out`. Deterministic."""
+    for record in _first_hotels():
+        if record["id"] > count:
+            return
+        if record["id"] not in leave_out:
+            yield record
+    for hotel_id in range(DEMO_HOTELS + 1, count + 1):
+        if hotel_id not in leave_out:
+            yield more_hotel(hotel_id)
+
+
+def _first_hotels():
+    """The first 2,475 hotels: one generator, city after city, as always."""
     rng = random.Random(SEED)
     hotel_id = 0
     for city, country, count, price_level in CITIES:
         names = set()
         for _ in range(count):
             hotel_id += 1
-            stars = rng.choices([1, 2, 3, 4, 5], weights=[5, 15, 40, 30, 10])[0]
-            name = _unique_name(rng, city, names)
-            hotel = Hotel(
-                id=hotel_id,
-                name=name,
-                address=f"{rng.randint(1, 180)} {rng.choice(STREETS)}, {city}",
-                city=city,
-                city_key=fold(city),
-                country=country,
-                stars=stars,
-                description=rng.choice(DESCRIPTIONS).format(
-                    adjective=rng.choice(ADJECTIVES), stars=stars, city=city, sight=rng.choice(SIGHTS)
-                ),
-                amenities=sorted(rng.sample(AMENITIES, rng.randint(3, 8))),
-            )
-            hotel.room_types = list(_room_types(rng, stars, price_level))
-            _price_locally(hotel, city, country)
-            yield hotel
+            yield _hotel(rng, hotel_id, city, country, price_level, names)
+
+
+def more_hotel(hotel_id):
+    """A hotel beyond the first 2,475, from a generator of its own. Its name may be
+    another hotel's of the same city (as a chain's is): uniqueness would make each
+    hotel depend on all those before it."""
+    city, country, _, price_level = CITIES[city_of(hotel_id)]
+    return _hotel(random.Random(f"{SEED} hotel {hotel_id}"), hotel_id, city, country, price_level, set())
+
+
+def _spread(weights):
+    """A cycle of city indexes in which each city comes up `weights[i]` times, as
+    evenly as possible (smooth weighted round robin): any run of hotels along it
+    is close to the cities' shares, not Paris first."""
+    total, credit, order = sum(weights), [0] * len(weights), []
+    for _ in range(total):
+        for index, weight in enumerate(weights):
+            credit[index] += weight
+        chosen = max(range(len(weights)), key=lambda index: credit[index])
+        credit[chosen] -= total
+        order.append(chosen)
+    return order
+
+
+CITY_CYCLE = _spread([count for _, _, count, _ in CITIES])
+
+
+def city_of(hotel_id):
+    """The index in CITIES of a hotel beyond the first 2,475."""
+    return CITY_CYCLE[(hotel_id - DEMO_HOTELS - 1) % len(CITY_CYCLE)]
+
+
+def _hotel(rng, hotel_id, city, country, price_level, names):
+    stars = rng.choices([1, 2, 3, 4, 5], weights=[5, 15, 40, 30, 10])[0]
+    name = _unique_name(rng, city, names)
+    hotel = {
+        "id": hotel_id,
+        "name": name,
+        "address": f"{rng.randint(1, 180)} {rng.choice(STREETS)}, {city}",
+        "city": city,
+        "city_key": fold(city),
+        "country": country,
+        "stars": stars,
+        "description": rng.choice(DESCRIPTIONS).format(
+            adjective=rng.choice(ADJECTIVES), stars=stars, city=city, sight=rng.choice(SIGHTS)
+        ),
+        "amenities": sorted(rng.sample(AMENITIES, rng.randint(3, 8))),
+        "policies_text": None,
+    }
+    hotel["room_types"] = list(_room_types(rng, stars, price_level))
+    _price_locally(hotel, city, country)
+    return hotel
 
 
 def _unique_name(rng, city, taken):
@@ -177,15 +245,15 @@ def _room_types(rng, stars, price_level):
     size = rng.choice([0.3, 0.6, 1.0, 1.6])
     for code, name, guests, factor, occupancy in sorted(chosen, key=lambda room: room[3]):
         nightly = STAR_PRICE[stars] * price_level * factor * rng.uniform(0.85, 1.2)
-        yield RoomType(
-            code=code,
-            name=name,
-            max_guests=guests,
-            max_occupancy=occupancy,
-            room_count=max(2, round(rng.randint(4, 40) * size)),
-            price_minor=round(nightly) * 100,  # in euros for now: _price_locally converts
-            currency="EUR",
-        )
+        yield {
+            "code": code,
+            "name": name,
+            "max_guests": guests,
+            "max_occupancy": occupancy,
+            "room_count": max(2, round(rng.randint(4, 40) * size)),
+            "price_minor": round(nightly) * 100,  # in euros for now: _price_locally converts
+            "currency": "EUR",
+        }
 
 
 def restricted(hotel_id):
@@ -198,27 +266,27 @@ def restricted(hotel_id):
 def _price_locally(hotel, city, country):
     """The hotel's prices in its country's currency, its taxes, zone, times, rate
     plans and calendar, from a generator of its own (the hotels stay as before)."""
-    rng = random.Random(SEED * 1000 + hotel.id)
+    rng = random.Random(SEED * 1000 + hotel["id"])
     currency, per_euro, vat = COUNTRIES[country]
-    hotel.currency, hotel.vat_basis_points, hotel.timezone = currency, vat, ZONES[city]
-    hotel.check_in_time = rng.choice(["14:00", "15:00", "15:00", "16:00"])
-    hotel.check_out_time = rng.choice(["10:00", "11:00", "11:00", "12:00"])
-    hotel.city_tax_minor = local_minor(CITY_TAX.get(city, 0), currency)
+    hotel.update(currency=currency, vat_basis_points=vat, timezone=ZONES[city])
+    hotel["check_in_time"] = rng.choice(["14:00", "15:00", "15:00", "16:00"])
+    hotel["check_out_time"] = rng.choice(["10:00", "11:00", "11:00", "12:00"])
+    hotel["city_tax_minor"] = local_minor(CITY_TAX.get(city, 0), currency)
     free_hours = rng.choice([24, 48, 48, 72])
     penalty, percent = rng.choice([("first_night", None), ("first_night", None), ("percent", 50)])
     discount = rng.choice([10, 12, 15]) if rng.random() < 0.85 else None
-    for room in hotel.room_types:
-        room.currency = currency
-        room.price_minor = local_minor(room.price_minor / 100 * per_euro, currency)
-        room.rate_plans = [RatePlan(code="flexible", name="Flexible", price_minor=room.price_minor,
-                                    free_until_hours=free_hours, penalty=penalty, penalty_percent=percent)]
+    for room in hotel["room_types"]:
+        room["currency"] = currency
+        room["price_minor"] = local_minor(room["price_minor"] / 100 * per_euro, currency)
+        room["rate_plans"] = [{"code": "flexible", "name": "Flexible", "price_minor": room["price_minor"],
+                               "free_until_hours": free_hours, "penalty": penalty, "penalty_percent": percent}]
         if discount:
-            room.rate_plans.append(RatePlan(
-                code="nonrefundable", name="Non-refundable",
-                price_minor=local_minor(room.price_minor / 10**minor_digits(currency) * (100 - discount) / 100,
-                                        currency),
-                free_until_hours=None, penalty="all", penalty_percent=None))
-    hotel.rate_rules = list(_calendar(rng, hotel, city))
+            room["rate_plans"].append({
+                "code": "nonrefundable", "name": "Non-refundable",
+                "price_minor": local_minor(room["price_minor"] / 10**minor_digits(currency) * (100 - discount) / 100,
+                                           currency),
+                "free_until_hours": None, "penalty": "all", "penalty_percent": None})
+    hotel["rate_rules"] = list(_calendar(rng, hotel["id"], city))
 
 
 def local_minor(amount, currency):
@@ -229,7 +297,7 @@ def local_minor(amount, currency):
     return round(amount / step) * step * 10**digits
 
 
-def _calendar(rng, hotel, city):
+def _calendar(rng, hotel_id, city):
     """High and low seasons by hemisphere, weekend prices; for restricted hotels,
     closed days around Christmas, Friday arrivals for two nights at least and no
     arrivals on Sundays. Every rule recurs each year."""
@@ -240,22 +308,60 @@ def _calendar(rng, hotel, city):
         # leisure hotels charge more at weekends, business hotels less
         yield yearly("Weekend", (1, 1), (12, 31), weekdays=FRIDAY_SATURDAY,
                      adjust_percent=rng.choice([10, 15, 20, -10]))
-    if restricted(hotel.id):
+    if restricted(hotel_id):
         yield yearly("Closed for Christmas", (12, 24), (12, 26), closed=True)
         yield yearly("Weekend stays", (1, 1), (12, 31), weekdays=FRIDAY, min_stay=2)
         yield yearly("No Sunday arrivals", (1, 1), (12, 31), weekdays=SUNDAY, closed_to_arrival=True)
 
 
+RULE_FIELDS = ("room_type", "rate_plan", "weekdays", "price_minor", "adjust_percent", "adjust_minor", "closed",
+               "closed_to_arrival", "min_stay", "max_stay")
+
+
 def yearly(name, first, last, **rule):
-    """A rule over the same nights every year (the year 2000 stands for any)."""
-    return RateRule(name=name, starts=date(2000, *first), ends=date(2000, *last), every_year=True,
-                    closed=rule.pop("closed", None), closed_to_arrival=rule.pop("closed_to_arrival", None),
-                    **rule)
+    """A rule over the same nights every year (the year 2000 stands for any), as a
+    record of `rate_rules`' columns."""
+    return {"name": name, "starts": date(2000, *first), "ends": date(2000, *last), "every_year": True,
+            **{field: rule.get(field) for field in RULE_FIELDS}}
 
 
-def seed(session):
-    """Insert the demo hotels that are missing; return how many were inserted."""
+def as_hotel(record):
+    """A hotel record of `demo_catalogue` as model objects."""
+    hotel = Hotel(**_columns(record))
+    hotel.room_types = [RoomType(**_columns(room), rate_plans=[RatePlan(**plan) for plan in room["rate_plans"]])
+                        for room in record["room_types"]]
+    hotel.rate_rules = [RateRule(**rule) for rule in record["rate_rules"]]
+    return hotel
+
+
+def _columns(record):
+    return {key: value for key, value in record.items() if key not in ("room_types", "rate_plans", "rate_rules")}
+
+
+def seed(session, hotels=DEMO_HOTELS):
+    """Insert the demo hotels up to id `hotels` that are missing; return how many
+    were inserted. In batches of plain rows (a catalogue of 100,000 hotels is
+    1.4 million of them), not object by object."""
     existing = set(session.scalars(select(Hotel.id)))
-    missing = [hotel for hotel in demo_hotels() if hotel.id not in existing]
-    session.add_all(missing)
-    return len(missing)
+    missing = demo_catalogue(hotels, leave_out=existing)
+    added = 0
+    while chunk := list(islice(missing, SEED_CHUNK)):
+        _insert_hotels(session, chunk)
+        added += len(chunk)
+    return added
+
+
+def _insert_hotels(session, records):
+    insert_rows(session, Hotel.__table__, [_columns(record) for record in records])
+    insert_rows(session, RoomType.__table__, [{**_columns(room), "hotel_id": record["id"]}
+                                              for record in records for room in record["room_types"]])
+    # the room types' ids, given by the database, for their plans
+    room_ids = {(hotel_id, code): room_id for room_id, hotel_id, code in session.execute(
+        select(RoomType.id, RoomType.hotel_id, RoomType.code)
+        .where(RoomType.hotel_id.in_([record["id"] for record in records])))}
+    insert_rows(session, RatePlan.__table__, [{**plan, "room_type_id": room_ids[(record["id"], room["code"])]}
+                                              for record in records for room in record["room_types"]
+                                              for plan in room["rate_plans"]])
+    # in order: a calendar's rules apply in id order
+    insert_rows(session, RateRule.__table__, [{**rule, "hotel_id": record["id"]}
+                                              for record in records for rule in record["rate_rules"]])

@@ -14,13 +14,13 @@ from booking.kit.schemas import load
 from booking.search import availability, catalogue, partner
 from booking.search.models import Base
 from booking.search.schemas import (
+    FIND_HOTELS_REQUEST,
+    GET_HOTEL_REQUEST,
     HOTEL_FIELDS,
     CalendarRequest,
     CalendarSchema,
     CalendarUpdate,
     CitySchema,
-    FindHotelsRequest,
-    GetHotelRequest,
     GrantRequest,
     HotelIdRequest,
     ListCitiesRequest,
@@ -66,7 +66,7 @@ class SearchService(Pingable):
         dates, stay_price and nights.
         Raises ValidationFailed.
         """
-        request = load(FindHotelsRequest(), criteria)
+        request = load(FIND_HOTELS_REQUEST, criteria)
         with self.db.get_session() as session:
             page = catalogue.find_hotels(session, **request)
         return dump_hotel_page(page)
@@ -83,7 +83,7 @@ class SearchService(Pingable):
         cancellation_policy, the cheapest stay_price and rooms_left).
         Raises HotelNotFound, ValidationFailed.
         """
-        request = load(GetHotelRequest(), {"hotel_id": hotel_id, **stay})
+        request = load(GET_HOTEL_REQUEST, {"hotel_id": hotel_id, **stay})
         with self.db.get_session() as session:
             hotel = catalogue.get_hotel(
                 session, request["hotel_id"], guests=request["guests"],

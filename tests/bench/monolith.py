@@ -44,14 +44,14 @@ from booking.reservations.models import Reservation  # noqa: E402
 from booking.reservations.schemas import HoldRequest, ReservationSchema, requested_rooms  # noqa: E402
 from booking.search import catalogue  # noqa: E402
 from booking.search.schemas import (  # noqa: E402
+    FIND_HOTELS_REQUEST,
+    GET_HOTEL_REQUEST,
+    HOTEL_FIELDS,
     CitySchema,
-    FindHotelsRequest,
-    GetHotelRequest,
-    HotelPageSchema,
-    HotelSchema,
     ListCitiesRequest,
     QuoteRequest,
     QuoteSchema,
+    dump_hotel_page,
 )
 from booking.users import passwords  # noqa: E402
 from booking.users.models import User  # noqa: E402
@@ -90,15 +90,15 @@ class Monolith:
             return {"items": CitySchema(many=True).dump(catalogue.list_cities(session, **criteria))}
 
     def hotels(self, request):
-        criteria = load(FindHotelsRequest(), dict(request.args))
+        criteria = load(FIND_HOTELS_REQUEST, dict(request.args))
         with self.session("search") as session:
-            return HotelPageSchema().dump(catalogue.find_hotels(session, **criteria))
+            return dump_hotel_page(catalogue.find_hotels(session, **criteria))
 
     def hotel(self, request, hotel_id):
-        stay = load(GetHotelRequest(), {"hotel_id": hotel_id, **request.args})
+        stay = load(GET_HOTEL_REQUEST, {"hotel_id": hotel_id, **request.args})
         with self.session("search") as session:
-            return HotelSchema().dump(catalogue.get_hotel(session, stay["hotel_id"], guests=stay["guests"],
-                                                          check_in=stay["check_in"], check_out=stay["check_out"]))
+            return HOTEL_FIELDS.dump(catalogue.get_hotel(session, stay["hotel_id"], guests=stay["guests"],
+                                                         check_in=stay["check_in"], check_out=stay["check_out"]))
 
     def quote(self, request, body=None):
         stay = load(QuoteRequest(), body if body is not None else body_of(request))
