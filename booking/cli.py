@@ -2,6 +2,7 @@
 
     booking migrate            bring every service's database to the newest schema
     booking seed               add the demo catalogue (safe to run again)
+    booking seed --hotels 100000 --booked-nights 1000000   ... 100,000 hotels and a million room-nights booked
     booking run                broker, databases, every service and the gateway
     booking run --scale search=3
     booking run --cluster 3    ... on a RabbitMQ cluster of three local nodes (quorum queues)
@@ -134,6 +135,15 @@ def admin(config, args, out=None):
     return 0
 
 
+def whole_number(at_least):
+    """An argparse type: a whole number, `at_least` or more."""
+    def parse(text):
+        if not text.isdigit() or int(text) < at_least:
+            raise argparse.ArgumentTypeError(f"a whole number, {at_least} or more")
+        return int(text)
+    return parse
+
+
 def parse_scale(text):
     name, _, count = text.partition("=")
     if not name or not count.isdigit() or int(count) < 1:
@@ -146,7 +156,13 @@ def build_parser():
     parser.add_argument("--config", default=None, help="nameko config file (default config.yaml)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="bring every service's database to the newest schema")
-    commands.add_parser("seed", help="add the demo data that is missing")
+    seed = commands.add_parser("seed", help="add the demo data that is missing")
+    seed.add_argument("--hotels", type=whole_number(1), metavar="N",
+                      help="demo hotels 1 to N (default 2,475: the demo catalogue; hotels beyond it are spread "
+                           "over the same cities)")
+    seed.add_argument("--booked-nights", type=whole_number(0), default=0, metavar="M",
+                      help="also book confirmed stays until M room-nights are booked, over the next 300 nights "
+                           "(default 0; booking/devstack/seeded_bookings.py)")
     run = commands.add_parser("run", help="run broker, services and gateway until Ctrl-C")
     run.add_argument("--scale", type=parse_scale, action="append", default=[],
                      metavar="NAME=COUNT", help="run COUNT instances of a process")
@@ -210,7 +226,11 @@ def main(argv=None):
             print(f"booking migrate: {error}", file=sys.stderr)
             return 1
     elif args.command == "seed":
-        seed_all(config)
+        seed_all(config, options={"search": {"hotels": args.hotels}} if args.hotels else None)
+        if args.booked_nights:
+            from booking.devstack.seeded_bookings import seed_bookings
+
+            seed_bookings(config, args.booked_nights)
     elif args.command == "rotate-keys":
         kid = rotate_signing_keys(config, retire_old=args.retire_old)
         print(f"Access tokens are now signed with key {kid}")

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from booking.kit.bulk import settle
 from booking.kit.database import create_db_engine, ensure_database
 
 
@@ -69,8 +70,10 @@ def migrate_all(config, out=sys.stdout):
         print(f"Migrated {service_name}", file=out, flush=True)
 
 
-def seed_all(config, out=sys.stdout):
-    """Run each service's `seed(session)` (booking/<service>/seed.py), if it has one."""
+def seed_all(config, out=sys.stdout, options=None):
+    """Run each service's `seed(session)` (booking/<service>/seed.py), if it has one,
+    with that service's keywords of `options` ({"search": {"hotels": 25000}})."""
+    options = options or {}
     for service_name, uri in config["DB_URIS"].items():
         try:
             module = importlib.import_module(f"booking.{service_name}.seed")
@@ -78,6 +81,8 @@ def seed_all(config, out=sys.stdout):
             continue
         engine = create_db_engine(uri)
         with Session(engine) as session, session.begin():
-            added = module.seed(session)
+            added = module.seed(session, **options.get(service_name, {}))
+        if added:
+            settle(engine)
         engine.dispose()
         print(f"Seeded {service_name}: {added} new records", file=out, flush=True)

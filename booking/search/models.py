@@ -1,6 +1,6 @@
 from datetime import date
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -10,13 +10,15 @@ class Base(DeclarativeBase):
 
 class Hotel(Base):
     __tablename__ = "hotels"
+    # a city's hotels in id order, from the index alone (migration 0006)
+    __table_args__ = (Index("ix_hotels_city_key_id", "city_key", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     name: Mapped[str] = mapped_column(String(200))
     address: Mapped[str] = mapped_column(String(300))
     city: Mapped[str] = mapped_column(String(100))
     # the city folded to lower case without accents: "zurich" finds "Zürich"
-    city_key: Mapped[str] = mapped_column(String(100), index=True)
+    city_key: Mapped[str] = mapped_column(String(100))
     country: Mapped[str] = mapped_column(String(100))
     stars: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(Text)
@@ -145,7 +147,9 @@ class BookedNight(Base):
     date filter reads."""
 
     __tablename__ = "booked_nights"
-    __table_args__ = (UniqueConstraint("hotel_id", "room_type", "night"),)
+    # by night too, for the rooms taken in a city over a stay (migration 0006)
+    __table_args__ = (UniqueConstraint("hotel_id", "room_type", "night"),
+                      Index("ix_booked_nights_night", "night", "hotel_id", "room_type", "taken"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     hotel_id: Mapped[int] = mapped_column(Integer)

@@ -15,6 +15,9 @@ loads it on loopback for a bounded time (from wrk, the mix from http_load.py):
 then checks that no night of any room type is held beyond its rooms, and prints
 req/s, p50 and p99 for each, with the ratios between them. This is a benchmark,
 not a test: it asserts nothing and its figures vary with the machine.
+
+With --scale it runs scale.py instead: the same stack on catalogues of 2,500 to
+100,000 hotels with a million room-nights booked, on SQLite and PostgreSQL.
 """
 import argparse
 import json
@@ -30,6 +33,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
@@ -42,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 import mix  # noqa: E402
 import mix_report  # noqa: E402
+import scale  # noqa: E402
 from cpu import CpuMeter  # noqa: E402
 
 from booking.devstack.broker import ensure_broker  # noqa: E402
@@ -101,21 +106,24 @@ def bench_env(port):
     return env
 
 
-def start_stack(port, gateways):
-    """`booking run` with `gateways` gateway instances sharing the port."""
-    env = bench_env(port)
-    stack = subprocess.Popen([str(Path(sys.executable).parent / "booking"), "run", f"--scale=gateway={gateways}"],
-                             cwd=ROOT, env=env,
+def start_stack(port, gateways, env=None, config=None, seed=True):
+    """`booking run` with `gateways` gateway instances sharing the port, in `env`
+    (default: `bench_env`), with `config` (default config.yaml); `seed=False`: its
+    databases are seeded already."""
+    argv = [str(Path(sys.executable).parent / "booking"), *(["--config", str(config)] if config else []), "run",
+            f"--scale=gateway={gateways}", *([] if seed else ["--no-seed"])]
+    stack = subprocess.Popen(argv, cwd=ROOT, env=env or bench_env(port),
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 180
+    deadline, last_lines = time.monotonic() + 180, deque(maxlen=30)
     for line in stack.stdout:
+        last_lines.append(line)
         if "Booking is ready" in line:
             threading.Thread(target=lambda: [None for _ in stack.stdout], daemon=True).start()
             return stack
         if time.monotonic() > deadline:
             break
     stack.send_signal(signal.SIGINT)
-    raise SystemExit("the stack did not become ready")
+    raise SystemExit("the stack did not become ready:\n" + "".join(last_lines))
 
 
 def run_monolith(args):
@@ -357,14 +365,30 @@ def main():
                         help="skip the monolith peer (the same mix served by one process, after the stack)")
     parser.add_argument("--gateways", type=int, default=2,
                         help="gateway instances sharing the web port (default 2: one per core)")
+    parser.add_argument("--scale", action="store_true",
+                        help="a catalogue 40 times larger instead (scale.py): search, hotel page, hold, seeding and "
+                             "memory at each of --scale-sizes")
+    parser.add_argument("--scale-sizes", type=scale.sizes_of, default=[2500, 25000, 100000],
+                        help="hotels in the catalogue, comma-separated (default 2500,25000,100000)")
+    parser.add_argument("--scale-db", type=scale.databases_of, default=["sqlite", "postgres"],
+                        help="sqlite, postgres or both (default both; PostgreSQL: the project's own server, "
+                             "under var/bench/scale/postgres)")
+    parser.add_argument("--booked-nights", type=int, default=1_000_000,
+                        help="room-nights booked at every size (default 1,000,000)")
+    parser.add_argument("--scale-clients", type=int, default=4,
+                        help="closed-loop clients of each measurement of --scale (default 4)")
+    parser.add_argument("--holds", type=int, default=50, help="holds in a row at each size of --scale (default 50)")
     args = parser.parse_args()
 
     broker = ensure_broker(AMQP_URI)
     try:
-        results = run_all(args)
+        results = scale.run(args, start_stack, bench_env) if args.scale else run_all(args)
     finally:
         if broker:
             broker.stop()
+    if args.scale:
+        scale.report(results)
+        return
     report(results, args)
 
 

@@ -1,11 +1,13 @@
 """What a piece of work costs the machine, process by process: CPU seconds read
 from /proc for the stack's process tree and the RabbitMQ nodes on this machine
-(every one: run nothing else on RabbitMQ meanwhile), before and after.
+(every one: run nothing else on RabbitMQ meanwhile), before and after; and the
+stack's resident memory.
 
     meter = CpuMeter(stack.pid)
     before = meter.read()
     ...                              # the work
     costs = meter.since(before)      # {"reports": 9.8, "RabbitMQ": 4.6, ...} seconds
+    memory = meter.resident_mb()     # {"search": 182.0, "gateway": 240.5, ...} MB
 """
 import os
 import re
@@ -30,6 +32,19 @@ class CpuMeter:
             except (FileNotFoundError, ProcessLookupError):
                 pass  # ended meanwhile
         return found
+
+    def resident_mb(self):
+        """{label: MB of resident memory now} of the stack's processes (not the
+        broker's), instances of one program added up."""
+        found = Counter()
+        for pid in self._tree(self.root_pid):
+            try:
+                with open(f"/proc/{pid}/status") as status, open(f"/proc/{pid}/cmdline") as cmdline:
+                    kilobytes = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+                    found[label(cmdline.read().split("\0"))] += kilobytes / 1024
+            except (FileNotFoundError, ProcessLookupError, StopIteration):
+                pass  # ended meanwhile, or a zombie
+        return dict(found)
 
     def since(self, before):
         """CPU seconds spent since `before` (a read()), summed by label."""
