@@ -1,5 +1,6 @@
 """Queries on the hotel catalogue: plain functions of a SQLAlchemy session."""
 import math
+import random
 import time
 import unicodedata
 from types import SimpleNamespace
@@ -69,10 +70,13 @@ class CatalogueCopies:
     list of hotels, in plain objects kept for a while in this process: a city's
     search prices a hundred hotels, and catalogues change rarely. A search or a
     hotel page may read a copy at most `seconds` old; a quote, and so a hold, always
-    reads the database."""
+    reads the database. Each copy is kept for a time of its own, between half of
+    `seconds` and all of it, so that a city of thousands of hotels is not read again
+    all at once, on one guest's search."""
 
-    def __init__(self, seconds=COPY_SECONDS, clock=time.monotonic):
+    def __init__(self, seconds=COPY_SECONDS, clock=time.monotonic, rng=None):
         self.seconds, self.clock, self.kept, self.cities = seconds, clock, {}, {}
+        self.rng = rng or random.Random()
 
     def cards(self, session, hotel_ids):
         """{hotel id: its copy} of the hotels that exist among `hotel_ids`."""
@@ -90,7 +94,7 @@ class CatalogueCopies:
                 # the same calendar read again: keep what its nights were found to cost
                 card.stay_prices = before[0].stay_prices
             found[card.id] = card
-            self.kept[(database, card.id)] = (card, now + self.seconds)
+            self.kept[(database, card.id)] = (card, now + self.seconds * self.rng.uniform(0.5, 1))
         return found
 
     def city(self, session, city_key):

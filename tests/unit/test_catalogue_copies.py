@@ -64,3 +64,11 @@ def test_a_hotel_read_again_keeps_what_its_calendar_said_of_nights_until_the_cal
     changed = copies.card(session, 3)
     assert changed.stay_prices is not first.stay_prices
     assert changed.stay_prices.cheapest(date(2027, 5, 1), date(2027, 5, 3)) == 33000
+
+
+def test_copies_read_together_are_kept_each_for_a_time_of_its_own_so_a_city_is_not_read_again_at_once(session):
+    copies = CatalogueCopies(seconds=30, clock=Clock())
+    copies.cards(session, [1, 2, 3, 4])
+    kept_until = [until for _, until in copies.kept.values()]
+    assert all(15 <= until <= 30 for until in kept_until)
+    assert len(set(kept_until)) == 4
