@@ -1,14 +1,15 @@
-"""`make test`: the whole suite, its two halves side by side on one test broker.
+"""`make test`: the whole suite, in three parts side by side on one test broker.
 
     python tests/run.py [--fast] [pytest options…]
 
 The stacks (tests/e2e: every service as `make run` starts them, killed, scaled out)
 spend most of their time waiting for restarts, sweeps and timeouts; the services'
-tests (tests/unit, tests/integration) spend theirs working. Run one after the other
-they take their sum; side by side, about the longer of the two. Each half is its own
-pytest session with its own PostgreSQL server, vhosts and ports; they share the
-test broker, started here once (so that neither session stops it under the other).
-Each line of output is prefixed with its half; the exit status is the worse of the two.
+tests (tests/unit, tests/integration) spend much of theirs waiting on their own
+processes and on the browser. Run one after the other they take their sum; side by
+side, about the longest part. Each part is its own pytest session with its own
+PostgreSQL server, vhosts and ports; they share the test broker, started here once
+(so that no session stops it under another). Each line of output is prefixed with
+its part; the exit status is the worst of them.
 """
 import os
 import subprocess
@@ -23,21 +24,33 @@ sys.path.insert(0, str(ROOT))
 from booking.devstack.broker import LocalBroker, amqp_answers  # noqa: E402
 from tests import TEST_AMQP_PORT, TEST_MANAGEMENT_PORT  # noqa: E402
 
-HALVES = {"stacks": ["tests/e2e"], "services": ["tests/unit", "tests/integration"]}
-# `--fast` (make test-fast): the services' tests on SQLite, without Chromium and
-# schemathesis, the integration files dealt out between two halves
+# how long each test took (`python tests/run.py --store-durations` writes it again)
+DURATIONS = ROOT / "tests" / "durations.json"
+# `--fast` (make test-fast): the services' tests on SQLite, without Chromium and schemathesis
 FAST_SKIPS = ["-k", "not postgresql and not chromium and not schemathesis"]
 
 
-def fast_halves():
-    files = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "tests" / "integration").glob("test_*.py"))
-    return {"unit+": ["tests/unit", *files[0::2], *FAST_SKIPS], "integration": [*files[1::2], *FAST_SKIPS]}
+def parts(fast=False):
+    """The suite in parts that run side by side: the stacks (not in `--fast`), and the
+    services' tests in two groups of about equal length by the durations last stored
+    in DURATIONS (pytest-split; a test it does not know counts as the average one).
+    A group is a run of consecutive tests, so that a module's set-up is made once.
+    (Four parts, the stacks split too, starved the services of CPU on 2 cores: an
+    RPC to auth missed its 5 s.)"""
+    skips = FAST_SKIPS if fast else []
+    stacks = {} if fast else {"stacks": ["tests/e2e"]}
+    return {**stacks, **{f"services {group}": split(group, "tests/unit", "tests/integration", *skips)
+                         for group in (1, 2)}}
+
+
+def split(group, *paths):
+    return [*paths, "--splits", "2", "--group", str(group), "--splitting-algorithm", "duration_based_chunks",
+            "--durations-path", str(DURATIONS)]
 
 
 def main(options):
-    halves_run = HALVES
-    if options[:1] == ["--fast"]:
-        halves_run, options = fast_halves(), options[1:]
+    fast = options[:1] == ["--fast"]
+    options = options[1:] if fast else options
     uri = f"pyamqp://guest:guest@localhost:{TEST_AMQP_PORT}/"
     node = None
     if not amqp_answers(uri):
@@ -47,15 +60,15 @@ def main(options):
     env = {**os.environ, "AMQP_URI": uri, "RABBIT_API_URI": f"http://guest:guest@localhost:{TEST_MANAGEMENT_PORT}"}
     started = time.monotonic()
     try:
-        halves = {name: subprocess.Popen([sys.executable, "-m", "pytest", *paths, *options], cwd=ROOT, env=env,
+        running = {name: subprocess.Popen([sys.executable, "-m", "pytest", *paths, *options], cwd=ROOT, env=env,
                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-                  for name, paths in halves_run.items()}
-        readers = [threading.Thread(target=echo, args=(name, process)) for name, process in halves.items()]
+                  for name, paths in parts(fast).items()}
+        readers = [threading.Thread(target=echo, args=(name, process)) for name, process in running.items()]
         for reader in readers:
             reader.start()
         for reader in readers:
             reader.join()
-        codes = {name: process.wait() for name, process in halves.items()}
+        codes = {name: process.wait() for name, process in running.items()}
     finally:
         if node:
             node.stop()

@@ -143,7 +143,7 @@ def run_monolith(args):
                 raise SystemExit("the monolith did not start: " + (started[1].stderr.read() if started[1].poll()
                                                                     is not None else "no answer"))
             time.sleep(0.2)
-        return mix.run(port, args.seconds, args.rates, args.saturation_clients)
+        return mix.run(port, args.seconds, args.rates, args.saturation_clients, meter=CpuMeter(started[1].pid))
     finally:
         for process in started:
             process.terminate()
@@ -414,7 +414,7 @@ def run_all(args):
             results["echo_rpc"] = [wrk(f"{base}/ready?service=search", n, seconds) for n in CLIENTS]
             results["bookings"] = [bench_bookings(base, seconds, CpuMeter(stack.pid))]
             results["renders"] = bench_renders(base, seconds)
-        results["mix"] = mix.run(port, seconds, args.rates, args.saturation_clients)
+        results["mix"] = mix.run(port, seconds, args.rates, args.saturation_clients, meter=CpuMeter(stack.pid))
         results["double_bookings"] = double_bookings()
     finally:
         stack.send_signal(signal.SIGINT)

@@ -76,4 +76,6 @@ def label(argv):
         return {"mailsink": "mail sink (SMTP)", "bank": "sandbox bank"}.get(match.group(1), match.group(1))
     if "beam.smp" in argv[0]:
         return "RabbitMQ"
+    if text.endswith("monolith.py") or "monolith.py " in text:
+        return "monolith"
     return "runner" if "booking" in text else os.path.basename(argv[0])

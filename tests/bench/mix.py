@@ -117,15 +117,23 @@ def prepare(base):
     return HotelMix([city["name"] for city in cities], sum(city["hotel_count"] for city in cities), guests)
 
 
-def run(port, seconds, rates, saturation_clients):
-    """The ladder of open-loop rates, then saturation; the figures of each level."""
+def run(port, seconds, rates, saturation_clients, meter=None):
+    """The ladder of open-loop rates, then saturation; the figures of each level. With
+    `meter` (a CpuMeter of what serves the mix), the CPU each process spent per request
+    at saturation: what a request costs, process by process."""
     scenario = prepare(f"http://127.0.0.1:{port}")
     # spawn: the workers must not inherit this process's threads (the stack's log reader)
     with multiprocessing.get_context("spawn").Pool(GENERATOR_PROCESSES) as pool:
         load = Load(pool, scenario, port, seconds)
         load.level(rate=rates[0], seconds=2)  # warm-up, not measured: connections, caches, the workers' imports
         levels = [load.level(rate=rate) for rate in rates]
+        cpu_before = meter.read() if meter else None
         levels.append(load.level(clients=saturation_clients))
+        if meter:
+            answered = levels[-1]["all"]["requests"]
+            levels[-1]["cpu_ms_per_request"] = {name: round(seconds_spent * 1000 / answered, 2) for name, seconds_spent
+                                                in sorted(meter.since(cpu_before).items(), key=lambda kv: -kv[1])
+                                                if seconds_spent * 1000 / answered >= 0.01}
     return {"mix": ROUTES, "seconds": seconds, "timeout_seconds": TIMEOUT_SECONDS, "levels": levels}
 
 

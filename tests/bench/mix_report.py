@@ -60,6 +60,11 @@ def print_table(mix, served_by="through the gateway"):
             print(f"  {'':<14}!! the generator nears a full core: it may limit this level's figures")
         elif (lag or 0) > GENERATOR_LAG_LIMIT_MS:
             print(f"  {'':<14}!! the cores are saturated: the generator got the CPU late and sent in bursts")
+    cpu = mix["levels"][-1].get("cpu_ms_per_request")
+    if cpu:
+        print(f"  CPU per request at saturation, ms (the level's CPU seconds over its requests, the settling"
+              f" after it included): {sum(cpu.values()):.2f} in all; "
+              + ", ".join(f"{name} {spent:.2f}" for name, spent in cpu.items()))
     kinds = sorted({kind for level in mix["levels"] for kind in level["all"]["error_kinds"]})
     if kinds:
         print(f"  errors seen: {', '.join(kinds)} (by level and route in mix.json)")

@@ -40,6 +40,7 @@ class Guest(requests.Session):
         account = {"email": f"{name}@example.com", "password": "fault tolerant guest 2026", "full_name": name}
         answer(lambda: self.post("/api/v1/users", json=account), done={201, 409})
         tokens = answer(lambda: self.post("/api/v1/auth/login", json={k: account[k] for k in ("email", "password")}))
+        assert tokens.status_code == 200, f"{name} could not log in: {tokens.status_code} {tokens.text}"
         self.headers["Authorization"] = f"Bearer {tokens.json()['access_token']}"
 
     def request(self, method, url, *args, **kwargs):

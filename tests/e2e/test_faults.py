@@ -19,6 +19,7 @@ from kombu import Connection, Exchange, Queue
 from requests.utils import quote
 
 from booking.devstack.broker import LocalBroker
+from booking.devstack.ports import is_listening
 from booking.kit.config import PROJECT_ROOT
 from tests.e2e.bookings import (
     SENT_AGAIN,
@@ -35,25 +36,32 @@ from tests.integration.test_booking_saga import eventually
 
 pytestmark = pytest.mark.slow
 
-FAULTS_AMQP_PORT = 5712
 SERVICES = ("auth", "users", "search", "reservations", "payments", "reports", "gateway")
 HOLD_SECONDS = 40
+
+# the first port tried for the fault tests' node (its management port is 10000 above, its
+# Erlang distribution port 20000 above)
+FAULTS_FIRST_PORT = 5712
 
 
 @pytest.fixture(scope="module")
 def faults_broker():
-    root = PROJECT_ROOT / "var" / "test" / "rabbitmq-faults"
-    shutil.rmtree(root, ignore_errors=True)  # a new node: no queue or message of an earlier run
-    node = LocalBroker(root, port=FAULTS_AMQP_PORT,
-                       management_port=FAULTS_AMQP_PORT + 10000, node="booking-faults@localhost")
+    # a node of this session's own (make test may run these tests beside another session),
+    # new: no queue or message of an earlier run
+    root = PROJECT_ROOT / "var" / "test" / f"rabbitmq-faults-{os.getpid()}"
+    shutil.rmtree(root, ignore_errors=True)
+    port = next(port for port in range(FAULTS_FIRST_PORT, FAULTS_FIRST_PORT + 100)
+                if not any(is_listening("localhost", port + offset) for offset in (0, 10000, 20000)))
+    node = LocalBroker(root, port=port, management_port=port + 10000, node=f"booking-faults-{os.getpid()}@localhost")
     node.start()
     yield node
     node.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def stack(faults_broker, tmp_path_factory):
-    env = stack_environment(f"amqp://guest:guest@localhost:{FAULTS_AMQP_PORT}/",
+    env = stack_environment(f"amqp://guest:guest@localhost:{faults_broker.port}/",
                             tmp_path_factory.mktemp("faults"), HOLD_SECONDS=HOLD_SECONDS,
                             BANK_TIMEOUT=5, LOG_LEVEL="WARNING")
     stack = Stack(env, *[f"--scale={service}=2" for service in SERVICES])
@@ -66,10 +74,10 @@ def stack(faults_broker, tmp_path_factory):
 
 # -- the tests ---------------------------------------------------------------------------
 
-def test_two_instances_of_every_service_share_the_work_and_apply_nothing_twice(stack, figures):
+def test_two_instances_of_every_service_share_the_work_and_apply_nothing_twice(stack, faults_broker, figures):
     management = requests.Session()
     management.auth = ("guest", "guest")
-    api = f"http://localhost:{FAULTS_AMQP_PORT + 10000}/api"
+    api = f"http://localhost:{faults_broker.management_port}/api"
 
     def two_consumers_each():  # the management API's statistics are gathered every 5 s
         consumers = Counter(c["queue"]["name"] for c in management.get(f"{api}/consumers/%2F", timeout=10).json())
