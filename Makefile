@@ -22,7 +22,7 @@ endif
 run: venv system-packages $(if $(RUN_DB),postgres-package)
 	$(BIN)/booking --config $(CONFIG) run $(RUN_DB) $(if $(SCALE),$(foreach s,$(SCALE),--scale $(s))) $(if $(CLUSTER),--cluster $(CLUSTER))
 
-# the whole suite, its two halves side by side (tests/run.py); PYTEST_ARGS: pytest as given
+# the whole suite, in three parts side by side (tests/run.py); PYTEST_ARGS: pytest as given
 test: venv system-packages test-packages lint
 	$(if $(PYTEST_ARGS),$(BIN)/pytest $(PYTEST_ARGS),$(BIN)/python tests/run.py)
 

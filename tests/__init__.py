@@ -1,5 +1,5 @@
 # The tests' own broker node, on ports of its own so that it neither meets a
 # `make run` node nor a system one (tests/conftest.py starts it, or tests/run.py
-# for both halves of `make test`).
+# for every part of `make test`).
 TEST_AMQP_PORT = 5682
 TEST_MANAGEMENT_PORT = 15682

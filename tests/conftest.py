@@ -25,7 +25,7 @@ warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 @pytest.fixture(scope="session")
 def broker(request):
     """The AMQP URI of a running broker with its management API: AMQP_URI and
-    RABBIT_API_URI if set (tests/run.py sets them for both halves of `make test`),
+    RABBIT_API_URI if set (tests/run.py sets them for every part of `make test`),
     else the tests' own node, started if it does not answer."""
     uri = os.environ.get("AMQP_URI")
     api = os.environ.get("RABBIT_API_URI", "http://guest:guest@localhost:15672")
