@@ -10,7 +10,7 @@ from booking.kit.database import create_db_engine
 from booking.kit.migrations import upgrade
 from booking.search.catalogue import CatalogueCopies, fold
 from booking.search.models import Hotel, RateRule
-from tests.conftest import small_catalogue
+from tests.conftest import add_small_catalogue
 
 
 class Clock:
@@ -25,9 +25,8 @@ class Clock:
 def session(tmp_path):
     uri = f"sqlite:///{tmp_path}/search.db"
     upgrade("search", uri)
+    add_small_catalogue(uri)
     engine = create_db_engine(uri)
-    with Session(engine) as setup, setup.begin():
-        setup.add_all(small_catalogue())
     with Session(engine) as session:
         yield session
     engine.dispose()
