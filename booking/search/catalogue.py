@@ -38,8 +38,9 @@ def find_hotels(session, *, city, guests, min_stars, max_price, sort, page, per_
         return _find_undated(session, city=city, guests=guests, min_stars=min_stars, max_price=max_price,
                              sort=sort, page=page, per_page=per_page)
     nights = (check_out - check_in).days
-    cards = COPIES.cards(session, COPIES.city(session, city and fold(city)))
-    taken = availability.rooms_taken_in(session, city and fold(city), check_in, check_out)
+    city_key = city and fold(city)
+    cards = COPIES.cards(session, COPIES.city(session, city_key))
+    taken = availability.rooms_taken_in(session, city_key, check_in, check_out)
     offers_found = []
     for hotel_id, hotel in cards.items():
         if min_stars is not None and hotel.stars < min_stars:

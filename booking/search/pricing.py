@@ -98,14 +98,19 @@ def refusal(rules, check_in, check_out):
     closed = [night for night in stay if said(rules, night, "closed")]
     if closed:
         return "check_in", "The hotel does not sell these rooms on " + ", ".join(map(str, closed[:5])) + "."
-    arrival = [rule for rule in rules if covers(rule, check_in)]
+    return arrival_refusal([rule for rule in rules if covers(rule, check_in)], check_in, len(stay))
+
+
+def arrival_refusal(arrival, check_in, length):
+    """Why a stay of `length` nights cannot start on `check_in` under `arrival`, the
+    rules covering that day, as (field, message), or None."""
     if said(arrival, None, "closed_to_arrival"):
         return "check_in", f"Arrivals are not possible on {check_in}."
     min_stay = said(arrival, None, "min_stay") or 1
-    if len(stay) < min_stay:
+    if length < min_stay:
         return "check_out", f"Arriving on {check_in}, the stay is at least {min_stay} nights."
     max_stay = min((rule.max_stay for rule in arrival if rule.max_stay), default=None)
-    if max_stay is not None and len(stay) > max_stay:
+    if max_stay is not None and length > max_stay:
         return "check_out", f"Arriving on {check_in}, the stay is at most {max_stay} nights."
     return None
 
@@ -172,7 +177,7 @@ class StayPrices:
             if not bases:
                 continue
             each_night = [self._reading(group, night) for night in stay]
-            if any(closed for closed, _ in each_night) or not self._arrival_allowed(each_night[0][1], len(stay)):
+            if any(closed for closed, _ in each_night) or arrival_refusal(each_night[0][1], check_in, len(stay)):
                 continue
             for base in bases if sets_price else [min(bases)]:
                 price = sum(night_price(base, covering, None) for _, covering in each_night)
@@ -195,14 +200,6 @@ class StayPrices:
         nights.extend([self.UNREAD] * (offset + 1 - len(nights)))
         nights[offset] = readings.index(reading)
         return reading
-
-    @staticmethod
-    def _arrival_allowed(arrival, length):
-        """What `refusal` asks of the arrival day, from the rules covering it."""
-        if said(arrival, None, "closed_to_arrival") or length < (said(arrival, None, "min_stay") or 1):
-            return False
-        max_stay = min((rule.max_stay for rule in arrival if rule.max_stay), default=None)
-        return max_stay is None or length <= max_stay
 
 
 def policy_terms(hotel, policy, check_in, prices, room_total):

@@ -38,7 +38,7 @@ from urllib.parse import quote
 import requests
 from cpu import CpuMeter
 from http_load import Job, run_job
-from mix import percentile_ms, stay
+from mix import figures, percentile_ms, stay
 
 from booking.devstack.ports import free_port
 from booking.search.seed import restricted
@@ -164,13 +164,8 @@ def closed_loop(pool, scenario, port, seconds, clients):
     jobs = [Job(scenario, "127.0.0.1", port, start_at, seconds, TIMEOUT_SECONDS, seed=random.randrange(2**32),
                 clients=clients // GENERATOR_PROCESSES + (index < clients % GENERATOR_PROCESSES))
             for index in range(GENERATOR_PROCESSES)]
-    records = [record for share in pool.map(run_job, jobs, chunksize=1) for record in share["records"]]
-    answered = sorted(r.latency for r in records if r.outcome == "ok")
-    errors = Counter(r.outcome for r in records if r.outcome != "ok")
-    return {"requests": len(records),
-            "rps": sum(r.outcome == "ok" and r.finished <= seconds for r in records) / seconds,
-            "p50_ms": percentile_ms(answered, 50), "p99_ms": percentile_ms(answered, 99),
-            "errors": sum(errors.values()), "error_kinds": dict(errors)}
+    return figures([record for share in pool.map(run_job, jobs, chunksize=1) for record in share["records"]],
+                   seconds)
 
 
 def holds(base, size, count):
