@@ -5,11 +5,12 @@ import time
 import unicodedata
 from types import SimpleNamespace
 
+import numpy as np
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
-from booking.kit.schemas import MINOR_DIGITS, to_minor
-from booking.search import availability, pricing
+from booking.kit.schemas import MINOR_DIGITS, to_minor, today
+from booking.search import availability, grid, pricing
 from booking.search.exceptions import HotelNotFound
 from booking.search.models import Hotel, RatePlan, RateRule, RoomType
 
@@ -39,8 +40,38 @@ def find_hotels(session, *, city, guests, min_stars, max_price, sort, page, per_
                              sort=sort, page=page, per_page=per_page)
     nights = (check_out - check_in).days
     city_key = city and fold(city)
-    cards = COPIES.cards(session, COPIES.city(session, city_key))
     taken = availability.rooms_taken_in(session, city_key, check_in, check_out)
+    choose = _choose_in_grid if COPIES.window().offset(check_in, check_out) is not None else _choose_one_by_one
+    chosen, total = choose(session, city_key, check_in, check_out, guests, min_stars, max_price, sort, taken,
+                           slice((page - 1) * per_page, page * per_page))
+    return paged([{**hotel_summary(hotel, base, hotel.currency, nights), "stay_price_minor": price}
+                  for hotel, base, price in chosen], total, page, per_page)
+
+
+def _choose_in_grid(session, city_key, check_in, check_out, guests, min_stars, max_price, sort, taken, page):
+    """([(hotel, base price, stay price)] of the page, how many in all), every hotel
+    of the city priced at once (booking/search/grid.py)."""
+    city = COPIES.grid(session, city_key)
+    price, base = city.prices_of(check_in, check_out, guests, taken)
+    chosen = price < grid.UNSOLD
+    if min_stars is not None:
+        chosen &= city.stars >= min_stars
+    if max_price is not None:
+        limits = np.array([to_minor(max_price, currency) for currency in city.currencies], dtype=np.int64)
+        chosen &= price <= limits[city.currency] * (check_out - check_in).days
+    found = np.flatnonzero(chosen)
+    order = {  # np.lexsort sorts by the last key first
+        "price": (city.ids[found], price[found]),
+        "stars": (city.ids[found], price[found], -city.stars[found]),
+        "name": (city.ids[found], city.name_rank[found]),
+    }[sort]
+    return [(city.hotels[at], int(base[at]), int(price[at])) for at in found[np.lexsort(order)][page]], len(found)
+
+
+def _choose_one_by_one(session, city_key, check_in, check_out, guests, min_stars, max_price, sort, taken, page):
+    """The same as `_choose_in_grid`, for stays outside the grids' window."""
+    nights = (check_out - check_in).days
+    cards = COPIES.cards(session, COPIES.city(session, city_key))
     offers_found = []
     for hotel_id, hotel in cards.items():
         if min_stars is not None and hotel.stars < min_stars:
@@ -60,9 +91,7 @@ def find_hotels(session, *, city, guests, min_stars, max_price, sort, page, per_
         "name": lambda found: (found[0].name, found[0].id),
     }[sort]
     offers_found.sort(key=order)
-    return paged([{**hotel_summary(hotel, base, hotel.currency, nights), "stay_price_minor": price}
-                  for hotel, base, price in offers_found[(page - 1) * per_page:page * per_page]],
-                 len(offers_found), page, per_page)
+    return offers_found[page], len(offers_found)
 
 
 class CatalogueCopies:
@@ -75,28 +104,48 @@ class CatalogueCopies:
     `seconds` and all of it, so that a city of thousands of hotels is not read again
     all at once, on one guest's search."""
 
-    def __init__(self, seconds=COPY_SECONDS, clock=time.monotonic, rng=None):
-        self.seconds, self.clock, self.kept, self.cities = seconds, clock, {}, {}
+    def __init__(self, seconds=COPY_SECONDS, clock=time.monotonic, rng=None, window_nights=grid.WINDOW_NIGHTS):
+        self.seconds, self.clock, self.kept, self.cities, self.grids = seconds, clock, {}, {}, {}
         self.rng = rng or random.Random()
+        self.window_nights, self._window = window_nights, None
 
     def cards(self, session, hotel_ids):
         """{hotel id: its copy} of the hotels that exist among `hotel_ids`."""
-        now, database = self.clock(), session.get_bind().url
+        now, kept = self.clock(), self.kept.setdefault(session.get_bind().url, {})  # {hotel id: (copy, until)}
         found, missing = {}, []
         for hotel_id in hotel_ids:
-            card, until = self.kept.get((database, hotel_id), (None, 0))
+            card, until = kept.get(hotel_id, (None, 0))
             if until > now:
                 found[hotel_id] = card
             else:
                 missing.append(hotel_id)
         for card in _read_cards(session, missing):
-            before = self.kept.get((database, card.id))
-            if before is not None and before[0].stay_prices.offers_and_rules == card.stay_prices.offers_and_rules:
-                # the same calendar read again: keep what its nights were found to cost
-                card.stay_prices = before[0].stay_prices
+            before, _ = kept.get(card.id, (None, 0))
+            if before is not None and same_copy(before, card):
+                card = before  # unchanged: what was built on it (its prices, its city's grid) still holds
+            elif before is not None and before.stay_prices.offers_and_rules == card.stay_prices.offers_and_rules:
+                card.stay_prices = before.stay_prices  # the same calendar: keep what its nights cost
             found[card.id] = card
-            self.kept[(database, card.id)] = (card, now + self.seconds * self.rng.uniform(0.5, 1))
+            kept[card.id] = (card, now + self.seconds * self.rng.uniform(0.5, 1))
         return found
+
+    def window(self):
+        """The nights from today (UTC) that grids cover."""
+        if self._window is None or self._window.first != today():
+            self._window = grid.Window(today(), self.window_nights)
+        return self._window
+
+    def grid(self, session, city_key):
+        """The `CityGrid` of a city's hotels (every hotel if `city_key` is None) over
+        the window, built again when a copy of one of them changed."""
+        hotel_ids = self.city(session, city_key)
+        cards = self.cards(session, hotel_ids)
+        hotels = [cards[hotel_id] for hotel_id in hotel_ids if hotel_id in cards]
+        key, window = (session.get_bind().url, city_key), self.window()
+        kept = self.grids.get(key)
+        if kept is None or not kept.built_from(hotels, window):
+            kept = self.grids[key] = grid.CityGrid(hotels, window)
+        return kept
 
     def city(self, session, city_key):
         """The ids of a city's hotels (`city_key` as `fold` makes it; every hotel if None)."""
@@ -113,8 +162,8 @@ class CatalogueCopies:
     def forget(self, hotel_id):
         """Its manager changed the hotel (or added it): the next search or hotel page
         reads it, and the lists of hotels, again."""
-        for key in [key for key in self.kept if key[1] == hotel_id]:
-            del self.kept[key]
+        for kept in self.kept.values():
+            kept.pop(hotel_id, None)
         self.cities.clear()
 
     def card(self, session, hotel_id):
@@ -131,6 +180,11 @@ HOTEL_COLUMNS = ("id", "name", "address", "city", "country", "stars", "descripti
 RULE_COLUMNS = (RateRule.room_type, RateRule.rate_plan, RateRule.starts, RateRule.ends, RateRule.every_year,
                 RateRule.weekdays, RateRule.price_minor, RateRule.adjust_percent, RateRule.adjust_minor,
                 RateRule.closed, RateRule.closed_to_arrival, RateRule.min_stay, RateRule.max_stay)
+
+
+def same_copy(kept, read):
+    """Whether a hotel read again is what its kept copy says (its prices aside)."""
+    return {**vars(kept), "stay_prices": None} == {**vars(read), "stay_prices": None}
 
 
 def _read_cards(session, hotel_ids):

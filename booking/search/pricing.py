@@ -104,15 +104,21 @@ def refusal(rules, check_in, check_out):
 def arrival_refusal(arrival, check_in, length):
     """Why a stay of `length` nights cannot start on `check_in` under `arrival`, the
     rules covering that day, as (field, message), or None."""
-    if said(arrival, None, "closed_to_arrival"):
+    closed, min_stay, max_stay = arrival_terms(arrival)
+    if closed:
         return "check_in", f"Arrivals are not possible on {check_in}."
-    min_stay = said(arrival, None, "min_stay") or 1
     if length < min_stay:
         return "check_out", f"Arriving on {check_in}, the stay is at least {min_stay} nights."
-    max_stay = min((rule.max_stay for rule in arrival if rule.max_stay), default=None)
-    if max_stay is not None and length > max_stay:
+    if max_stay and length > max_stay:
         return "check_out", f"Arriving on {check_in}, the stay is at most {max_stay} nights."
     return None
+
+
+def arrival_terms(arrival):
+    """What `arrival`, the rules covering an arrival day, say of stays that start then:
+    (closed to arrival, the fewest nights, the most nights or 0 for no limit)."""
+    return (bool(said(arrival, None, "closed_to_arrival")), said(arrival, None, "min_stay") or 1,
+            min((rule.max_stay for rule in arrival if rule.max_stay), default=0))
 
 
 def sellable(rules, check_in, check_out):
@@ -167,6 +173,7 @@ class StayPrices:
         self.readings = [[] for _ in self.groups]
         self.nights = [bytearray() for _ in self.groups]
         self.first = None
+        self.grid = None  # its grid of the latest window (booking/search/grid.py)
 
     def cheapest(self, check_in, check_out, room_types=None):
         """The cheapest price of the stay among the offers of `room_types` (all if None);
