@@ -15,7 +15,9 @@ A `HotelGrid` is built once for a hotel's calendar and window (kept with its
 `StayPrices`, so a copy read again unchanged keeps it); a `CityGrid` joins those of
 a city's hotels, and is built again only when one of them changes.
 """
+import functools
 from datetime import date
+from typing import NamedTuple
 
 import numpy as np
 
@@ -68,12 +70,18 @@ def month_day(day):
 class HotelGrid:
     """One hotel's calendar over a window: for each group of offers (as `StayPrices`
     groups them), the reading of each night; each reading's terms; each offer's price
-    of a night under each reading."""
+    of a night under each reading. Where no rule of a group sets a price, a dearer
+    base never makes a cheaper stay: only each room type's cheapest offer is kept."""
 
     def __init__(self, stay_prices, window):
         self.window = window
         self.readings, self.terms, self.offers = [], [], []
-        for governing, offers, _ in stay_prices.groups:
+        for governing, offers, sets_price in stay_prices.groups:
+            if not sets_price:
+                cheapest = {}
+                for room_type, base in offers:
+                    cheapest[room_type] = min(base, cheapest.get(room_type, base))
+                offers = list(cheapest.items())
             nights, covering = readings_of(governing, window)
             self.readings.append(nights)
             self.terms.append([(bool(said(rules, None, "closed")), *arrival_terms(rules)) for rules in covering])
@@ -90,16 +98,34 @@ def hotel_grid(stay_prices, window):
 
 def readings_of(rules, window):
     """(the index of each night's reading, [the rules covering the nights of each reading])."""
-    if not rules:
+    nights, covering = _pattern(window, tuple((rule.starts, rule.ends, rule.every_year, rule.days) for rule in rules))
+    return nights, [[rules[index] for index in indexes] for indexes in covering]
+
+
+@functools.lru_cache(maxsize=4096)
+def _pattern(window, coverage):
+    """`readings_of` for rules that cover these nights (each rule's dates, every year
+    or not, and weekdays), as indexes of the rules: hotels of a city mostly share
+    their seasons and weekends, and differ only in prices."""
+    if not coverage:
         return np.zeros(window.nights, dtype=np.uint8), [[]]
-    masks = np.array([window.covered(rule) for rule in rules])
-    if len(rules) < 63:  # a night's rules as the bits of one number
-        signature = (masks.astype(np.int64) << np.arange(len(rules), dtype=np.int64)[:, None]).sum(axis=0)
+    masks = np.array([window.covered(Coverage(*dates)) for dates in coverage])
+    if len(coverage) < 63:  # a night's rules as the bits of one number
+        signature = (masks.astype(np.int64) << np.arange(len(coverage), dtype=np.int64)[:, None]).sum(axis=0)
         _, first, nights = np.unique(signature, return_index=True, return_inverse=True)
     else:
         _, first, nights = np.unique(masks, axis=1, return_index=True, return_inverse=True)
-    covering = [[rule for rule, covers in zip(rules, masks[:, night], strict=True) if covers] for night in first]
+    covering = [np.flatnonzero(masks[:, night]).tolist() for night in first]
     return nights.ravel().astype(np.uint8 if len(first) <= 256 else np.uint16), covering
+
+
+class Coverage(NamedTuple):
+    """The nights a rule covers, as `Window.covered` reads them."""
+
+    starts: date
+    ends: date
+    every_year: bool
+    days: frozenset | None
 
 
 class CityGrid:

@@ -147,12 +147,17 @@ class BookedNight(Base):
     date filter reads."""
 
     __tablename__ = "booked_nights"
-    # by night too, for the rooms taken in a city over a stay (migration 0006)
+    # by night too, for the rooms taken everywhere over a stay (migration 0006); by city
+    # and night, for the rooms taken in a city (0007), from the index alone
     __table_args__ = (UniqueConstraint("hotel_id", "room_type", "night"),
-                      Index("ix_booked_nights_night", "night", "hotel_id", "room_type", "taken"))
+                      Index("ix_booked_nights_night", "night", "hotel_id", "room_type", "taken"),
+                      Index("ix_booked_nights_city_night", "city_key", "night", "hotel_id", "room_type", "taken"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     hotel_id: Mapped[int] = mapped_column(Integer)
+    # the hotel's `city_key` (a hotel's city never changes), so that a city's search
+    # reads its own rows only
+    city_key: Mapped[str] = mapped_column(String(100), server_default="")
     room_type: Mapped[str] = mapped_column(String(40))
     night: Mapped[date] = mapped_column(Date)
     taken: Mapped[int] = mapped_column(Integer)

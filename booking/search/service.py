@@ -157,12 +157,9 @@ class SearchService(Pingable):
 
     @event_handler("search", "hotel_updated", handler_type=BROADCAST, reliable_delivery=False)
     def forget_hotel(self, update):
-        """A manager changed the hotel: every instance forgets its copy at once; or
-        the rooms taken in its city changed: every instance reads them again."""
+        """A manager changed the hotel: every instance forgets its copy at once."""
         if update.get("catalogue"):
             catalogue.COPIES.forget(update["hotel_id"])
-        else:
-            availability.TAKEN.forget_city(catalogue.fold(update["city"]) if update.get("city") else None)
 
     # -- the partner side ------------------------------------------------------------
 

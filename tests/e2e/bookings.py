@@ -85,20 +85,21 @@ def bookable_rooms(base, city="Paris", hotels=12):
 
 
 class Bookings:
-    """Bookings made by `guests` at random among `rooms`: every tenth is never paid,
-    every tenth is tried with a declined card and then paid with another (the hold
-    waits for it), every tenth only tried with a declined card, the others paid
-    with a good one."""
+    """Bookings made by `guests` at random among `rooms`: a tenth never paid, a tenth
+    only tried with a declined card, a tenth tried with a declined card and then paid
+    with another (the hold waits for it), the others paid with a good one. The holds
+    left to expire are all begun in the first half, so that they expire while the
+    second half runs rather than after it."""
 
     def __init__(self, guests, rooms, seed):
         self.guests, self.rooms = guests, rooms
         self.rng = random.Random(seed)
-        self.outcomes_so_far, self.done = [], 0
+        self.outcomes_so_far, self.done, self.count = [], 0, 0
 
     def make(self, count, concurrency=10, pause=0.0):
         """Make `count` bookings, `concurrency` at a time, each guest pausing `pause`
         seconds before each; their outcomes."""
-        self.outcomes_so_far, self.done = [], 0
+        self.outcomes_so_far, self.done, self.count = [], 0, count
         self.pause, self.batch = pause, uuid.uuid4().hex[:8]
         pool = eventlet.GreenPool(concurrency)
         for outcome in pool.imap(self.book, range(count)):
@@ -127,14 +128,22 @@ class Bookings:
         if outcome["hold"] != 201:
             return outcome
         outcome["id"] = held.json()["id"]
-        if n % 10 == 9:
+        kind = self.kind(n)
+        if kind == "abandoned":
             outcome["abandoned"] = True
             return outcome
-        number = DECLINED if n % 10 in (7, 8) else VISA
+        number = VISA if kind == "paid" else DECLINED
         outcome["pay"] = self._pay(guest, outcome, number, f"pay-{self.batch}-{n}")
-        if n % 10 == 7 and outcome["pay"] == 402:  # another card, for the same hold
+        if kind == "declined, then paid" and outcome["pay"] == 402:  # another card, for the same hold
             outcome["pay again"] = self._pay(guest, outcome, VISA, f"pay-again-{self.batch}-{n}")
         return outcome
+
+    def kind(self, n):
+        """"paid", "declined, then paid", "declined" or "abandoned": in the first half,
+        of every ten, two declined and two abandoned; in all, the shares above."""
+        if n < self.count // 2 and n % 5 in (3, 4):
+            return "declined" if n % 5 == 3 else "abandoned"
+        return "declined, then paid" if n % 10 == 7 else "paid"
 
     @staticmethod
     def _pay(guest, outcome, number, key):

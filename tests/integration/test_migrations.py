@@ -15,7 +15,7 @@ from booking.payments.models import Payment, Refund
 from booking.reservations import terms
 from booking.reservations.models import Reservation
 from booking.reservations.schemas import ReservationSchema
-from booking.search import catalogue, pricing
+from booking.search import availability, catalogue, pricing
 from booking.search.models import HeldStay, RateRule
 from tests.conftest import database_uri
 
@@ -95,6 +95,8 @@ def test_migrating_keeps_every_row_and_its_meaning(previous):
         assert stays["BKOLDLIVE1"] == (1, [{"room_type": "double", "check_in": CHECK_IN.isoformat(),
                                             "check_out": CHECK_OUT.isoformat(), "count": 1}])
         assert stays["BKOLDGONE1"][1] == []
+        # the night already booked is found by its city (search 0007 gave it its hotel's)
+        assert availability.rooms_taken_in(session, "zurich", CHECK_IN, CHECK_OUT) == {(7, "double"): 1}
     engine.dispose()
 
     engine = create_db_engine(previous["reservations"])

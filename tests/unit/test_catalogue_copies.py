@@ -1,7 +1,6 @@
 """The copies of hotels that searches and hotel pages read (booking/search/catalogue.py):
 kept for a while, forgotten when a hotel changes, and what was learnt of a calendar's
-nights kept while the calendar stays the same; and the rooms taken in a city, night by
-night (booking/search/availability.py), forgotten when an event says they changed."""
+nights kept while the calendar stays the same."""
 from datetime import date
 
 import pytest
@@ -9,10 +8,8 @@ from sqlalchemy.orm import Session
 
 from booking.kit.database import create_db_engine
 from booking.kit.migrations import upgrade
-from booking.search import availability
-from booking.search.availability import TakenNights
 from booking.search.catalogue import CatalogueCopies, fold
-from booking.search.models import BookedNight, Hotel, RateRule
+from booking.search.models import Hotel, RateRule
 from tests.conftest import add_small_catalogue
 
 
@@ -80,30 +77,3 @@ def test_copies_read_together_are_kept_each_for_a_time_of_its_own_so_a_city_is_n
     assert all(15 <= until <= 30 for until in kept_until)
     assert len(set(kept_until)) == 4
 
-
-def test_the_rooms_taken_in_a_city_are_read_again_when_an_event_says_they_changed_or_after_their_time(session):
-    clock = Clock()
-    taken = TakenNights(seconds=15, clock=clock)
-    stay = (date(2027, 5, 1), date(2027, 5, 4))
-    assert taken.in_stay(session, fold("Paris"), *stay) == {}
-    session.add(BookedNight(hotel_id=3, room_type="double", night=date(2027, 5, 2), taken=2))
-    session.flush()  # as another instance of search follows a hold
-    assert taken.in_stay(session, fold("Paris"), *stay) == {}  # kept, not yet told
-    taken.forget_city(fold("Paris"))  # what its `hotel_updated` does in every instance
-    assert taken.in_stay(session, fold("Paris"), *stay) == {(3, "double"): 2}
-    session.add(BookedNight(hotel_id=3, room_type="double", night=date(2027, 5, 3), taken=5))
-    session.flush()
-    taken.forget_city(fold("Zürich"))  # another city's change: Paris is kept
-    assert taken.in_stay(session, fold("Paris"), *stay) == {(3, "double"): 2}
-    clock.now = 16
-    assert taken.in_stay(session, fold("Paris"), *stay) == {(3, "double"): 5}
-    assert taken.in_stay(session, fold("Paris"), date(2027, 5, 1), date(2027, 5, 3)) == {(3, "double"): 2}
-
-
-def test_following_a_reservation_forgets_the_nights_it_held_and_holds(session):
-    taken = availability.TAKEN
-    stay = (date(2027, 6, 1), date(2027, 6, 3))
-    assert taken.in_stay(session, fold("Paris"), *stay) == {}
-    availability.follow(session, {"reservation_id": "BKFOLLOW", "hotel_id": 4, "room_type": "suite",
-                                  "check_in": "2027-06-02", "check_out": "2027-06-04", "rooms": 2})
-    assert taken.in_stay(session, fold("Paris"), *stay) == {(4, "suite"): 2}

@@ -1,6 +1,5 @@
 """SearchService with worker_factory: its database replaced by a session on a
 throwaway SQLite file holding a small catalogue."""
-from datetime import date
 from types import SimpleNamespace
 
 import nameko_sqlalchemy
@@ -12,7 +11,6 @@ from booking.kit.database import create_db_engine
 from booking.kit.errors import ValidationFailed
 from booking.kit.migrations import upgrade
 from booking.search.exceptions import HotelNotFound
-from booking.search.models import BookedNight
 from booking.search.service import SearchService
 from tests.conftest import small_catalogue
 from tests.unit.recorded import dispatched, outbox_of
@@ -126,14 +124,3 @@ def test_a_reservation_event_that_changes_the_availability_is_announced_as_hotel
     search.count_cancelled(held)
 
     assert dispatched(search, "hotel_updated") == [{"hotel_id": 3, "city": "Paris"}] * 2
-
-
-def test_every_instance_reads_the_rooms_taken_in_a_city_again_when_hotel_updated_says_they_changed(projector):
-    search = projector
-    stay = {"check_in": "2031-02-10", "check_out": "2031-02-12"}
-    assert [hotel["id"] for hotel in search.find_hotels(city="Paris", **stay)["items"]] == [3, 4]
-    with search.db.get_session() as session:  # another instance followed a hold of hotel 3's every room
-        session.add(BookedNight(hotel_id=3, room_type="double", night=date(2031, 2, 10), taken=6))
-    assert [hotel["id"] for hotel in search.find_hotels(city="Paris", **stay)["items"]] == [3, 4]
-    search.forget_hotel({"hotel_id": 3, "city": "Paris"})  # its announcement, to every instance
-    assert [hotel["id"] for hotel in search.find_hotels(city="Paris", **stay)["items"]] == [4]
