@@ -41,7 +41,7 @@ def find_hotels(session, *, city, guests, min_stars, max_price, sort, page, per_
     nights = (check_out - check_in).days
     city_key = city and fold(city)
     taken = availability.rooms_taken_in(session, city_key, check_in, check_out)
-    choose = _choose_in_grid if COPIES.window().offset(check_in, check_out) is not None else _choose_one_by_one
+    choose = _choose_in_grid if COPIES.window().holds(check_in, check_out) else _choose_one_by_one
     chosen, total = choose(session, city_key, check_in, check_out, guests, min_stars, max_price, sort, taken,
                            slice((page - 1) * per_page, page * per_page))
     return paged([{**hotel_summary(hotel, base, hotel.currency, nights), "stay_price_minor": price}

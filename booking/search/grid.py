@@ -39,10 +39,9 @@ class Window:
         self.weekdays = np.array([day.weekday() for day in days], dtype=np.int8)
         self.month_days = np.array([month_day(day) for day in days], dtype=np.int16)
 
-    def offset(self, check_in, check_out):
-        """Where the stay's nights are in the window, or None if not all of them are."""
-        start, end = (check_in - self.first).days, (check_out - self.first).days
-        return start if 0 <= start and end <= self.nights else None
+    def holds(self, check_in, check_out):
+        """Whether every night of the stay is in the window."""
+        return 0 <= (check_in - self.first).days and (check_out - self.first).days <= self.nights
 
     def covered(self, rule):
         """On which of the window's nights `rule` applies (as `pricing.covers` says)."""
