@@ -11,6 +11,7 @@ PostgreSQL server, vhosts and ports; they share the test broker, started here on
 (so that no session stops it under another). Each line of output is prefixed with
 its part; the exit status is the worst of them.
 """
+import json
 import os
 import subprocess
 import sys
@@ -51,6 +52,7 @@ def split(group, *paths):
 def main(options):
     fast = options[:1] == ["--fast"]
     options = options[1:] if fast else options
+    storing = "--store-durations" in options
     uri = f"pyamqp://guest:guest@localhost:{TEST_AMQP_PORT}/"
     node = None
     if not amqp_answers(uri):
@@ -60,8 +62,10 @@ def main(options):
     env = {**os.environ, "AMQP_URI": uri, "RABBIT_API_URI": f"http://guest:guest@localhost:{TEST_MANAGEMENT_PORT}"}
     started = time.monotonic()
     try:
-        running = {name: subprocess.Popen([sys.executable, "-m", "pytest", *paths, *options], cwd=ROOT, env=env,
-                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        running = {name: subprocess.Popen([sys.executable, "-m", "pytest", *paths, *options,
+                                          *(["--durations-path", str(stored(name))] if storing else [])],
+                                         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                         text=True, bufsize=1)
                   for name, paths in parts(fast).items()}
         readers = [threading.Thread(target=echo, args=(name, process)) for name, process in running.items()]
         for reader in readers:
@@ -72,9 +76,30 @@ def main(options):
     finally:
         if node:
             node.stop()
+    if storing:
+        merge_durations(list(codes))
     print(f"\n{', '.join(f'{name}: exit {code}' for name, code in codes.items())}; "
           f"{time.monotonic() - started:.0f} s in all")
     return max(codes.values())
+
+
+def stored(part):
+    """Where a part stores its tests' durations: a file of its own, empty at first (so
+    that the groups come out of the tests' count alike in both services parts), and
+    merged into DURATIONS at the end; all in one file, the last part to end would
+    overwrite what the others stored."""
+    path = ROOT / "var" / "test" / f"durations-{part.replace(' ', '-')}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{}")
+    return path
+
+
+def merge_durations(names):
+    durations = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
+    for name in names:
+        path = ROOT / "var" / "test" / f"durations-{name.replace(' ', '-')}.json"
+        durations.update(json.loads(path.read_text()))
+    DURATIONS.write_text(json.dumps(durations, sort_keys=True, indent=4) + "\n")
 
 
 def echo(name, process):
