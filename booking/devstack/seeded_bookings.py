@@ -285,8 +285,7 @@ def _project(session, seeded):
     existing = {(row.hotel_id, row.room_type, row.night) for row in session.execute(
         select(BookedNight.hotel_id, BookedNight.room_type, BookedNight.night)
         .where(BookedNight.night >= first, BookedNight.night <= last))}
-    city_keys = dict(session.execute(select(Hotel.id, Hotel.city_key).where(
-        Hotel.id.in_({hotel_id for hotel_id, _, _ in counted}))).all())
+    city_keys = dict(session.execute(select(Hotel.id, Hotel.city_key)).all())  # every hotel: no list of ids to bind
     insert_rows(session, BookedNight.__table__, [
         {"hotel_id": hotel_id, "city_key": city_keys.get(hotel_id, ""), "room_type": code, "night": night,
          "taken": rooms}

@@ -31,6 +31,9 @@ def test_seeded_hotels_and_bookings_read_back_as_generated_on_both_databases(db_
             expected = as_hotel(list(demo_catalogue(hotel_id))[-1])
             assert in_any_order(described(session.get(Hotel, hotel_id))) == in_any_order(described(expected))
         taken = session.scalar(select(func.sum(BookedNight.taken)))
+        # each booked night carries its hotel's city, as a city's search reads them
+        misplaced = session.scalar(select(func.count()).select_from(BookedNight).join(
+            Hotel, Hotel.id == BookedNight.hotel_id).where(BookedNight.city_key != Hotel.city_key))
     search.dispose()
     reservations = create_db_engine(db_uris["reservations"])
     with Session(reservations) as session:
@@ -41,7 +44,7 @@ def test_seeded_hotels_and_bookings_read_back_as_generated_on_both_databases(db_
         count = session.scalar(select(func.count()).where(Reservation.user_id == SEEDED_GUEST))
     reservations.dispose()
 
-    assert held == taken == 2000 and over == 0 and count == added
+    assert held == taken == 2000 and over == 0 and count == added and misplaced == 0
     assert shown["status"] == "confirmed" and shown["user_id"] == SEEDED_GUEST
     [room] = shown["booked_rooms"] if shown["rooms"] == 1 else shown["booked_rooms"][:1]
     assert len(room["nights"]) == shown["nights"] and room["rate_plan"] == "flexible"
