@@ -37,10 +37,10 @@ def parts(fast=False):
     in DURATIONS (pytest-split; a test it does not know counts as the average one).
     A group is a run of consecutive tests, so that a module's set-up is made once.
     (Four parts, the stacks split too, starved the services of CPU on 2 cores: an
-    RPC to auth missed its 5 s. Groups dealt longest test first to the shorter one,
+    RPC to auth missed its deadline (the test profile's, then 2 s). Groups dealt longest test first to the shorter one,
     pytest-split's `least_duration`, ended together, 657 s in all against 706, but
     ran the heavy tests of both groups at once: in one run of two, a call to search
-    missed its 5 s.)"""
+    missed the test profile's 2 s.)"""
     skips = FAST_SKIPS if fast else []
     stacks = {} if fast else {"stacks": ["tests/e2e"]}
     return {**stacks, **{f"services {group}": split(group, "tests/unit", "tests/integration", *skips)
