@@ -81,8 +81,12 @@ class LocalPostgres:
         finally:
             connection.close()
 
-    def create_database(self, name):
-        self._admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    def create_database(self, name, template=None):
+        """A new database (a copy of the database `template`, if given): its URI."""
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        self._admin(statement)
         return f"{self.base_uri}/{name}"
 
     def drop_database(self, name):
