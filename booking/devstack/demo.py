@@ -34,15 +34,15 @@ def session_of(config, service):
     return Session(create_db_engine(db_uri(config, service)))
 
 
-def account(session, email, full_name, role, password):
-    """The account of `email`, made if missing (with `role`); its id."""
-    from booking.users import passwords
+def account(session, email, full_name, role, password, hashing):
+    """The account of `email`, made if missing (with `role`, its password hashed by
+    `hashing`); its id."""
     from booking.users.models import User
 
     user = session.scalar(select(User).where(User.email == email))
     if user is None:
         user = User(email=email, full_name=full_name, role=role, created_at=datetime.now(UTC),
-                    password_hash=passwords.hash_password(password), welcome_sent_at=datetime.now(UTC))
+                    password_hash=hashing.hash(password), welcome_sent_at=datetime.now(UTC))
         session.add(user)
         session.flush()
     elif role != "guest" and user.role == "guest":
@@ -63,11 +63,12 @@ def seed_accounts(config, out):
     """The two accounts, the manager's hotels and the guest's past stay."""
     from booking.search import partner
     from booking.search.seed import restricted
+    from booking.users.passwords import PasswordHashing
 
-    password = password_of(config)
+    password, hashing = password_of(config), PasswordHashing(**config.get("PASSWORD_HASHING") or {})
     with session_of(config, "users") as session, session.begin():
-        guest_id = account(session, GUEST, "Grace Guest", "guest", password)
-        manager_id = account(session, MANAGER, "Manon Manager", "manager", password)
+        guest_id = account(session, GUEST, "Grace Guest", "guest", password, hashing)
+        manager_id = account(session, MANAGER, "Manon Manager", "manager", password, hashing)
     with session_of(config, "search") as session, session.begin():
         hotels = demo_hotels(session)
         for hotel in hotels:

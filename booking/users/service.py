@@ -21,7 +21,7 @@ from booking.kit.outbox import Outbox
 from booking.kit.rpc import ServiceRpc, rpc
 from booking.kit.schemas import UserIdRequest, load
 from booking.kit.sealed import unseal
-from booking.users import emails, erasure, export, limits, links, passwords
+from booking.users import emails, erasure, export, limits, links
 from booking.users.exceptions import (
     EmailTaken,
     ExportExpired,
@@ -35,6 +35,7 @@ from booking.users.exceptions import (
     WrongPassword,
 )
 from booking.users.models import Base, DataExport, SentEmail, User
+from booking.users.passwords import Passwords, check_policy
 from booking.users.schemas import (
     AccountMailEvent,
     ChangeEmailRequest,
@@ -86,6 +87,7 @@ class UsersService(Pingable):
     outbox = Outbox("user_registered", "password_changed", "account_mail_requested", "user_deleted",
                     "export_requested")
     mailer = Mailer()
+    passwords = Passwords()
     config = Config()
     reservations = ServiceRpc("reservations", as_service=True)
     payments = ServiceRpc("payments", as_service=True)
@@ -108,15 +110,15 @@ class UsersService(Pingable):
         except ValidationFailed as invalid:  # every problem at once: the password's too
             if isinstance(fields["password"], str) and "password" not in invalid.details:
                 try:
-                    passwords.check_policy(fields["password"], email if isinstance(email, str) else "")
+                    check_policy(fields["password"], email if isinstance(email, str) else "")
                 except WeakPassword as weak:
                     invalid.details.update(weak.details)
             raise
-        passwords.check_policy(request["password"], request["email"])
+        check_policy(request["password"], request["email"])
         if self._find(request["email"]) is not None:
             raise EmailTaken(details={"email": "Taken."})
         # hash before the transaction: it takes a while and holds no lock
-        password_hash = passwords.hash_password(request["password"])
+        password_hash = self.passwords.hash(request["password"])
         try:
             with self.db.get_session() as session:
                 user = User(email=request["email"], full_name=request["full_name"],
@@ -187,7 +189,7 @@ class UsersService(Pingable):
         self.caller.require("users:verify_password")
         request = load(CredentialsRequest(), {"email": email, "password": self._unsealed(password)})
         user = self._find(normalise_email(request["email"]))
-        if not passwords.verify_password(user.password_hash if user else None, request["password"]):
+        if not self.passwords.verify(user.password_hash if user else None, request["password"]):
             raise InvalidCredentials()
         # auth keeps the version with the tokens it issues: a newer password signs them out
         return {**UserSchema().dump(user), "credentials_version": user.credentials_version}
@@ -237,8 +239,8 @@ class UsersService(Pingable):
             email = found.email if links.usable(found, now) else None
         if email is None:
             raise InvalidResetToken()
-        passwords.check_policy(request["password"], email)
-        password_hash = passwords.hash_password(request["password"])  # before the transaction
+        check_policy(request["password"], email)
+        password_hash = self.passwords.hash(request["password"])  # before the transaction
         with self.db.get_session() as session:
             spent = links.redeem(session, request["token"], ("password_reset",), now)
             user = session.get(User, spent.user_id) if spent else None
@@ -265,11 +267,11 @@ class UsersService(Pingable):
                                                  "new_password": self._unsealed(new_password)})
         user = self._user(caller.user_id)
         try:
-            passwords.check_policy(request["new_password"], user.email)
+            check_policy(request["new_password"], user.email)
         except WeakPassword as weak:
             raise WeakPassword(details={"new_password": weak.details["password"]}) from None
         counted = self._check_password(user, request["current_password"], "current_password")
-        password_hash = passwords.hash_password(request["new_password"])
+        password_hash = self.passwords.hash(request["new_password"])
         with self.db.get_session() as session:
             limits.forget(session, counted)
             user = session.get(User, caller.user_id)
@@ -467,7 +469,7 @@ class UsersService(Pingable):
         and make it; raise WrongPassword naming `field`. Returns what to forget."""
         with self.db.get_session() as session:
             counted = limits.count(session, {"password": limits.key("password", user.id)}, datetime.now(UTC))
-        if not passwords.verify_password(user.password_hash, password):
+        if not self.passwords.verify(user.password_hash, password):
             raise WrongPassword(details={field: ["This is not your current password."]})
         return counted
 

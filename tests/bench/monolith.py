@@ -53,8 +53,8 @@ from booking.search.schemas import (  # noqa: E402
     QuoteSchema,
     dump_hotel_page,
 )
-from booking.users import passwords  # noqa: E402
 from booking.users.models import User  # noqa: E402
+from booking.users.passwords import PasswordHashing, check_policy  # noqa: E402
 from booking.users.schemas import CredentialsRequest, RegisterRequest, UserSchema  # noqa: E402
 
 ROUTES = Map([
@@ -78,6 +78,7 @@ class Monolith:
         self.bank = BankClient(config.get("BANK_URL"), config.get("BANK_API_KEY", "sk_test_booking"),
                                float(config.get("BANK_TIMEOUT", 10)))
         self.hold_seconds = int(config.get("HOLD_SECONDS", 900))
+        self.passwords = PasswordHashing(**config.get("PASSWORD_HASHING") or {})
 
     def session(self, name):
         return Session(self.engines[name], expire_on_commit=False)
@@ -109,10 +110,10 @@ class Monolith:
 
     def register(self, request):
         fields = load(RegisterRequest(), body_of(request))
-        passwords.check_policy(fields["password"], fields["email"])
+        check_policy(fields["password"], fields["email"])
         with self.session("users") as session, session.begin():
             user = User(email=fields["email"], full_name=fields["full_name"],
-                        password_hash=passwords.hash_password(fields["password"]), created_at=holds.utcnow())
+                        password_hash=self.passwords.hash(fields["password"]), created_at=holds.utcnow())
             session.add(user)
             session.flush()
             return 201, UserSchema().dump(user)
@@ -121,7 +122,7 @@ class Monolith:
         fields = load(CredentialsRequest(), body_of(request))
         with self.session("users") as session:
             user = session.query(User).filter(User.email == fields["email"].strip().lower()).one_or_none()
-        if not passwords.verify_password(user.password_hash if user else None, fields["password"]):
+        if not self.passwords.verify(user.password_hash if user else None, fields["password"]):
             return 401, {"error": "INVALID_CREDENTIALS", "message": "wrong e-mail or password", "details": {}}
         with self.session("auth") as session, session.begin():
             return TokenIssuer(session, self.tokens).issue(

@@ -17,8 +17,8 @@ from booking.kit.migrations import upgrade
 from booking.search import partner
 from booking.search.exceptions import HotelNotFound, RoomTypeExists
 from booking.search.models import HotelManager
-from booking.users import passwords
 from booking.users.models import User
+from booking.users.passwords import PasswordHashing
 from tests.conftest import add_small_catalogue
 
 MONDAY = date(2030, 3, 4)
@@ -48,7 +48,7 @@ def test_the_demo_accounts_are_made_once_with_the_password_and_the_manager_runs_
 
     users = {user.email: user for user in rows(config, "users", User)}
     assert {email: user.role for email, user in users.items()} == {demo.GUEST: "guest", demo.MANAGER: "manager"}
-    assert passwords.verify_password(users[demo.GUEST].password_hash, "correct horse battery")
+    assert PasswordHashing().verify(users[demo.GUEST].password_hash, "correct horse battery")
     managed = sorted(grant.hotel_id for grant in rows(config, "search", HotelManager))
     assert managed == [1, 3, 4]  # Le Petit Paris (3) first, then the other Paris hotel (4), then any (1)
     assert "manager@example.com (manager of Le Petit Paris" in out.getvalue()

@@ -2,9 +2,10 @@
 in eventlet's thread pool, which works here because tests/conftest.py monkey-patches."""
 import pytest
 
+from booking.kit.config import PROJECT_ROOT, load_config
 from booking.kit.errors import ValidationFailed
 from booking.users.exceptions import WeakPassword
-from booking.users.passwords import check_policy, hash_password, verify_password
+from booking.users.passwords import PasswordHashing, check_policy
 
 GOOD = "analytical engine 1843"
 TOO_COMMON = "This password is too common or too easy to guess."
@@ -57,27 +58,43 @@ def test_an_overlong_password_is_refused():
     assert reasons("analytical engine " * 12) == ["Use at most 200 characters."]
 
 
+# the product's cost, as config.yaml sets it
+HASHING = PasswordHashing()
+
+
 @pytest.fixture(scope="module")
 def stored():
-    return hash_password(GOOD)
+    return HASHING.hash(GOOD)
 
 
-def test_a_password_is_stored_as_an_argon2id_hash(stored):
-    assert stored.startswith("$argon2id$")
+def test_a_password_is_stored_as_an_argon2id_hash_at_rfc_9106s_low_memory_cost(stored):
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     assert GOOD not in stored
-    assert hash_password(GOOD) != stored  # salted
+    assert HASHING.hash(GOOD) != stored  # salted
 
 
 def test_the_right_password_matches_its_hash(stored):
-    assert verify_password(stored, GOOD) is True
+    assert HASHING.verify(stored, GOOD) is True
 
 
 @pytest.mark.parametrize("attempt", ["analytical engine 1842", "Analytical engine 1843", "", GOOD + " "])
 def test_a_wrong_password_does_not_match(stored, attempt):
-    assert verify_password(stored, attempt) is False
+    assert HASHING.verify(stored, attempt) is False
 
 
 def test_no_hash_at_all_matches_nothing():
-    assert verify_password(None, GOOD) is False
-    assert verify_password(None, "not anybody's password") is False
-    assert verify_password("not a hash", GOOD) is False
+    assert HASHING.verify(None, GOOD) is False
+    assert HASHING.verify(None, "not anybody's password") is False
+    assert HASHING.verify("not a hash", GOOD) is False
+
+
+def test_the_product_configs_hash_at_rfc_9106s_cost_and_a_hash_made_at_another_cost_still_matches(stored):
+    for path in ("config.yaml", "config/postgres.yaml"):
+        assert load_config(PROJECT_ROOT / path)["PASSWORD_HASHING"] == {
+            "time_cost": 3, "memory_kib": 65536, "parallelism": 4}, path
+    # the test profile's cheaper cost (config/test.yaml): the cost is in each hash, so
+    # passwords stored before a change of cost verify after it, both ways
+    cheap = PasswordHashing(**load_config(PROJECT_ROOT / "config" / "test.yaml")["PASSWORD_HASHING"])
+    assert cheap.hash(GOOD).startswith("$argon2id$v=19$m=8192,t=1,p=1$")
+    assert cheap.verify(stored, GOOD) is True
+    assert HASHING.verify(cheap.hash(GOOD), GOOD) is True

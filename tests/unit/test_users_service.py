@@ -10,19 +10,22 @@ from nameko.testing.services import worker_factory
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
+from booking.kit.config import PROJECT_ROOT, load_config
 from booking.kit.database import create_db_engine
 from booking.kit.errors import BookingError, Unauthorized, ValidationFailed
 from booking.kit.identity import CallerOfWorker
 from booking.kit.mail import MailNotSent
 from booking.kit.migrations import upgrade
 from booking.kit.tokens import Caller, MissingScope
-from booking.users import passwords
 from booking.users.exceptions import EmailTaken, InvalidCredentials, WeakPassword
 from booking.users.models import SentEmail, User
+from booking.users.passwords import PasswordHashing
 from booking.users.service import UsersService
 from tests.unit.recorded import dispatched, outbox_of
 
 PASSWORD = "analytical engine 1843"
+# at the test profile's cost, as the integration tests' users service
+HASHING = PasswordHashing(**load_config(PROJECT_ROOT / "config" / "test.yaml")["PASSWORD_HASHING"])
 
 
 class FakeCaller:
@@ -58,7 +61,8 @@ def worker(db, caller=None):
     """A UsersService worker serving `caller`; by default a request that came without a
     token, which the real `CallerOfWorker` refuses without asking auth."""
     return worker_factory(UsersService, db=db, caller=caller or CallerOfWorker(auth=None, authorization=None),
-                          config={"PUBLIC_URL": "https://booking.test"}, outbox=outbox_of(UsersService))
+                          config={"PUBLIC_URL": "https://booking.test"}, outbox=outbox_of(UsersService),
+                          passwords=HASHING)
 
 
 @pytest.fixture
@@ -108,7 +112,7 @@ def test_registering_a_taken_email_never_checks_the_password(users, db, monkeypa
     password is right, so the same password and another get the same answer."""
     register_ada(users)
     checked = []
-    monkeypatch.setattr(passwords, "verify_password", lambda *args: checked.append(args) or True)
+    monkeypatch.setattr(users.passwords, "verify", lambda *args: checked.append(args) or True)
 
     answers = []
     for password in (PASSWORD, "difference engine 1822"):
