@@ -23,6 +23,27 @@ from tests import TEST_AMQP_PORT, TEST_MANAGEMENT_PORT  # noqa: E402
 
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_set_timer(item, settings):
+    """A test past its timeout fails where it waits, and its fixtures clean up.
+    Under eventlet, pytest-timeout's own timer is a thread (it takes the patched
+    thread for another than the main one) that can print only its own stack and
+    then ends the process, leaving the test's brokers and stacks running. An
+    eventlet.Timeout raises in the test's greenlet instead; the thread stays, a
+    minute later, for a test stuck outside eventlet."""
+    import pytest_timeout
+
+    timeout = eventlet.Timeout(settings.timeout)
+    pytest_timeout.pytest_timeout_set_timer(item, settings._replace(method="thread", timeout=settings.timeout + 60))
+    backstop = item.cancel_timeout
+
+    def cancel():
+        timeout.cancel()
+        backstop()
+    item.cancel_timeout = cancel
+    return True
+
+
 @pytest.fixture(scope="session")
 def broker(request):
     """The AMQP URI of a running broker with its management API: AMQP_URI and

@@ -101,7 +101,7 @@ class LocalBroker:
             # channel closed (docs/architecture.md, "Handling: retries and dead letters")
             f"consumer_timeout = {CONSUMER_TIMEOUT_MS}\n"
         )
-        self.pid_file.unlink(missing_ok=True)
+        self._stop_leftover()
         with open(self.root / "server.out", "ab") as log:
             self.process = subprocess.Popen(
                 [str(server)], env=self.env, cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
@@ -139,6 +139,24 @@ class LocalBroker:
         if epmd and not self._other_nodes(epmd):
             subprocess.run([epmd, "-port", str(EPMD_PORT), "-kill"], env=self.env, capture_output=True)
         self.process = None
+
+    def _stop_leftover(self):
+        """Stop this node if a process that died without stopping it left it running
+        (a test run killed at its timeout does): else the new node cannot take its
+        name and ports, and never writes its pid file."""
+        try:
+            pid = int(self.pid_file.read_text())
+            leftover = b"beam" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            leftover = False
+        if leftover:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 20
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if Path(f"/proc/{pid}").exists():
+                os.kill(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
 
     def kill(self):
         """The node dies at once, as in a crash (`stop` still cleans up after it)."""
