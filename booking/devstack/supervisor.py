@@ -4,6 +4,7 @@ restart it with backoff when it dies, and stop them all on request.
 The log files keep each line as the process wrote it (JSON lines from the
 services); the terminal shows JSON lines as text (`booking.kit.logs.readable`)."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +19,9 @@ QUIET_WARNINGS = "ignore:pkg_resources is deprecated:UserWarning,ignore:::nameko
 MAX_BACKOFF_SECONDS = 30
 # a process that ran this long is healthy again: its next restart waits 1 s
 HEALTHY_AFTER_SECONDS = 60
+# util-linux's setpriv: each child gets SIGTERM when the supervisor dies, however it
+# dies (SIGKILL; a test run killed at its timeout), so that no service outlives it
+SETPRIV = shutil.which("setpriv")
 
 
 @dataclass
@@ -54,8 +58,9 @@ class Supervisor:
 
     def _start(self, program):
         # a session of its own: Ctrl-C reaches the supervisor, which stops children in order
+        argv = [SETPRIV, "--pdeathsig", "TERM", "--", *program.argv] if SETPRIV else program.argv
         program.process = subprocess.Popen(
-            program.argv, env={**self.env, **program.env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            argv, env={**self.env, **program.env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         program.started_at = time.monotonic()
