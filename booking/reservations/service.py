@@ -5,7 +5,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from nameko.dependency_providers import Config
-from nameko.timer import timer
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -20,6 +19,7 @@ from booking.kit.metrics import Metrics
 from booking.kit.outbox import Outbox
 from booking.kit.rpc import ServiceRpc, rpc
 from booking.kit.schemas import UserIdRequest, included_vat, load, money, to_minor
+from booking.kit.timers import configured_timer
 from booking.payments.exceptions import PaymentDeclined
 from booking.reservations import changes, holds, monthly, stays, terms
 from booking.reservations.exceptions import (
@@ -492,7 +492,7 @@ class ReservationsService(Pingable):
                 reservation.refunded = True
 
     # eager: a restarted instance sweeps at once, so restarts never postpone an expiry
-    @timer(interval=SWEEP_SECONDS, eager=True)
+    @configured_timer("HOLD_SWEEP_SECONDS", SWEEP_SECONDS, eager=True)
     def expire_holds(self):
         """Holds past their expiry give their rooms back, unless a payment for them
         went through after all, or may still: payments first settles with the bank

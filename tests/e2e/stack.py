@@ -32,6 +32,9 @@ def stack_environment(amqp_uri, tmp_path, **settings):
         # these stacks' guests never open their verification link (config/postgres.yaml
         # requires it); tests/integration/test_accounts.py tests the rule itself
         "REQUIRE_VERIFIED_EMAIL": "false",
+        # holds past their expiry are swept every 5 s, not every 30: the tests wait
+        # for them to expire (bookings.py still holds them to the product's promise)
+        "HOLD_SWEEP_SECONDS": "5",
         **{name: str(value) for name, value in settings.items()},
     }
 
