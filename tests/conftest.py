@@ -23,6 +23,7 @@ from tests import TEST_AMQP_PORT, TEST_MANAGEMENT_PORT  # noqa: E402
 
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_timeout_set_timer(item, settings):
     """A test past its timeout fails where it waits, and its fixtures clean up.

@@ -66,7 +66,8 @@ def main(options):
     started = time.monotonic()
     try:
         running = {name: subprocess.Popen([sys.executable, "-m", "pytest", *paths, *options,
-                                          *(["--durations-path", str(stored(name))] if storing else [])],
+                                          *(["--durations-path", str(stored(name)), "--clean-durations"]
+                                            if storing else [])],
                                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                          text=True, bufsize=1)
                   for name, paths in parts(fast).items()}
@@ -87,13 +88,14 @@ def main(options):
 
 
 def stored(part):
-    """Where a part stores its tests' durations: a file of its own, empty at first (so
-    that the groups come out of the tests' count alike in both services parts), and
-    merged into DURATIONS at the end; all in one file, the last part to end would
-    overwrite what the others stored."""
+    """Where a part stores its tests' durations: a file of its own, a copy of
+    DURATIONS at first (so that the groups are dealt as in any run, and each test
+    is timed beside the tests it usually runs beside), holding only the part's own
+    tests at the end (`--clean-durations`), merged into DURATIONS then; all in one
+    file, the last part to end would overwrite what the others stored."""
     path = ROOT / "var" / "test" / f"durations-{part.replace(' ', '-')}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("{}")
+    path.write_text(DURATIONS.read_text() if DURATIONS.exists() else "{}")
     return path
 
 
