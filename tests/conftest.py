@@ -11,6 +11,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 import warnings  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -98,10 +99,10 @@ def database_uri(request, tmp_path, name, template=None):
 
 @pytest.fixture(scope="session")
 def migrated_templates(tmp_path_factory):
-    """{(backend, service, with catalogue): a database migrated once for the session}:
-    each test gets a copy (a file copied, or PostgreSQL's CREATE DATABASE … TEMPLATE),
+    """The databases migrated once for the session, `made[(backend, service, with catalogue)]`
+    (SQLite files in `folder`): each test gets a copy (a file copied, or PostgreSQL's CREATE DATABASE … TEMPLATE),
     as migrating every test's own databases took a sixth of the services' tests' CPU."""
-    return {"folder": tmp_path_factory.mktemp("migrated")}
+    return SimpleNamespace(folder=tmp_path_factory.mktemp("migrated"), made={})
 
 
 def migrated_database(request, tmp_path, service, catalogue=False):
@@ -109,21 +110,21 @@ def migrated_database(request, tmp_path, service, catalogue=False):
     `small_catalogue()` if asked), copied from the session's template of it."""
     templates = request.getfixturevalue("migrated_templates")
     key = (request.param, service, catalogue)
-    if key not in templates:
+    if key not in templates.made:
         name = f"template_{service}{'_catalogue' if catalogue else ''}"
         if request.param == "sqlite":
-            templates[key] = templates["folder"] / f"{name}.db"
-            uri = f"sqlite:///{templates[key]}"
+            templates.made[key] = templates.folder / f"{name}.db"
+            uri = f"sqlite:///{templates.made[key]}"
         else:
-            templates[key] = name
+            templates.made[key] = name
             uri = request.getfixturevalue("postgres_server").create_database(name)
         upgrade(service, uri)
         if catalogue:
             add_small_catalogue(uri)
     if request.param == "sqlite":
-        shutil.copyfile(templates[key], tmp_path / f"{service}.db")
+        shutil.copyfile(templates.made[key], tmp_path / f"{service}.db")
         return f"sqlite:///{tmp_path}/{service}.db"
-    return database_uri(request, tmp_path, service, template=templates[key])
+    return database_uri(request, tmp_path, service, template=templates.made[key])
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

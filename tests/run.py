@@ -37,8 +37,9 @@ def parts(fast=False):
     in DURATIONS (pytest-split; a test it does not know counts as the average one).
     A group is a run of consecutive tests, so that a module's set-up is made once.
     (Four parts, the stacks split too, starved the services of CPU on 2 cores: an
-    RPC to auth missed its deadline (the test profile's, then 2 s). Groups dealt longest test first to the shorter one,
-    pytest-split's `least_duration`, ended together, 657 s in all against 706, but
+    RPC to auth missed its deadline (the test profile's, then 2 s). Groups dealt
+    longest test first to the shorter one, pytest-split's `least_duration`, ended
+    together, 657 s in all against 706, but
     ran the heavy tests of both groups at once: in one run of two, a call to search
     missed the test profile's 2 s.)"""
     skips = FAST_SKIPS if fast else []
@@ -93,17 +94,20 @@ def stored(part):
     is timed beside the tests it usually runs beside), holding only the part's own
     tests at the end (`--clean-durations`), merged into DURATIONS then; all in one
     file, the last part to end would overwrite what the others stored."""
-    path = ROOT / "var" / "test" / f"durations-{part.replace(' ', '-')}.json"
+    path = durations_of(part)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(DURATIONS.read_text() if DURATIONS.exists() else "{}")
     return path
 
 
+def durations_of(part):
+    return ROOT / "var" / "test" / f"durations-{part.replace(' ', '-')}.json"
+
+
 def merge_durations(names):
     durations = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
     for name in names:
-        path = ROOT / "var" / "test" / f"durations-{name.replace(' ', '-')}.json"
-        durations.update(json.loads(path.read_text()))
+        durations.update(json.loads(durations_of(name).read_text()))
     DURATIONS.write_text(json.dumps(durations, sort_keys=True, indent=4) + "\n")
 
 

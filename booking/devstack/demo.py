@@ -65,7 +65,7 @@ def seed_accounts(config, out):
     from booking.search.seed import restricted
     from booking.users.passwords import PasswordHashing
 
-    password, hashing = password_of(config), PasswordHashing(**config.get("PASSWORD_HASHING") or {})
+    password, hashing = password_of(config), PasswordHashing.from_config(config)
     with session_of(config, "users") as session, session.begin():
         guest_id = account(session, GUEST, "Grace Guest", "guest", password, hashing)
         manager_id = account(session, MANAGER, "Manon Manager", "manager", password, hashing)

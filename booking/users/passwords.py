@@ -63,6 +63,11 @@ class PasswordHashing:
         # verified against when the e-mail is unknown, so that timing says nothing
         self.dummy_hash = self.hasher.hash("not anybody's password")
 
+    @classmethod
+    def from_config(cls, config):
+        """At the config's PASSWORD_HASHING cost ({time_cost, memory_kib, parallelism})."""
+        return cls(**config.get("PASSWORD_HASHING") or {})
+
     def hash(self, password):
         return tpool.execute(self.hasher.hash, password)
 
@@ -80,7 +85,7 @@ class Passwords(DependencyProvider):
     ({time_cost, memory_kib, parallelism}; RFC 9106's low-memory choice if unset)."""
 
     def setup(self):
-        self.hashing = PasswordHashing(**self.container.config.get("PASSWORD_HASHING") or {})
+        self.hashing = PasswordHashing.from_config(self.container.config)
 
     def get_dependency(self, worker_ctx):
         return self.hashing

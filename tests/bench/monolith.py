@@ -78,7 +78,7 @@ class Monolith:
         self.bank = BankClient(config.get("BANK_URL"), config.get("BANK_API_KEY", "sk_test_booking"),
                                float(config.get("BANK_TIMEOUT", 10)))
         self.hold_seconds = int(config.get("HOLD_SECONDS", 900))
-        self.passwords = PasswordHashing(**config.get("PASSWORD_HASHING") or {})
+        self.passwords = PasswordHashing.from_config(config)
 
     def session(self, name):
         return Session(self.engines[name], expire_on_commit=False)

@@ -94,7 +94,7 @@ def test_the_product_configs_hash_at_rfc_9106s_cost_and_a_hash_made_at_another_c
             "time_cost": 3, "memory_kib": 65536, "parallelism": 4}, path
     # the test profile's cheaper cost (config/test.yaml): the cost is in each hash, so
     # passwords stored before a change of cost verify after it, both ways
-    cheap = PasswordHashing(**load_config(PROJECT_ROOT / "config" / "test.yaml")["PASSWORD_HASHING"])
+    cheap = PasswordHashing.from_config(load_config(PROJECT_ROOT / "config" / "test.yaml"))
     assert cheap.hash(GOOD).startswith("$argon2id$v=19$m=8192,t=1,p=1$")
     assert cheap.verify(stored, GOOD) is True
     assert HASHING.verify(cheap.hash(GOOD), GOOD) is True

@@ -25,7 +25,7 @@ from tests.unit.recorded import dispatched, outbox_of
 
 PASSWORD = "analytical engine 1843"
 # at the test profile's cost, as the integration tests' users service
-HASHING = PasswordHashing(**load_config(PROJECT_ROOT / "config" / "test.yaml")["PASSWORD_HASHING"])
+HASHING = PasswordHashing.from_config(load_config(PROJECT_ROOT / "config" / "test.yaml"))
 
 
 class FakeCaller:
