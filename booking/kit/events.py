@@ -9,10 +9,12 @@ lost):
 
 - a handler that raises is tried again after a delay that doubles each time
   (EVENT_RETRY_DELAY_MS, 1 s by default): the event is republished to the
-  `booking.backoff` headers exchange, which routes it to the queue of that delay,
-  `booking.backoff.<ms>`, whose TTL dead-letters it back to the handler's own queue
+  `booking.retry` headers exchange, which routes it to the queue of that delay,
+  `booking.retry.<ms>`, whose TTL dead-letters it back to the handler's own queue
   (RabbitMQ's dead-letter exchanges and per-queue TTL do the waiting). Meanwhile the
-  messages behind it go on: a poison message blocks nothing.
+  messages behind it go on: a poison message blocks nothing. The waiting queues are
+  quorum queues that dead-letter at least once: RabbitMQ's default, at most once,
+  lost events whose handler's queue was electing a new leader (a broker node dead).
 - after EVENT_MAX_TRIES tries (8 by default) it is parked in the service's
   dead-letter queue, `<service>.dead-letters`, with the error, the number of tries
   and where it came from; `booking dead-letters` lists them and `booking
@@ -48,14 +50,19 @@ DEAD_LETTER_HEADER = "booking-dead-letter"
 BROKER_HEADERS = ("x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
                   "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason")
 
-BACKOFF_EXCHANGE = Exchange("booking.backoff", type="headers", durable=True)
+# (`booking.backoff` and its classic or at-most-once queues before: a queue's
+# arguments cannot change, so the waiting queues have new names)
+BACKOFF_EXCHANGE = Exchange("booking.retry", type="headers", durable=True)
 
 
 def backoff_queue(delay_ms):
-    """Where an event waits `delay_ms` before going back to its handler's queue."""
-    return Queue(f"booking.backoff.{delay_ms}", exchange=BACKOFF_EXCHANGE, durable=True,
+    """Where an event waits `delay_ms` before going back to its handler's queue:
+    replicated on a cluster, and handed back with the broker's publisher confirms
+    (at-least-once dead-lettering, which needs `reject-publish` overflow)."""
+    return Queue(f"booking.retry.{delay_ms}", exchange=BACKOFF_EXCHANGE, durable=True,
                  binding_arguments={"x-match": "all", DELAY_HEADER: str(delay_ms)},
-                 queue_arguments={"x-message-ttl": delay_ms, "x-dead-letter-exchange": ""})
+                 queue_arguments={"x-message-ttl": delay_ms, "x-dead-letter-exchange": "", "x-queue-type": "quorum",
+                                  "x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"})
 
 
 def dead_letter_queue(service_name):

@@ -106,7 +106,7 @@ def test_an_event_committed_by_a_process_that_died_before_publishing_is_publishe
 
 
 def test_a_handler_that_fails_twice_succeeds_on_the_third_try_after_a_growing_backoff(
-        container_factory, events_config, rabbit_config):
+        container_factory, events_config, rabbit_config, rabbit_manager):
     container_factory(Listener, events_config).start()
     # a tap on the backoff exchange: what waits in the broker, and for how long
     with Connection(rabbit_config["AMQP_URI"]) as connection:
@@ -122,6 +122,9 @@ def test_a_handler_that_fails_twice_succeeds_on_the_third_try_after_a_growing_ba
         while (message := tap(channel).get(no_ack=True)) is not None:
             waited.append((message.headers[TRIES_HEADER], message.headers[DELAY_HEADER]))
         assert waited == [(1, "200"), (2, "400")]
+    # waiting survives a broker node's death and hands the event back at least once
+    arguments = rabbit_manager.get_queue(rabbit_config["vhost"], "booking.retry.200")["arguments"]
+    assert (arguments["x-queue-type"], arguments["x-dead-letter-strategy"]) == ("quorum", "at-least-once")
 
 
 def test_a_handler_that_keeps_failing_is_parked_blocks_nothing_and_is_replayed_once_fixed(
