@@ -11,13 +11,14 @@ never relies on the cache (reservations checks every night itself).
 Each gateway instance keeps its own cache and hears every announcement (BROADCAST).
 """
 import time
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 
 from nameko.extensions import DependencyProvider
 
 DEFAULT_SECONDS = 30
 MAX_ANSWERS = 5000
+NOBODY = object()  # the city of a dated answer that shows no hotel
 
 
 @dataclass
@@ -33,6 +34,10 @@ class SearchAnswers:
     def __init__(self, seconds, max_answers=MAX_ANSWERS, clock=time.monotonic):
         self.seconds, self.max_answers, self.clock = seconds, max_answers, clock
         self.answers = OrderedDict()
+        # the keys of the answers each change must forget, so that a change (several
+        # a second under load) does not read every answer: by hotel shown, and, of
+        # the dated answers, by city (NOBODY: those that show no hotel)
+        self.showing, self.dated_in = defaultdict(set), defaultdict(set)
         # bumped by every forget: an answer asked for before a change is not kept after it
         self.generation = 0
         self.hits = self.misses = 0
@@ -50,12 +55,10 @@ class SearchAnswers:
         value = ask()
         if self.seconds > 0 and generation == self.generation:
             hotels = value.get("items", [value]) if isinstance(value, dict) else []
-            self.answers[key] = Answer(
-                value, self.clock() + self.seconds, frozenset(h.get("id") for h in hotels),
-                frozenset(h.get("city") for h in hotels), dated)
-            self.answers.move_to_end(key)
+            self._keep(key, Answer(value, self.clock() + self.seconds, frozenset(h.get("id") for h in hotels),
+                                   frozenset(h.get("city") for h in hotels), dated))
             while len(self.answers) > self.max_answers:
-                self.answers.popitem(last=False)
+                self._drop(next(iter(self.answers)))
         return value
 
     def forget_hotel(self, hotel_id, city):
@@ -63,9 +66,27 @@ class SearchAnswers:
         shows it, and every dated answer for its city (the hotel may now be in it),
         or with nobody in it (it may now have somebody)."""
         self.generation += 1
-        for key, answer in list(self.answers.items()):
-            if hotel_id in answer.hotels or (answer.dated and (city in answer.cities or not answer.hotels)):
-                del self.answers[key]
+        none = set()
+        for key in self.showing.get(hotel_id, none) | self.dated_in.get(city, none) | self.dated_in.get(NOBODY, none):
+            self._drop(key)
+
+    def _keep(self, key, answer):
+        if key in self.answers:
+            self._drop(key)
+        self.answers[key] = answer
+        for index, value in self._indexed_as(answer):
+            index[value].add(key)
+
+    def _drop(self, key):
+        for index, value in self._indexed_as(self.answers.pop(key)):
+            index[value].discard(key)
+            if not index[value]:
+                del index[value]
+
+    def _indexed_as(self, answer):
+        yield from ((self.showing, hotel_id) for hotel_id in answer.hotels)
+        if answer.dated:
+            yield from ((self.dated_in, city) for city in answer.cities or {NOBODY})
 
 
 class SearchCache(DependencyProvider):

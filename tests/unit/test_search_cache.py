@@ -1,5 +1,8 @@
 """The gateway's cache of search answers (entrypoints/gateway/cache.py)."""
-from entrypoints.gateway.cache import SearchAnswers
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from entrypoints.gateway.cache import NOBODY, SearchAnswers
 
 PARIS_PAGE = {"items": [{"id": 3, "city": "Paris"}, {"id": 4, "city": "Paris"}], "total": 2}
 ROME_PAGE = {"items": [{"id": 7, "city": "Rome"}], "total": 1}
@@ -74,3 +77,42 @@ def test_no_more_than_the_most_recent_answers_are_kept_and_0_seconds_keeps_none(
     off = SearchAnswers(seconds=0)
     off.fetch("a", search.answer(ROME_PAGE))
     assert off.answers == {}
+
+
+answers_asked = st.tuples(
+    st.integers(0, 5),  # the key
+    st.lists(st.tuples(st.integers(1, 4), st.sampled_from(["Paris", "Rome"])), max_size=3),  # the hotels shown
+    st.booleans(),  # dated
+)
+steps = st.lists(st.one_of(
+    st.tuples(st.just("fetch"), answers_asked),
+    st.tuples(st.just("forget"), st.tuples(st.integers(1, 4), st.sampled_from(["Paris", "Rome"]))),
+    st.tuples(st.just("wait"), st.integers(0, 40)),
+), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps)
+def test_a_change_forgets_exactly_what_reading_every_answer_would_and_the_index_keeps_no_stale_key(steps):
+    clock = Clock()
+    cache = SearchAnswers(seconds=30, max_answers=4, clock=clock)
+    for step, what in steps:
+        if step == "fetch":
+            key, hotels, dated = what
+            items = [{"id": hotel_id, "city": city} for hotel_id, city in hotels]
+            cache.fetch(key, lambda items=items: {"items": items, "total": len(items)}, dated=dated)
+        elif step == "forget":
+            hotel_id, city = what
+            kept = {key for key, answer in cache.answers.items() if not (
+                hotel_id in answer.hotels or (answer.dated and (city in answer.cities or not answer.hotels)))}
+            cache.forget_hotel(hotel_id, city)
+            assert set(cache.answers) == kept
+        else:
+            clock.now += what
+        showing, dated_in = {}, {}
+        for key, answer in cache.answers.items():
+            for hotel_id in answer.hotels:
+                showing.setdefault(hotel_id, set()).add(key)
+            for city in (answer.cities or {NOBODY}) if answer.dated else ():
+                dated_in.setdefault(city, set()).add(key)
+        assert (dict(cache.showing), dict(cache.dated_in)) == (showing, dated_in)
