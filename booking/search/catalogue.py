@@ -6,7 +6,7 @@ import unicodedata
 from types import SimpleNamespace
 
 import numpy as np
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import selectinload
 
 from booking.kit.schemas import MINOR_DIGITS, to_minor, today
@@ -110,18 +110,27 @@ class CatalogueCopies:
         self.window_nights, self._window = window_nights, None
 
     def cards(self, session, hotel_ids):
-        """{hotel id: its copy} of the hotels that exist among `hotel_ids`."""
+        """{hotel id: its copy} of the hotels that exist among `hotel_ids`. A copy
+        past its time whose hotel has the same `catalogue_version` is kept for
+        another while; only the hotels that changed, or were not kept, are read."""
         now, kept = self.clock(), self.kept.setdefault(session.get_bind().url, {})  # {hotel id: (copy, until)}
-        found, missing = {}, []
+        found, old = {}, []
         for hotel_id in hotel_ids:
             card, until = kept.get(hotel_id, (None, 0))
             if until > now:
                 found[hotel_id] = card
             else:
-                missing.append(hotel_id)
+                old.append(hotel_id)
+        for hotel_id, version in _versions(session, [hotel_id for hotel_id in old if hotel_id in kept]):
+            card, _ = kept[hotel_id]
+            if card.catalogue_version == version:
+                found[hotel_id] = card
+                kept[hotel_id] = (card, now + self.seconds * self.rng.uniform(0.5, 1))
+        missing = [hotel_id for hotel_id in old if hotel_id not in found]
         for card in _read_cards(session, missing):
             before, _ = kept.get(card.id, (None, 0))
             if before is not None and same_copy(before, card):
+                before.catalogue_version = card.catalogue_version
                 card = before  # unchanged: what was built on it (its prices, its city's grid) still holds
             elif before is not None and before.stay_prices.offers_and_rules == card.stay_prices.offers_and_rules:
                 card.stay_prices = before.stay_prices  # the same calendar: keep what its nights cost
@@ -175,7 +184,8 @@ class CatalogueCopies:
 
 COPIES = CatalogueCopies()
 HOTEL_COLUMNS = ("id", "name", "address", "city", "country", "stars", "description", "amenities", "timezone",
-                 "check_in_time", "check_out_time", "currency", "vat_basis_points", "city_tax_minor")
+                 "check_in_time", "check_out_time", "currency", "vat_basis_points", "city_tax_minor",
+                 "catalogue_version")
 # the columns of a rate rule that pricing reads
 RULE_COLUMNS = (RateRule.room_type, RateRule.rate_plan, RateRule.starts, RateRule.ends, RateRule.every_year,
                 RateRule.weekdays, RateRule.price_minor, RateRule.adjust_percent, RateRule.adjust_minor,
@@ -183,8 +193,23 @@ RULE_COLUMNS = (RateRule.room_type, RateRule.rate_plan, RateRule.starts, RateRul
 
 
 def same_copy(kept, read):
-    """Whether a hotel read again is what its kept copy says (its prices aside)."""
-    return {**vars(kept), "stay_prices": None} == {**vars(read), "stay_prices": None}
+    """Whether a hotel read again is what its kept copy says (its prices and version aside)."""
+    aside = {"stay_prices": None, "catalogue_version": None}
+    return {**vars(kept), **aside} == {**vars(read), **aside}
+
+
+def mark_changed(session, hotel_id):
+    """A manager changed the hotel: one more to its `catalogue_version`, in SQL, so
+    that two changes at once count as two."""
+    session.execute(update(Hotel).where(Hotel.id == hotel_id)
+                    .values(catalogue_version=Hotel.catalogue_version + 1).execution_options(synchronize_session=False))
+
+
+def _versions(session, hotel_ids):
+    """(hotel id, catalogue_version) of these hotels that exist."""
+    if not hotel_ids:
+        return []
+    return session.execute(select(Hotel.id, Hotel.catalogue_version).where(Hotel.id.in_(hotel_ids))).all()
 
 
 def _read_cards(session, hotel_ids):

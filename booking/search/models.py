@@ -35,6 +35,9 @@ class Hotel(Base):
     city_tax_minor: Mapped[int] = mapped_column(Integer, default=0)
     # the hotel's own words on its policies (pets, parking, ...), as its manager writes them
     policies_text: Mapped[str | None] = mapped_column(Text)
+    # one more with every change its manager makes (`catalogue.mark_changed`): a
+    # search process's copy of the hotel that still has this version is kept
+    catalogue_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     room_types: Mapped[list["RoomType"]] = relationship(
         back_populates="hotel", order_by="RoomType.price_minor", cascade="all, delete-orphan"

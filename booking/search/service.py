@@ -322,6 +322,8 @@ class SearchService(Pingable):
 
     def _announce(self, session, hotel):
         """Guests see the change at once: every instance of search, and the gateway's
-        cache, forget what they kept of the hotel."""
+        cache, forget what they kept of the hotel (and a copy kept where the event
+        did not reach is read again within 30 s: its version changed)."""
+        catalogue.mark_changed(session, hotel.id)
         self.outbox.add(session, "hotel_updated", {"hotel_id": hotel.id, "city": hotel.city, "catalogue": True},
                         aggregate=hotel.id)

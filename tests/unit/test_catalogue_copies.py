@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from booking.kit.database import create_db_engine
 from booking.kit.migrations import upgrade
-from booking.search.catalogue import CatalogueCopies, fold
+from booking.search.catalogue import CatalogueCopies, fold, mark_changed
 from booking.search.models import Hotel, RateRule
 from tests.conftest import add_small_catalogue
 
@@ -54,8 +54,11 @@ def test_a_hotel_read_again_is_kept_as_it_was_unless_it_changed_and_its_prices_u
     first = copies.card(session, 3)
     assert first.stay_prices.cheapest(date(2027, 5, 1), date(2027, 5, 3)) == 30000
     clock.now = 31
+    mark_changed(session, 3)  # a change that changed nothing
+    session.flush()
     assert copies.card(session, 3) is first  # read again, the same: what was built on it holds
     session.get(Hotel, 3).description = "Newly painted."
+    mark_changed(session, 3)  # as a manager's change does
     session.flush()
     clock.now = 62
     painted = copies.card(session, 3)
@@ -63,6 +66,7 @@ def test_a_hotel_read_again_is_kept_as_it_was_unless_it_changed_and_its_prices_u
     assert painted.stay_prices is first.stay_prices
     session.add(RateRule(hotel_id=3, name="May", starts=date(2027, 5, 1), ends=date(2027, 5, 31), every_year=False,
                          adjust_percent=10))
+    mark_changed(session, 3)
     session.flush()
     clock.now = 93
     changed = copies.card(session, 3)
@@ -77,3 +81,21 @@ def test_copies_read_together_are_kept_each_for_a_time_of_its_own_so_a_city_is_n
     assert all(15 <= until <= 30 for until in kept_until)
     assert len(set(kept_until)) == 4
 
+
+
+def test_a_copy_past_its_time_is_kept_while_its_hotels_version_is_the_same_and_read_again_once_it_is_not(session):
+    """A missed `hotel_updated` costs at most a copy's time: the version says the
+    hotel changed. Until then the copy is kept without reading the hotel again."""
+    clock = Clock()
+    copies = CatalogueCopies(seconds=30, clock=clock)
+    first = copies.card(session, 3)
+    session.get(Hotel, 3).description = "Changed by hand, not by a manager."
+    session.flush()
+    clock.now = 31
+    assert copies.card(session, 3) is first  # the version says nothing changed: not read again
+    mark_changed(session, 3)
+    session.flush()
+    assert copies.card(session, 3) is first  # not yet 15 s later: the copy, as before
+    clock.now = 62
+    again = copies.card(session, 3)
+    assert again.description == "Changed by hand, not by a manager." and again.catalogue_version == 1
