@@ -82,7 +82,6 @@ def test_copies_read_together_are_kept_each_for_a_time_of_its_own_so_a_city_is_n
     assert len(set(kept_until)) == 4
 
 
-
 def test_a_copy_past_its_time_is_kept_while_its_hotels_version_is_the_same_and_read_again_once_it_is_not(session):
     """A missed `hotel_updated` costs at most a copy's time: the version says the
     hotel changed. Until then the copy is kept without reading the hotel again."""
