@@ -69,6 +69,17 @@ def load(schema, data):
         raise ValidationFailed("Some arguments are not valid", details=error.messages) from None
 
 
+class WholeNumber(fields.Integer):
+    """An integer, or its digits as text (as an HTML form sends it); never a number
+    with a fraction, which marshmallow's lenient `Integer` would cut (2.5 is not
+    room 2), nor a boolean."""
+
+    def _validated(self, value):
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
 class Money(fields.Field):
     """An amount held in minor units (cents), shown as `{"amount": "120.00", "currency": "EUR"}`.
 

@@ -9,6 +9,7 @@ from booking.kit.schemas import (
     Money,
     Schema,
     UtcDateTime,
+    WholeNumber,
     check_stay,
     money,
     rooms_field,
@@ -93,7 +94,7 @@ class CancellationSchema(Schema):
 class CancelRequest(Schema):
     reservation_id = fields.String(required=True, validate=validate.Regexp(r"^BK[0-9A-Z]{8}$"))
     # one room of several (its line number), or the whole booking
-    room = fields.Integer(load_default=None, validate=validate.Range(min=1, max=100))
+    room = WholeNumber(load_default=None, validate=validate.Range(min=1, max=100))
 
 
 class ReservationIdRequest(Schema):

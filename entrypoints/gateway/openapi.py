@@ -440,6 +440,10 @@ def build(server_url):
         for parameter in operation["parameters"]:
             if parameter["in"] == "query":  # the gateway reads empty as absent, as HTML forms send them
                 parameter["allowEmptyValue"] = True
+    # a cancellation's room is also taken as its digits, as the cancel form sends it (`WholeNumber`)
+    room = document["components"]["schemas"]["CancelBody"]["properties"]["room"]
+    room["anyOf"] = [{key: room.pop(key) for key in ("type", "minimum", "maximum")},
+                     {"type": "string", "pattern": "^(100|[1-9][0-9]?)$"}]
     return document
 
 

@@ -480,6 +480,22 @@ def test_one_room_of_two_is_cancelled_alone_and_again_changes_nothing(reservatio
     assert reservations.availability(3, **STAY) == {"double": 1, "single": 3}
 
 
+@pytest.mark.parametrize("room", [1.5, 2.00001, True, "2.5", "two"])
+def test_a_room_that_is_not_a_whole_number_is_refused_not_cut_to_one(reservations, room):
+    """A room's number comes as an integer or as its digits (the cancel form sends
+    text, so "2" is room 2); 2.00001 is not room 2, nor true room 1."""
+    answer = hold(reservations, rooms=[{"room_type": "double", "adults": 2}, {"room_type": "single", "adults": 1}],
+                  room_type=None, guests=None)
+    reservations.confirm_paid(payment_succeeded(answer["id"]))
+
+    with pytest.raises(ValidationFailed):
+        reservations.cancellation(answer["id"], room=room)
+    with pytest.raises(ValidationFailed):
+        reservations.cancel(answer["id"], room=room)
+    assert reservations.cancellation(answer["id"], room="2")["rooms"] == [2]
+    assert reservations.get(answer["id"])["status"] == "confirmed"
+
+
 def test_a_change_replayed_three_times_charges_once_and_moves_the_nights_once(reservations, db):
     answer = hold(reservations)
     reservations.confirm_paid(payment_succeeded(answer["id"]))
