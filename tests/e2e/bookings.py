@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 import eventlet
 import requests
 from kombu import Connection
-from sqlalchemy import create_engine, text
+from sqlalchemy import bindparam, create_engine, text
 
 from booking.devstack.mailsink import read_messages
 from booking.kit import deadletters
@@ -294,11 +294,20 @@ def mail_diagnosis(stack):
         with connection.channel() as channel:  # the confirmations' queue: waiting, or taken and never acked?
             waiting = channel.queue_declare("evt-reservations-reservation_confirmed--users.send_confirmation",
                                             passive=True)
+    with database(stack, "users") as db:
+        kept = db.execute(text("SELECT COUNT(*), COUNT(sent_at) FROM sent_emails WHERE kind = 'confirmation'")).one()
+        handled = set(db.execute(text("SELECT key FROM sent_emails WHERE kind = 'confirmation'")).scalars())
     with database(stack, "reservations") as db:
         unpublished = db.execute(text("SELECT event_type, COUNT(*) FROM outbox WHERE published_at IS NULL "
                                       "GROUP BY event_type")).all()
-    with database(stack, "users") as db:
-        kept = db.execute(text("SELECT COUNT(*), COUNT(sent_at) FROM sent_emails WHERE kind = 'confirmation'")).one()
+        # the confirmations users never handled: when each was recorded, by which relay
+        # it was claimed, and when that relay had the broker's confirm of it
+        confirmed = db.execute(text("SELECT id FROM reservations WHERE status = 'confirmed'")).scalars()
+        never_handled = sorted(rid for rid in confirmed if f"confirmation:{rid}" not in handled)
+        their_events = [tuple(str(value) for value in row) for row in db.execute(text(
+            "SELECT aggregate, occurred_at, claimed_by, claimed_at, published_at FROM outbox "
+            "WHERE event_type = 'reservation_confirmed' AND aggregate IN :ids ORDER BY occurred_at").bindparams(
+                bindparam("ids", expanding=True)), {"ids": never_handled or ["-"]})]
     logs = {path.name: path.read_text(errors="replace").splitlines()[-15:]
             for path in sorted((PROJECT_ROOT / "var" / "log").glob("users-*.log"))}
     busy = {}
@@ -310,7 +319,9 @@ def mail_diagnosis(stack):
             busy[instance] = repr(error)
     return (f"dead letters waiting: {parked}\nconfirmations' queue: {waiting.message_count} ready, "
             f"{waiting.consumer_count} consumers\nreservations' events not published: {dict(unpublished)}\n"
-            f"confirmation e-mails kept, sent: {tuple(kept)}\nworkers busy: {busy}\n"
+            f"confirmation e-mails kept, sent: {tuple(kept)}\n"
+            f"their events (reservation, recorded, claimed by, claimed at, confirmed by the broker at): "
+            f"{their_events}\nworkers busy: {busy}\n"
             f"last lines of the users logs: {logs}")
 
 

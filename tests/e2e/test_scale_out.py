@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from datetime import UTC, datetime
 
 import eventlet
 import pytest
@@ -103,6 +104,52 @@ def consumers_by_program(api, stack):
     return held
 
 
+# a quorum queue's state as its leader holds it: the counts, and each consumer's node,
+# tag, status (up, suspected_down, cancelled) and deliveries checked out to it
+QUORUM_STATE = """
+Sid = amqqueue:get_pid(element(2, rabbit_amqqueue:lookup(rabbit_misc:r(<<"%s">>, queue, <<"%s">>)))),
+IsConsumers = fun(M) -> is_map(M) andalso maps:size(M) > 0 andalso
+    lists:all(fun(V) -> is_tuple(V) andalso element(1, V) =:= consumer end, maps:values(M)) end,
+{ok, {_, State}, _} = ra:leader_query(Sid, fun(S) ->
+    {maps:with([num_consumers, num_checked_out, num_ready_messages, num_messages, num_discarded,
+                num_discard_checked_out], rabbit_fifo:overview(S)),
+     [{node(P), Tag, element(3, C), maps:size(element(5, C))}
+      || M <- tuple_to_list(S), IsConsumers(M), {{Tag, P}, C} <- maps:to_list(M)]} end),
+io:format("~p~n", [State]).
+"""
+
+
+# the queues a node's routing sends reservations' `reservation_confirmed` to
+ROUTE = """
+X = rabbit_misc:r(<<"%s">>, exchange, <<"reservations.events">>),
+{ok, Exchange} = rabbit_exchange:lookup(X),
+Message = {basic_message, X, [<<"reservation_confirmed">>], undefined, undefined, true},
+io:format("~p~n", [rabbit_exchange:route(Exchange, {delivery, false, false, self(), Message, undefined, noflow})]).
+"""
+
+
+def routes(nodes):
+    """{node: where it routes a confirmation (ROUTE)}."""
+    found = {}
+    for node in nodes:
+        try:
+            found[node.node] = node.ctl("eval", ROUTE % VHOST, timeout=30).strip()
+        except Exception as error:  # a diagnosis: say what failed and go on
+            found[node.node] = repr(error)
+    return found
+
+
+def quorum_state(node, queues):
+    """{queue: its leader's state (QUORUM_STATE), or why it could not be read}."""
+    found = {}
+    for queue in queues:
+        try:
+            found[queue] = node.ctl("eval", QUORUM_STATE % (VHOST, queue), timeout=30).strip()
+        except Exception as error:  # a diagnosis: say what failed and go on
+            found[queue] = repr(error)
+    return found
+
+
 def replicated_and_consumed(api, online):
     """Every service queue is a quorum queue of 3 replicas, `online` of them up, and
     each service's RPC queue has a consumer in each of its two instances."""
@@ -125,13 +172,14 @@ def test_a_broker_node_and_a_service_instance_die_under_load_and_nothing_is_lost
     guests = [Guest(stack.url, f"scaled-{n}") for n in range(10)]
     bookings = Bookings(guests, bookable_rooms(stack.url, city="Rome"), seed=29)
 
-    deaths = {}
+    deaths, killed_at = {}, []
 
     def chaos():  # a fifth of the way in, the node everyone uses; two fifths in, an instance
         while bookings.done < 20:
             eventlet.sleep(0.01)
         doomed.kill()
         deaths["broker node"] = time.monotonic()
+        killed_at.append(datetime.now(UTC).isoformat(timespec="milliseconds"))
         while bookings.done < 40:
             eventlet.sleep(0.01)
         os.kill(stack.pids()["reservations-1"], signal.SIGKILL)
@@ -154,7 +202,17 @@ def test_a_broker_node_and_a_service_instance_die_under_load_and_nothing_is_lost
     try:
         check_invariants(stack, outcomes, figures)
     except AssertionError as failed:  # the broker's view of who consumes what (docs/guarantees.md: events lost)
-        raise AssertionError(f"{failed}\nconsumers: {consumers_by_program(api, stack)}") from None
+        retry_queues = [queue["name"] for queue in api.get(f"{api.base}/queues/{VHOST}", timeout=10).json()
+                        if queue["name"].startswith("booking.retry.")]
+        internals = quorum_state(survivor, ["evt-reservations-reservation_confirmed--users.send_confirmation",
+                                            *retry_queues])
+        exchanges = {(exchange["vhost"], exchange["name"]): exchange.get("message_stats")
+                     for exchange in api.get(f"{api.base}/exchanges", timeout=10).json()
+                     if exchange["name"] == "reservations.events"}
+        raise AssertionError(f"{failed}\nconsumers: {consumers_by_program(api, stack)}\n"
+                             f"confirmations routed to: {routes(cluster.nodes[1:])}\n"
+                             f"reservations.events exchanges: {exchanges}\n"
+                             f"quorum queues' state: {internals}\nthe node was killed at {killed_at}") from None
     # every process found the surviving nodes: each service queue is consumed by both
     # of its instances again (the one killed was restarted), on the two replicas left
     eventually(lambda: alive(stack.pids()["reservations-1"]), timeout=60)
