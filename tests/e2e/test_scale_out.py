@@ -84,15 +84,21 @@ def connections_per_node(api):
     return dict(Counter(connection["node"] for connection in api.get(f"{api.base}/connections", timeout=10).json()))
 
 
-def consumers_by_program(api, stack):
-    """{queue: [(program, channel, consumer tag, deliveries unacked on that channel)]}:
-    who holds what, printed when events go missing after the node's death."""
+def programs_by_port(stack):
+    """{a client's port of its AMQP connection: the program}."""
     programs = {pid: name for name, pid in stack.pids().items()}
-    local_ports = {}  # a client's end of its AMQP connection -> the program
+    local_ports = {}
     for line in subprocess.run(["ss", "-tnpH"], capture_output=True, text=True).stdout.splitlines():
         found = re.search(r"\S+:(\d+)\s+\S+:(\d+)\s+users:\(\(\"[^\"]*\",pid=(\d+)", line)
         if found and int(found[3]) in programs:
             local_ports[int(found[1])] = programs[int(found[3])]
+    return local_ports
+
+
+def consumers_by_program(api, stack):
+    """{queue: [(program, channel, consumer tag, deliveries unacked on that channel)]}:
+    who holds what, printed when events go missing after the node's death."""
+    local_ports = programs_by_port(stack)
     unacked = {channel["name"]: channel.get("messages_unacknowledged")
                for channel in api.get(f"{api.base}/channels", timeout=10).json()}
     held = {}
@@ -104,18 +110,40 @@ def consumers_by_program(api, stack):
     return held
 
 
-# a quorum queue's state as its leader holds it: the counts, and each consumer's node,
-# tag, status (up, suspected_down, cancelled) and deliveries checked out to it
+# a quorum queue's state as its leader holds it: the counts; each consumer's node, tag,
+# status (up, suspected_down, cancelled) and deliveries checked out to it; and each
+# publisher's channel (the client's port of its connection, the channel's number), the
+# next sequence number the queue expects of it (anything lower it drops as a copy
+# already enqueued, and confirms), its status, and what the channel's own client of
+# the queue holds (its status, the sequence number it gives its next message, the
+# commands it waits on)
 QUORUM_STATE = """
-Sid = amqqueue:get_pid(element(2, rabbit_amqqueue:lookup(rabbit_misc:r(<<"%s">>, queue, <<"%s">>)))),
-IsConsumers = fun(M) -> is_map(M) andalso maps:size(M) > 0 andalso
-    lists:all(fun(V) -> is_tuple(V) andalso element(1, V) =:= consumer end, maps:values(M)) end,
-{ok, {_, State}, _} = ra:leader_query(Sid, fun(S) ->
+QRef = rabbit_misc:r(<<"%s">>, queue, <<"%s">>),
+Sid = amqqueue:get_pid(element(2, rabbit_amqqueue:lookup(QRef))),
+All = fun(M, Tag) -> is_map(M) andalso maps:size(M) > 0 andalso
+    lists:all(fun(V) -> is_tuple(V) andalso element(1, V) =:= Tag end, maps:values(M)) end,
+Channel = fun(P) -> try
+        I = rabbit_channel:info(P, [connection, number]),
+        [{peer_port, Port}] = rabbit_reader:info(proplists:get_value(connection, I), [peer_port]),
+        {Port, proplists:get_value(number, I)}
+    catch _:_ -> gone end end,
+{ok, {_, {Overview, Consumers, Enqueuers}}, _} = ra:leader_query(Sid, fun(S) ->
     {maps:with([num_consumers, num_checked_out, num_ready_messages, num_messages, num_discarded,
                 num_discard_checked_out], rabbit_fifo:overview(S)),
      [{node(P), Tag, element(3, C), maps:size(element(5, C))}
-      || M <- tuple_to_list(S), IsConsumers(M), {{Tag, P}, C} <- maps:to_list(M)]} end),
-io:format("~p~n", [State]).
+      || M <- tuple_to_list(S), All(M, consumer), {{Tag, P}, C} <- maps:to_list(M)],
+     [{P, element(2, E), element(4, E)} || M <- tuple_to_list(S), All(M, enqueuer), {P, E} <- maps:to_list(M)]} end),
+Find = fun F(T) when is_tuple(T), tuple_size(T) >= 10, element(1, T) =:= state, is_tuple(element(2, T)),
+                     tuple_size(element(2, T)) >= 2, element(1, element(2, T)) =:= cfg,
+                     element(2, element(2, T)) =:= QRef -> [T];
+           F(T) when is_tuple(T) -> lists:append([F(E) || E <- tuple_to_list(T)]);
+           F(M) when is_map(M) -> lists:append([F(V) || V <- maps:values(M)]);
+           F([H | Rest]) -> F(H) ++ F(Rest);
+           F(_) -> [] end,
+Client = fun(P) -> try [{element(4, S), element(6, S), maps:size(element(9, S))} || S <- Find(sys:get_state(P, 5000))]
+                   catch _:_ -> gone end end,
+io:format("~p~n", [{Overview, Consumers,
+                    [{node(P), Channel(P), Next, Status, Client(P)} || {P, Next, Status} <- Enqueuers]}]).
 """
 
 
@@ -212,7 +240,8 @@ def test_a_broker_node_and_a_service_instance_die_under_load_and_nothing_is_lost
         raise AssertionError(f"{failed}\nconsumers: {consumers_by_program(api, stack)}\n"
                              f"confirmations routed to: {routes(cluster.nodes[1:])}\n"
                              f"reservations.events exchanges: {exchanges}\n"
-                             f"quorum queues' state: {internals}\nthe node was killed at {killed_at}") from None
+                             f"quorum queues' state: {internals}\nprograms by port: {programs_by_port(stack)}\n"
+                             f"the node was killed at {killed_at}") from None
     # every process found the surviving nodes: each service queue is consumed by both
     # of its instances again (the one killed was restarted), on the two replicas left
     eventually(lambda: alive(stack.pids()["reservations-1"]), timeout=60)
