@@ -156,26 +156,13 @@ io:format("~p~n", [rabbit_exchange:route(Exchange, {delivery, false, false, self
 """
 
 
-def routes(nodes):
-    """{node: where it routes a confirmation (ROUTE)}."""
-    found = {}
-    for node in nodes:
-        try:
-            found[node.node] = node.ctl("eval", ROUTE % VHOST, timeout=30).strip()
-        except Exception as error:  # a diagnosis: say what failed and go on
-            found[node.node] = repr(error)
-    return found
-
-
-def quorum_state(node, queues):
-    """{queue: its leader's state (QUORUM_STATE), or why it could not be read}."""
-    found = {}
-    for queue in queues:
-        try:
-            found[queue] = node.ctl("eval", QUORUM_STATE % (VHOST, queue), timeout=30).strip()
-        except Exception as error:  # a diagnosis: say what failed and go on
-            found[queue] = repr(error)
-    return found
+def evaluated(node, expression):
+    """What `rabbitmqctl eval` of the expression printed on the node, or why it could
+    not run (a diagnosis goes on whatever fails)."""
+    try:
+        return node.ctl("eval", expression, timeout=30).strip()
+    except Exception as error:
+        return repr(error)
 
 
 def replicated_and_consumed(api, online):
@@ -232,13 +219,14 @@ def test_a_broker_node_and_a_service_instance_die_under_load_and_nothing_is_lost
     except AssertionError as failed:  # the broker's view of who consumes what (docs/guarantees.md: events lost)
         retry_queues = [queue["name"] for queue in api.get(f"{api.base}/queues/{VHOST}", timeout=10).json()
                         if queue["name"].startswith("booking.retry.")]
-        internals = quorum_state(survivor, ["evt-reservations-reservation_confirmed--users.send_confirmation",
-                                            *retry_queues])
+        internals = {queue: evaluated(survivor, QUORUM_STATE % (VHOST, queue)) for queue in
+                     ["evt-reservations-reservation_confirmed--users.send_confirmation", *retry_queues]}
+        routes = {node.node: evaluated(node, ROUTE % VHOST) for node in cluster.nodes[1:]}
         exchanges = {(exchange["vhost"], exchange["name"]): exchange.get("message_stats")
                      for exchange in api.get(f"{api.base}/exchanges", timeout=10).json()
                      if exchange["name"] == "reservations.events"}
         raise AssertionError(f"{failed}\nconsumers: {consumers_by_program(api, stack)}\n"
-                             f"confirmations routed to: {routes(cluster.nodes[1:])}\n"
+                             f"confirmations routed to: {routes}\n"
                              f"reservations.events exchanges: {exchanges}\n"
                              f"quorum queues' state: {internals}\nprograms by port: {programs_by_port(stack)}\n"
                              f"the node was killed at {killed_at}") from None
