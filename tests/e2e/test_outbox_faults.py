@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from booking.devstack.mailsink import read_messages
+from booking.kit.config import PROJECT_ROOT
 from tests.e2e.bookings import DECLINED, VISA, Guest, answer, card, database
 from tests.e2e.stack import Stack, stack_environment
 from tests.integration.test_booking_saga import eventually
@@ -53,6 +54,27 @@ def mail(stack, subject_start, to):
             if m["Subject"].startswith(subject_start) and m["To"] == to]
 
 
+def step(stack, check, timeout=SAGA_SECONDS):
+    """`eventually(check)`; if the saga never gets there, what may say why: each
+    service's outbox (what was recorded, claimed by which relay, published when), the
+    e-mails users kept, the supervisor's last words and users' last log lines."""
+    try:
+        eventually(check, timeout=timeout)
+    except AssertionError as stuck:
+        outboxes = {}
+        for service in ("users", "reservations", "payments"):
+            with database(stack, service) as db:
+                outboxes[service] = [tuple(str(value) for value in row) for row in db.execute(text(
+                    "SELECT event_type, occurred_at, claimed_by, claimed_at, published_at FROM outbox ORDER BY id"))]
+        with database(stack, "users") as db:
+            kept = [tuple(str(value) for value in row) for row in db.execute(text(
+                "SELECT key, claimed_at, sent_at FROM sent_emails"))]
+        users_log = (PROJECT_ROOT / "var" / "log" / "users.log")
+        last_lines = users_log.read_text(errors="replace").splitlines()[-30:] if users_log.exists() else []
+        raise AssertionError(f"{stuck}\noutboxes: {outboxes}\ne-mails kept: {kept}\n"
+                             f"supervisor: {stack.output[-5000:]}\nusers' last log lines: {last_lines}") from None
+
+
 def scalar(stack, service, sql, **parameters):
     with database(stack, service) as db:
         return db.execute(text(sql), parameters).scalar()
@@ -81,7 +103,7 @@ def test_every_event_committed_by_a_process_killed_before_publishing_it_complete
     started = time.monotonic()
     # registration: users dies after committing the account and its user_registered
     guest = Guest(stack.url, "outbox-ada")
-    eventually(lambda: len(mail(stack, "Welcome", "outbox-ada@example.com")) == 1, timeout=SAGA_SECONDS)
+    step(stack, lambda: len(mail(stack, "Welcome", "outbox-ada@example.com")) == 1)
 
     # a hold never paid (reservations dies), first, so that the sweep expires it while
     # the rest runs (reservations dies on reservation_expired)
@@ -89,33 +111,32 @@ def test_every_event_committed_by_a_process_killed_before_publishing_it_complete
 
     # a hold, paid (payments dies), confirmed (reservations dies on the event)
     booked = hold(guest, "outbox-hold-1", 40)
-    eventually(lambda: scalar(stack, "search", "SELECT active FROM held_stays WHERE reservation_id = :id",
-                              id=booked) in (1, True), timeout=SAGA_SECONDS)
+    step(stack, lambda: scalar(stack, "search", "SELECT active FROM held_stays WHERE reservation_id = :id",
+                               id=booked) in (1, True))
     pay(guest, booked, VISA, "outbox-pay-1", done={200})
-    eventually(lambda: status_of(guest, booked) == "confirmed",
-               timeout=SAGA_SECONDS)
-    eventually(lambda: len(mail(stack, "Booking confirmed", "outbox-ada@example.com")) >= 1, timeout=SAGA_SECONDS)
-    eventually(lambda: len(mail(stack, "Your receipt", "outbox-ada@example.com")) >= 1, timeout=SAGA_SECONDS)
+    step(stack, lambda: status_of(guest, booked) == "confirmed")
+    step(stack, lambda: len(mail(stack, "Booking confirmed", "outbox-ada@example.com")) >= 1)
+    step(stack, lambda: len(mail(stack, "Your receipt", "outbox-ada@example.com")) >= 1)
 
     # cancelled (reservations dies), refunded (payments dies on the event)
     answer(lambda: guest.post(f"/api/v1/reservations/{booked}/cancel"), done={200})
-    eventually(lambda: scalar(stack, "reservations", "SELECT refunded FROM reservations WHERE id = :id",
-                              id=booked) in (1, True), timeout=SAGA_SECONDS)
-    eventually(lambda: scalar(stack, "search", "SELECT active FROM held_stays WHERE reservation_id = :id",
-                              id=booked) in (0, False), timeout=SAGA_SECONDS)
+    step(stack, lambda: scalar(stack, "reservations", "SELECT refunded FROM reservations WHERE id = :id",
+                               id=booked) in (1, True))
+    step(stack, lambda: scalar(stack, "search", "SELECT active FROM held_stays WHERE reservation_id = :id",
+                               id=booked) in (0, False))
 
     # a declined card (payments dies on payment_failed): the hold stays, noting why, for another card
     declined = hold(guest, "outbox-hold-2", 45)
     pay(guest, declined, DECLINED, "outbox-pay-2", done={402})
-    eventually(lambda: scalar(stack, "reservations", "SELECT last_payment_failure FROM reservations WHERE id = :id",
-                              id=declined) == "card_declined", timeout=SAGA_SECONDS)
+    step(stack, lambda: scalar(stack, "reservations", "SELECT last_payment_failure FROM reservations WHERE id = :id",
+                               id=declined) == "card_declined")
     assert status_of(guest, declined) == "held"
 
     # the hold never paid expired, and search's availability followed
-    eventually(lambda: status_of(guest, abandoned) == "expired",
-               timeout=HOLD_SECONDS + SAGA_SECONDS)
-    eventually(lambda: scalar(stack, "search", "SELECT active FROM held_stays WHERE reservation_id = :id",
-                              id=abandoned) in (0, False), timeout=SAGA_SECONDS)
+    step(stack, lambda: status_of(guest, abandoned) == "expired",
+         timeout=HOLD_SECONDS + SAGA_SECONDS)
+    step(stack, lambda: scalar(stack, "search", "SELECT active FROM held_stays WHERE reservation_id = :id",
+                               id=abandoned) in (0, False))
 
     # every step killed its process once, and each was restarted
     died = re.findall(r"fault injection: dying after the commit of (\w+)", stack.output)
