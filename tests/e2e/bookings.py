@@ -295,8 +295,9 @@ def mail_diagnosis(stack):
             waiting = channel.queue_declare("evt-reservations-reservation_confirmed--users.send_confirmation",
                                             passive=True)
     with database(stack, "users") as db:
-        kept = db.execute(text("SELECT COUNT(*), COUNT(sent_at) FROM sent_emails WHERE kind = 'confirmation'")).one()
-        handled = set(db.execute(text("SELECT key FROM sent_emails WHERE kind = 'confirmation'")).scalars())
+        rows = db.execute(text("SELECT key, sent_at FROM sent_emails WHERE kind = 'confirmation'")).all()
+        handled = {key for key, _ in rows}
+        kept = (len(rows), sum(sent_at is not None for _, sent_at in rows))
     with database(stack, "reservations") as db:
         unpublished = db.execute(text("SELECT event_type, COUNT(*) FROM outbox WHERE published_at IS NULL "
                                       "GROUP BY event_type")).all()
