@@ -31,6 +31,7 @@ from nameko.constants import (
     AMQP_SSL_CONFIG_KEY,
     AMQP_URI_CONFIG_KEY,
     DEFAULT_SERIALIZER,
+    DEFAULT_TRANSPORT_OPTIONS,
     LOGIN_METHOD_CONFIG_KEY,
     SERIALIZER_CONFIG_KEY,
 )
@@ -62,6 +63,13 @@ class ReplyPublisher(Publisher):
 
     use_confirms = False
     delivery_mode = TRANSIENT
+    # Its own connection options. nameko 2.14 keeps one `transport_options` dict on
+    # its Publisher class and sets `confirm_publish` in it at every publish; kombu's
+    # pooled connections keep that dict and read it whenever they (re)connect. So a
+    # reply published while the events' connections reconnected (after a broker
+    # node's death) turned their publisher confirms off, and events published
+    # unconfirmed to a queue electing a leader were dropped (docs/guarantees.md).
+    transport_options = {**DEFAULT_TRANSPORT_OPTIONS, "confirm_publish": False}
 
 
 class ReplyResponder(Responder):

@@ -39,6 +39,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 CLUSTER_FIRST_PORT = 5730
 SERVICES = ("auth", "users", "search", "reservations", "payments", "reports", "gateway")
 DATABASES = ("search", "users", "auth", "reservations", "payments")
+CONFIRMATIONS_QUEUE = "evt-reservations-reservation_confirmed--users.send_confirmation"
 RPC_SERVICES = [service for service in SERVICES if service != "gateway"]  # the gateway serves HTTP
 
 
@@ -110,6 +111,19 @@ def consumers_by_program(api, stack):
     return held
 
 
+# finds a channel's client of the quorum queue `QRef` in the channel's state
+# (rabbit_fifo_client's record: its status at 4, its next sequence number at 6, the
+# commands it waits on at 9)
+FIND_CLIENT = """
+Find = fun F(T) when is_tuple(T), tuple_size(T) >= 10, element(1, T) =:= state, is_tuple(element(2, T)),
+                     tuple_size(element(2, T)) >= 2, element(1, element(2, T)) =:= cfg,
+                     element(2, element(2, T)) =:= QRef -> [T];
+           F(T) when is_tuple(T) -> lists:append([F(E) || E <- tuple_to_list(T)]);
+           F(M) when is_map(M) -> lists:append([F(V) || V <- maps:values(M)]);
+           F([H | Rest]) -> F(H) ++ F(Rest);
+           F(_) -> [] end,
+"""
+
 # a quorum queue's state as its leader holds it: the counts; each consumer's node, tag,
 # status (up, suspected_down, cancelled) and deliveries checked out to it; and each
 # publisher's channel (the client's port of its connection, the channel's number), the
@@ -133,17 +147,28 @@ Channel = fun(P) -> try
      [{node(P), Tag, element(3, C), maps:size(element(5, C))}
       || M <- tuple_to_list(S), All(M, consumer), {{Tag, P}, C} <- maps:to_list(M)],
      [{P, element(2, E), element(4, E)} || M <- tuple_to_list(S), All(M, enqueuer), {P, E} <- maps:to_list(M)]} end),
-Find = fun F(T) when is_tuple(T), tuple_size(T) >= 10, element(1, T) =:= state, is_tuple(element(2, T)),
-                     tuple_size(element(2, T)) >= 2, element(1, element(2, T)) =:= cfg,
-                     element(2, element(2, T)) =:= QRef -> [T];
-           F(T) when is_tuple(T) -> lists:append([F(E) || E <- tuple_to_list(T)]);
-           F(M) when is_map(M) -> lists:append([F(V) || V <- maps:values(M)]);
-           F([H | Rest]) -> F(H) ++ F(Rest);
-           F(_) -> [] end,
-Client = fun(P) -> try [{element(4, S), element(6, S), maps:size(element(9, S))} || S <- Find(sys:get_state(P, 5000))]
+""" + FIND_CLIENT + """
+Client = fun(P) -> try [{element(4, S), element(6, S), maps:size(element(9, S))}
+                        || S <- Find(sys:get_state(P, 5000))]
                    catch _:_ -> gone end end,
 io:format("~p~n", [{Overview, Consumers,
                     [{node(P), Channel(P), Next, Status, Client(P)} || {P, Next, Status} <- Enqueuers]}]).
+"""
+
+
+# every channel of a node with a client of the queue (`QRef`): its port and number,
+# whether it is in confirm mode (events published without confirms were dropped
+# while the queue elected a leader), its client's status and next sequence number
+PUBLISHERS = """
+QRef = rabbit_misc:r(<<"%s">>, queue, <<"%s">>),
+""" + FIND_CLIENT + """
+Row = fun(P) -> try
+        I = rabbit_channel:info(P, [connection, number, confirm]),
+        [{peer_port, Port}] = rabbit_reader:info(proplists:get_value(connection, I), [peer_port]),
+        [{Port, proplists:get_value(number, I), proplists:get_value(confirm, I), element(4, S), element(6, S)}
+         || S <- Find(sys:get_state(P, 5000))]
+    catch _:E -> [{P, E}] end end,
+io:format("~p~n", [lists:append([Row(P) || P <- rabbit_channel:list_local()])]).
 """
 
 
@@ -220,13 +245,16 @@ def test_a_broker_node_and_a_service_instance_die_under_load_and_nothing_is_lost
         retry_queues = [queue["name"] for queue in api.get(f"{api.base}/queues/{VHOST}", timeout=10).json()
                         if queue["name"].startswith("booking.retry.")]
         internals = {queue: evaluated(survivor, QUORUM_STATE % (VHOST, queue)) for queue in
-                     ["evt-reservations-reservation_confirmed--users.send_confirmation", *retry_queues]}
+                     [CONFIRMATIONS_QUEUE, *retry_queues]}
         routes = {node.node: evaluated(node, ROUTE % VHOST) for node in cluster.nodes[1:]}
+        publishers = {node.node: evaluated(node, PUBLISHERS % (VHOST, CONFIRMATIONS_QUEUE))
+                      for node in cluster.nodes[1:]}
         exchanges = {(exchange["vhost"], exchange["name"]): exchange.get("message_stats")
                      for exchange in api.get(f"{api.base}/exchanges", timeout=10).json()
                      if exchange["name"] == "reservations.events"}
         raise AssertionError(f"{failed}\nconsumers: {consumers_by_program(api, stack)}\n"
                              f"confirmations routed to: {routes}\n"
+                             f"channels publishing confirmations: {publishers}\n"
                              f"reservations.events exchanges: {exchanges}\n"
                              f"quorum queues' state: {internals}\nprograms by port: {programs_by_port(stack)}\n"
                              f"the node was killed at {killed_at}") from None

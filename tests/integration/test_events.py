@@ -9,7 +9,9 @@ from argparse import Namespace
 from datetime import UTC, datetime
 
 import pytest
+from amqp.exceptions import MessageNacked
 from kombu import Connection, Queue, binding
+from nameko.amqp.publish import Publisher
 from nameko.rpc import rpc
 from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_hook
@@ -20,6 +22,7 @@ from booking import cli
 from booking.kit.database import Database, create_db_engine
 from booking.kit.events import BACKOFF_EXCHANGE, DELAY_HEADER, TRIES_HEADER, event_handler
 from booking.kit.outbox import OUTBOX, Outbox
+from booking.kit.rpc import ReplyPublisher
 from booking.reservations.models import Base
 from tests.integration.test_booking_saga import eventually
 from tests.unit.test_holds import migrated_engine
@@ -88,6 +91,25 @@ def test_what_a_service_commits_is_published_after_the_commit_in_order(container
         for n in range(5):
             note(n)
     eventually(lambda: [n for _, n, _ in handled] == [0, 1, 2, 3, 4])
+
+
+def test_a_reply_sent_unconfirmed_leaves_the_events_confirmed_when_their_connection_is_made_again(rabbit_config):
+    """The outbox publishes with the broker's confirms, whatever else the process
+    publishes. nameko 2.14 kept one options dict for all its publishers, which the
+    unconfirmed RPC replies set to "no confirms"; kombu makes a pooled connection
+    again with its publisher's options, as it did for every connection after a broker
+    node's death, and the events went unconfirmed, some dropped by a queue electing
+    a leader (docs/guarantees.md)."""
+    uri = rabbit_config["AMQP_URI"]
+    events = Publisher(uri)
+    events.publish({}, routing_key="nowhere")
+    ReplyPublisher(uri).publish({}, routing_key="nowhere")
+    with Connection(uri, transport_options=events.transport_options) as remade:
+        channel = remade.channel()
+        full = Queue("full", exclusive=True, queue_arguments={"x-max-length": 0, "x-overflow": "reject-publish"})
+        full(channel).declare()
+        with pytest.raises(MessageNacked):  # refused, and the publisher is told
+            channel.basic_publish(channel.prepare_message(b"event"), exchange="", routing_key="full")
 
 
 def test_an_event_committed_by_a_process_that_died_before_publishing_is_published_by_the_next(
