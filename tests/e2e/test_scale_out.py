@@ -245,9 +245,9 @@ def test_a_broker_node_and_a_service_instance_die_under_load_and_nothing_is_lost
         queues_now = api.get(f"{api.base}/queues/{VHOST}", timeout=10).json()
         retry_queues = [queue["name"] for queue in queues_now if queue["name"].startswith("booking.retry.")]
         # a process whose reply queue lost its binding never hears an answer again
-        answered = {binding["destination"] for binding in api.get(f"{api.base}/bindings/{VHOST}", timeout=10).json()
+        bound = {binding["destination"] for binding in api.get(f"{api.base}/bindings/{VHOST}", timeout=10).json()
                     if binding["source"] == "nameko-rpc"}
-        reply_queues = {queue["name"]: (queue.get("node"), queue["name"] in answered) for queue in queues_now
+        reply_queues = {queue["name"]: (queue.get("node"), queue["name"] in bound) for queue in queues_now
                         if queue["name"].startswith("rpc.reply-")}
         internals = {queue: evaluated(survivor, QUORUM_STATE % (VHOST, queue)) for queue in
                      [CONFIRMATIONS_QUEUE, *retry_queues]}
