@@ -3,7 +3,7 @@ its PDF, a declined card, my bookings, cancel after seeing the refund; then a fa
 comparing rate plans and booking two rooms in a demo hotel, paying, changing the
 dates (paying the difference) and cancelling one room, then the rest. Screenshots of
 every page, at desktop width and for some at 390 px, are kept under
-var/test/artifacts/browser/. Then every guest page at 360 and 390 px and on a
+var/test/artifacts/browser/guest/. Then every guest page at 360 and 390 px and on a
 desktop (tests/browser/every_page.py: no sideways scrolling, the skip link, the
 footer, a 404's navigation, the stars' contrast, dates from today, the buttons'
 names, a booking with the keyboard alone), its screenshots as layout-*.png."""
@@ -19,6 +19,16 @@ from booking.search.seed import demo_hotels, restricted
 from tests.integration.test_booking_saga import containers, saga_config, start_containers  # noqa: F401 (fixtures)
 
 ARTIFACTS = PROJECT_ROOT / "var" / "test" / "artifacts" / "browser"
+
+
+def journey_artifacts(journey):
+    """The empty folder of one journey's screenshots. Each journey has its own, as the
+    test groups run side by side: one journey clearing another's pictures failed a run."""
+    folder = ARTIFACTS / journey
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
+    return folder
 # the cities of tests/conftest.py's small catalogue, which the journey's first part counts on
 SMALL_CATALOGUE_CITIES = {"Paris", "Zürich"}
 
@@ -50,23 +60,21 @@ def family_hotel_id(db_uris):
 @pytest.mark.parametrize("db_uris", ["sqlite"], indirect=True)
 def test_a_guest_books_pays_downloads_changes_and_cancels_in_chromium(family_hotel_id, containers,  # noqa: F811
                                                                       saga_config):  # noqa: F811
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in [*ARTIFACTS.glob("*.png"), *ARTIFACTS.glob("*.pdf")]:
-        old.unlink()
+    artifacts = journey_artifacts("guest")
     journey = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "tests" / "browser" / "journey.py"),
-         f"http://{saga_config['WEB_SERVER_ADDRESS']}", str(ARTIFACTS), str(family_hotel_id)],
+         f"http://{saga_config['WEB_SERVER_ADDRESS']}", str(artifacts), str(family_hotel_id)],
         capture_output=True, text=True, timeout=400,
     )
     # every guest page at 360 and 390 px and on a desktop, on the same stack (a guest of its own)
     pages = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "tests" / "browser" / "every_page.py"),
-         f"http://{saga_config['WEB_SERVER_ADDRESS']}", str(ARTIFACTS), str(family_hotel_id)],
+         f"http://{saga_config['WEB_SERVER_ADDRESS']}", str(artifacts), str(family_hotel_id)],
         capture_output=True, text=True, timeout=300,
     )
     assert journey.returncode == 0, journey.stdout + journey.stderr
     assert pages.returncode == 0, pages.stdout + pages.stderr
-    shots = sorted(path.name for path in ARTIFACTS.glob("*.png"))
+    shots = sorted(path.name for path in artifacts.glob("*.png"))
     assert shots[:2] == ["01-results.png", "02-register.png"]
     for page in ("hotel-plans", "booking-held", "change", "cancel"):
         assert {f"{page}.png", f"{page}-390.png"} <= {name.split("-", 1)[1] for name in shots}, shots
@@ -85,16 +93,14 @@ def test_a_guest_resets_verifies_and_changes_a_password_in_chromium(container_fa
     reset, log in with the new password, verify the address, change the password,
     take a copy of the data, delete the account; its screenshots are account-*.png."""
     start_containers(container_factory, account_config)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("account-*.png"):
-        old.unlink()
+    artifacts = journey_artifacts("account")
     journey = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "tests" / "browser" / "account_journey.py"),
-         account_config["PUBLIC_URL"], str(ARTIFACTS)],
+         account_config["PUBLIC_URL"], str(artifacts)],
         capture_output=True, text=True, timeout=300,
     )
     assert journey.returncode == 0, journey.stdout + journey.stderr
-    shots = {path.name for path in ARTIFACTS.glob("account-*.png")}
+    shots = {path.name for path in artifacts.glob("account-*.png")}
     for page in ("forgot", "forgot-sent", "reset", "login-after-reset", "account-verified", "password-changed",
                  "data-ready", "delete", "deleted"):
         assert any(name.endswith(f"-{page}-390.png") for name in shots), (page, sorted(shots))

@@ -27,6 +27,7 @@ from tests.integration.test_booking_saga import (
     eventually,
     saga_config,  # noqa: F401 (a fixture)
 )
+from tests.integration.test_browser import journey_artifacts
 
 # Le Petit Paris (6 doubles, Europe/Paris) is the manager's; Grand Hôtel, the other manager's
 HOTEL, OTHER_HOTEL = 3, 4
@@ -387,10 +388,7 @@ def test_the_partner_pages_let_only_managers_in_and_work_with_forms(cast):
 
 @SQLITE
 def test_a_manager_prices_closes_checks_in_and_downloads_the_report_in_chromium(cast, saga_config):  # noqa: F811
-    artifacts = PROJECT_ROOT / "var" / "test" / "artifacts" / "browser"
-    artifacts.mkdir(parents=True, exist_ok=True)
-    for old in artifacts.glob("partner-*"):
-        old.unlink()
+    artifacts = journey_artifacts("partner")
     arriving = book(cast.guest, "arriving-in-chromium", max(hotel_today(), datetime.now(UTC).date()))
     journey = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "tests" / "browser" / "partner_journey.py"), cast.base, str(artifacts),
