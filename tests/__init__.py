@@ -3,3 +3,12 @@
 # for every part of `make test`).
 TEST_AMQP_PORT = 5682
 TEST_MANAGEMENT_PORT = 15682
+
+
+def shared_broker():
+    """That node, not started."""
+    from booking.devstack.broker import LocalBroker
+    from booking.kit.config import PROJECT_ROOT
+
+    return LocalBroker(PROJECT_ROOT / "var" / "test" / "rabbitmq", port=TEST_AMQP_PORT,
+                       management_port=TEST_MANAGEMENT_PORT, node="booking-test@localhost")

@@ -15,12 +15,12 @@ from types import SimpleNamespace  # noqa: E402
 
 import pytest  # noqa: E402
 
-from booking.devstack.broker import LocalBroker, amqp_answers  # noqa: E402
+from booking.devstack.broker import amqp_answers  # noqa: E402
 from booking.devstack.ports import free_port, is_listening  # noqa: E402
 from booking.devstack.postgres import LocalPostgres  # noqa: E402
 from booking.kit.config import PROJECT_ROOT, load_config  # noqa: E402
 from booking.kit.migrations import upgrade  # noqa: E402
-from tests import TEST_AMQP_PORT, TEST_MANAGEMENT_PORT  # noqa: E402
+from tests import TEST_AMQP_PORT, TEST_MANAGEMENT_PORT, shared_broker  # noqa: E402
 
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
@@ -58,10 +58,7 @@ def broker(request):
         uri = f"pyamqp://guest:guest@localhost:{TEST_AMQP_PORT}/"
         api = f"http://guest:guest@localhost:{TEST_MANAGEMENT_PORT}"
         if not amqp_answers(uri):
-            node = LocalBroker(
-                PROJECT_ROOT / "var" / "test" / "rabbitmq", port=TEST_AMQP_PORT,
-                management_port=TEST_MANAGEMENT_PORT, node="booking-test@localhost",
-            )
+            node = shared_broker()
             node.start()
     request.config.option.RABBIT_AMQP_URI = uri
     request.config.option.RABBIT_API_URI = api

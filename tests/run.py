@@ -22,35 +22,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from booking.devstack.broker import LocalBroker, amqp_answers  # noqa: E402
-from tests import TEST_AMQP_PORT, TEST_MANAGEMENT_PORT  # noqa: E402
+from booking.devstack.broker import amqp_answers  # noqa: E402
+from tests import TEST_AMQP_PORT, TEST_MANAGEMENT_PORT, shared_broker  # noqa: E402
 
 # how long each test took (`python tests/run.py --store-durations` writes it again)
 DURATIONS = ROOT / "tests" / "durations.json"
 # `--fast` (make test-fast): the services' tests on SQLite, without Chromium and schemathesis
-FAST_SKIPS = ["-k", "not postgresql and not chromium and not schemathesis"]
+FAST = ["tests/unit", "tests/integration", "-k", "not postgresql and not chromium and not schemathesis"]
+# the stacks first: they spend most of their time waiting, and their slice takes the fewest other tests
+EVERYTHING = ["tests/e2e", "tests/unit", "tests/integration"]
 
 
 def parts(fast=False):
-    """The suite in parts that run side by side: the stacks (not in `--fast`), and the
-    services' tests in two groups of about equal length by the durations last stored
-    in DURATIONS (pytest-split; a test it does not know counts as the average one).
-    A group is a run of consecutive tests, so that a module's set-up is made once.
-    (Four parts, the stacks split too, starved the services of CPU on 2 cores: an
-    RPC to auth missed its deadline (the test profile's, then 2 s). Groups dealt
-    longest test first to the shorter one, pytest-split's `least_duration`, ended
-    together, 657 s in all against 706, but
-    ran the heavy tests of both groups at once: in one run of two, a call to search
-    missed the test profile's 2 s.)"""
-    skips = FAST_SKIPS if fast else []
-    stacks = {} if fast else {"stacks": ["tests/e2e"]}
-    return {**stacks, **{f"services {group}": split(group, "tests/unit", "tests/integration", *skips)
-                         for group in (1, 2)}}
-
-
-def split(group, *paths):
-    return [*paths, "--splits", "2", "--group", str(group), "--splitting-algorithm", "duration_based_chunks",
-            "--durations-path", str(DURATIONS)]
+    """The suite in parts that run side by side, each a pytest session with a slice of
+    the tests of about equal length by the durations last stored in DURATIONS
+    (tests/slices.py: each a run of consecutive tests): three, the first the stacks with
+    what follows them (two in `--fast`).
+    (The stacks alone beside the services' tests in two halves (pytest-split's chunks)
+    ended a minute or two before them: 545 s against 611 and 665 in a run of
+    2026-11-30. Four parts, the stacks split too, starved the services of CPU on 2
+    cores: an RPC to auth missed its deadline (the test profile's, then 2 s). Tests
+    dealt longest first to the shorter part, pytest-split's `least_duration`, ended
+    together, but ran the heavy tests of both parts at once: in one run of two, a call
+    to search missed the test profile's 2 s.)"""
+    paths, count = (FAST, 2) if fast else (EVERYTHING, 3)
+    return {f"part {number}": [*paths, "-p", "tests.slices", "--slice", f"{number}/{count}",
+                               "--durations-path", str(DURATIONS)]
+            for number in range(1, count + 1)}
 
 
 def main(options):
@@ -60,8 +58,7 @@ def main(options):
     uri = f"pyamqp://guest:guest@localhost:{TEST_AMQP_PORT}/"
     node = None
     if not amqp_answers(uri):
-        node = LocalBroker(ROOT / "var" / "test" / "rabbitmq", port=TEST_AMQP_PORT,
-                           management_port=TEST_MANAGEMENT_PORT, node="booking-test@localhost")
+        node = shared_broker()
         node.start()
     env = {**os.environ, "AMQP_URI": uri, "RABBIT_API_URI": f"http://guest:guest@localhost:{TEST_MANAGEMENT_PORT}"}
     started = time.monotonic()

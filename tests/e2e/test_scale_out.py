@@ -244,11 +244,14 @@ def test_a_broker_node_and_a_service_instance_die_under_load_and_nothing_is_lost
     except AssertionError as failed:  # the broker's view of who consumes what (docs/guarantees.md: events lost)
         queues_now = api.get(f"{api.base}/queues/{VHOST}", timeout=10).json()
         retry_queues = [queue["name"] for queue in queues_now if queue["name"].startswith("booking.retry.")]
-        # a process whose reply queue lost its binding never hears an answer again
+        # a process deaf to answers: were they routed to its reply queue, and delivered to it?
         bound = {binding["destination"] for binding in api.get(f"{api.base}/bindings/{VHOST}", timeout=10).json()
                     if binding["source"] == "nameko-rpc"}
-        reply_queues = {queue["name"]: (queue.get("node"), queue["name"] in bound) for queue in queues_now
-                        if queue["name"].startswith("rpc.reply-")}
+        reply_queues = {queue["name"]: (queue.get("node"), queue["name"] in bound,
+                                        queue.get("message_stats", {}).get("publish", 0),
+                                        queue.get("message_stats", {}).get("deliver_get", 0),
+                                        queue.get("messages_ready", 0))
+                        for queue in queues_now if queue["name"].startswith("rpc.reply-")}
         internals = {queue: evaluated(survivor, QUORUM_STATE % (VHOST, queue)) for queue in
                      [CONFIRMATIONS_QUEUE, *retry_queues]}
         routes = {node.node: evaluated(node, ROUTE % VHOST) for node in cluster.nodes[1:]}
@@ -260,7 +263,8 @@ def test_a_broker_node_and_a_service_instance_die_under_load_and_nothing_is_lost
         raise AssertionError(f"{failed}\nconsumers: {consumers_by_program(api, stack)}\n"
                              f"confirmations routed to: {routes}\n"
                              f"channels publishing confirmations: {publishers}\n"
-                             f"reply queues (node, bound to nameko-rpc): {reply_queues}\n"
+                             "reply queues (node, bound to nameko-rpc, answers routed to it, delivered, waiting): "
+                             f"{reply_queues}\n"
                              f"reservations.events exchanges: {exchanges}\n"
                              f"quorum queues' state: {internals}\nprograms by port: {programs_by_port(stack)}\n"
                              f"the node was killed at {killed_at}") from None
