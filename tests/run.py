@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -29,26 +30,25 @@ from tests import TEST_AMQP_PORT, TEST_MANAGEMENT_PORT, shared_broker  # noqa: E
 DURATIONS = ROOT / "tests" / "durations.json"
 # `--fast` (make test-fast): the services' tests on SQLite, without Chromium and schemathesis
 FAST = ["tests/unit", "tests/integration", "-k", "not postgresql and not chromium and not schemathesis"]
-# the stacks first: they spend most of their time waiting, and their slice takes the fewest other tests
-EVERYTHING = ["tests/e2e", "tests/unit", "tests/integration"]
+SERVICES = ["tests/unit", "tests/integration"]
 
 
-def parts(fast=False):
-    """The suite in parts that run side by side, each a pytest session with a slice of
-    the tests of about equal length by the durations last stored in DURATIONS
-    (tests/slices.py: each a run of consecutive tests): three, the first the stacks with
-    what follows them (two in `--fast`).
-    (The stacks alone beside the services' tests in two halves (pytest-split's chunks)
-    ended a minute or two before them: 545 s against 611 and 665 in a run of
-    2026-11-30. Four parts, the stacks split too, starved the services of CPU on 2
-    cores: an RPC to auth missed its deadline (the test profile's, then 2 s). Tests
-    dealt longest first to the shorter part, pytest-split's `least_duration`, ended
-    together, but ran the heavy tests of both parts at once: in one run of two, a call
-    to search missed the test profile's 2 s.)"""
-    paths, count = (FAST, 2) if fast else (EVERYTHING, 3)
-    return {f"part {number}": [*paths, "-p", "tests.slices", "--slice", f"{number}/{count}",
-                               "--durations-path", str(DURATIONS)]
-            for number in range(1, count + 1)}
+def parts(claims, fast=False):
+    """The suite in parts that run side by side, each a pytest session that claims
+    the next test module in the folder `claims` as it goes, longest first by the
+    durations last stored in DURATIONS (tests/claims.py): three, the first with the
+    stacks before anything else (they cannot run two at once: they share ports and
+    var/log), two in `--fast`.
+    (Cut in advance by the stored durations (pytest-split's chunks, then slices cut
+    where the longest was shortest), the parts ended minutes apart on a slower day:
+    the services' tests slow down more than the stacks, which wait. Four parts, the
+    stacks split too, starved the services of CPU on 2 cores: an RPC to auth missed
+    its deadline (the test profile's, then 2 s).)"""
+    shared = ["-p", "tests.claims", "--claims", str(claims), "--durations-path", str(DURATIONS)]
+    if fast:
+        return {f"part {number}": [*FAST, *shared] for number in (1, 2)}
+    return {"part 1": ["tests/e2e", *SERVICES, *shared, "--first", "tests/e2e"],
+            **{f"part {number}": [*SERVICES, *shared] for number in (2, 3)}}
 
 
 def main(options):
@@ -62,13 +62,15 @@ def main(options):
         node.start()
     env = {**os.environ, "AMQP_URI": uri, "RABBIT_API_URI": f"http://guest:guest@localhost:{TEST_MANAGEMENT_PORT}"}
     started = time.monotonic()
+    (ROOT / "var" / "test").mkdir(parents=True, exist_ok=True)
+    claims = tempfile.TemporaryDirectory(prefix="claims-", dir=ROOT / "var" / "test")
     try:
         running = {name: subprocess.Popen([sys.executable, "-m", "pytest", *paths, *options,
                                           *(["--durations-path", str(stored(name)), "--clean-durations"]
                                             if storing else [])],
                                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                          text=True, bufsize=1)
-                  for name, paths in parts(fast).items()}
+                  for name, paths in parts(claims.name, fast).items()}
         readers = [threading.Thread(target=echo, args=(name, process)) for name, process in running.items()]
         for reader in readers:
             reader.start()
@@ -76,6 +78,7 @@ def main(options):
             reader.join()
         codes = {name: process.wait() for name, process in running.items()}
     finally:
+        claims.cleanup()
         if node:
             node.stop()
     if storing:

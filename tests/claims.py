@@ -1,0 +1,73 @@
+"""`pytest -p tests.claims --claims DIR [--first PATH]`: pytest sessions side by side
+share out the test modules as they go. Each session collects the same tests; before
+it runs a module it claims it in DIR (a folder made there: one session wins), and
+leaves the modules another claimed. Modules under PATH come first, then the rest,
+longest first by the durations stored in `--durations-path` (pytest-split's file).
+
+So the sessions end within about one module of each other, whatever each module
+costs on the day: cut in advance into runs of tests of equal stored durations, the
+parts ended 655, 790 and 898 s into a run on a day slower than the one that
+measured them, as the services' tests slowed more than the stacks, which wait."""
+import json
+import os
+from itertools import groupby
+from pathlib import Path
+
+import pytest
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("claims")
+    group.addoption("--claims", metavar="DIR", help="share the modules out with the sessions claiming in DIR")
+    group.addoption("--first", metavar="PATH", action="append", default=[],
+                    help="run the modules under PATH first (with --claims)")
+
+
+def ordered(modules, durations, first=()):
+    """`modules` ({path: items}, in the order collected) in the order to claim them."""
+    def length(path):
+        return sum(durations.get(item.nodeid, 0.0) for item in modules[path])
+    early = [path for path in modules if any(path.startswith(prefix) for prefix in first)]
+    rest = sorted((path for path in modules if path not in early), key=length, reverse=True)
+    return early + rest
+
+
+def claim(folder, path):
+    try:
+        os.mkdir(folder / path.replace("/", "."))
+    except FileExistsError:
+        return False
+    return True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    folder = session.config.getoption("claims")
+    if not folder or session.config.option.collectonly:
+        return None  # pytest's own loop
+    if session.testsfailed and not session.config.option.continue_on_collection_errors:
+        raise session.Interrupted(f"{session.testsfailed} errors during collection")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = Path(session.config.getoption("durations_path") or "")
+    durations = json.loads(stored.read_text()) if stored.is_file() else {}
+    modules = {path: list(items) for path, items in groupby(session.items, key=lambda item: item.nodeid.split("::")[0])}
+    unclaimed = iter(ordered(modules, durations, session.config.getoption("first")))
+
+    def next_claimed():
+        return next((modules[path] for path in unclaimed if claim(folder, path)), [])
+
+    current = next_claimed()
+    while current:
+        following = []
+        for index, item in enumerate(current):
+            if index + 1 == len(current):  # claimed before the last test ends, so that its teardown knows what follows
+                following = next_claimed()
+            later = current[index + 1:] or following
+            item.config.hook.pytest_runtest_protocol(item=item, nextitem=later[0] if later else None)
+            if session.shouldfail:
+                raise session.Failed(session.shouldfail)
+            if session.shouldstop:
+                raise session.Interrupted(session.shouldstop)
+        current = following
+    return True
