@@ -1,14 +1,15 @@
 """`pytest -p tests.claims --claims DIR [--first PATH]`: pytest sessions side by side
 share out the test modules as they go. Each session collects the same tests; before
 it runs a module it claims it in DIR (a folder made there: one session wins), and
-leaves the modules another claimed. Modules under PATH come first, then the rest,
-longest first by the durations stored in `--durations-path` (pytest-split's file).
+leaves the modules another claimed. Modules under PATH come first, then the rest in
+the order collected. (Longest first ran the heaviest modules of every session at
+once beside the stacks: an HTTP call waited past 15 s and events past their retries'
+test deadlines.)
 
 So the sessions end within about one module of each other, whatever each module
-costs on the day: cut in advance into runs of tests of equal stored durations, the
+costs on the day: cut in advance into runs of tests as long as an earlier run timed them, the
 parts ended 655, 790 and 898 s into a run on a day slower than the one that
 measured them, as the services' tests slowed more than the stacks, which wait."""
-import json
 import os
 from itertools import groupby
 from pathlib import Path
@@ -23,13 +24,10 @@ def pytest_addoption(parser):
                     help="run the modules under PATH first (with --claims)")
 
 
-def ordered(modules, durations, first=()):
-    """`modules` ({path: items}, in the order collected) in the order to claim them."""
-    def length(path):
-        return sum(durations.get(item.nodeid, 0.0) for item in modules[path])
+def ordered(modules, first=()):
+    """The paths of `modules` (in the order collected) in the order to claim them."""
     early = [path for path in modules if any(path.startswith(prefix) for prefix in first)]
-    rest = sorted((path for path in modules if path not in early), key=length, reverse=True)
-    return early + rest
+    return early + [path for path in modules if path not in early]
 
 
 def claim(folder, path):
@@ -49,10 +47,8 @@ def pytest_runtestloop(session):
         raise session.Interrupted(f"{session.testsfailed} errors during collection")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    stored = Path(session.config.getoption("durations_path") or "")
-    durations = json.loads(stored.read_text()) if stored.is_file() else {}
     modules = {path: list(items) for path, items in groupby(session.items, key=lambda item: item.nodeid.split("::")[0])}
-    unclaimed = iter(ordered(modules, durations, session.config.getoption("first")))
+    unclaimed = iter(ordered(modules, session.config.getoption("first")))
 
     def next_claimed():
         return next((modules[path] for path in unclaimed if claim(folder, path)), [])

@@ -11,7 +11,6 @@ PostgreSQL server, vhosts and ports; they share the test broker, started here on
 (so that no session stops it under another). Each line of output is prefixed with
 its part; the exit status is the worst of them.
 """
-import json
 import os
 import subprocess
 import sys
@@ -26,8 +25,6 @@ sys.path.insert(0, str(ROOT))
 from booking.devstack.broker import amqp_answers  # noqa: E402
 from tests import TEST_AMQP_PORT, TEST_MANAGEMENT_PORT, shared_broker  # noqa: E402
 
-# how long each test took (`python tests/run.py --store-durations` writes it again)
-DURATIONS = ROOT / "tests" / "durations.json"
 # `--fast` (make test-fast): the services' tests on SQLite, without Chromium and schemathesis
 FAST = ["tests/unit", "tests/integration", "-k", "not postgresql and not chromium and not schemathesis"]
 SERVICES = ["tests/unit", "tests/integration"]
@@ -35,16 +32,15 @@ SERVICES = ["tests/unit", "tests/integration"]
 
 def parts(claims, fast=False):
     """The suite in parts that run side by side, each a pytest session that claims
-    the next test module in the folder `claims` as it goes, longest first by the
-    durations last stored in DURATIONS (tests/claims.py): three, the first with the
-    stacks before anything else (they cannot run two at once: they share ports and
+    the next test module in the folder `claims` as it goes (tests/claims.py): three,
+    the first with the stacks before anything else (they cannot run two at once: they share ports and
     var/log), two in `--fast`.
-    (Cut in advance by the stored durations (pytest-split's chunks, then slices cut
-    where the longest was shortest), the parts ended minutes apart on a slower day:
+    (Cut in advance by the durations of an earlier run (pytest-split's chunks, then
+    slices cut where the longest was shortest), the parts ended minutes apart on a slower day:
     the services' tests slow down more than the stacks, which wait. Four parts, the
     stacks split too, starved the services of CPU on 2 cores: an RPC to auth missed
     its deadline (the test profile's, then 2 s).)"""
-    shared = ["-p", "tests.claims", "--claims", str(claims), "--durations-path", str(DURATIONS)]
+    shared = ["-p", "tests.claims", "--claims", str(claims)]
     if fast:
         return {f"part {number}": [*FAST, *shared] for number in (1, 2)}
     return {"part 1": ["tests/e2e", *SERVICES, *shared, "--first", "tests/e2e"],
@@ -54,7 +50,6 @@ def parts(claims, fast=False):
 def main(options):
     fast = options[:1] == ["--fast"]
     options = options[1:] if fast else options
-    storing = "--store-durations" in options
     uri = f"pyamqp://guest:guest@localhost:{TEST_AMQP_PORT}/"
     node = None
     if not amqp_answers(uri):
@@ -65,9 +60,7 @@ def main(options):
     (ROOT / "var" / "test").mkdir(parents=True, exist_ok=True)
     claims = tempfile.TemporaryDirectory(prefix="claims-", dir=ROOT / "var" / "test")
     try:
-        running = {name: subprocess.Popen([sys.executable, "-m", "pytest", *paths, *options,
-                                          *(["--durations-path", str(stored(name)), "--clean-durations"]
-                                            if storing else [])],
+        running = {name: subprocess.Popen([sys.executable, "-m", "pytest", *paths, *options],
                                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                          text=True, bufsize=1)
                   for name, paths in parts(claims.name, fast).items()}
@@ -81,34 +74,9 @@ def main(options):
         claims.cleanup()
         if node:
             node.stop()
-    if storing:
-        merge_durations(list(codes))
     print(f"\n{', '.join(f'{name}: exit {code}' for name, code in codes.items())}; "
           f"{time.monotonic() - started:.0f} s in all")
     return max(codes.values())
-
-
-def stored(part):
-    """Where a part stores its tests' durations: a file of its own, a copy of
-    DURATIONS at first (so that the groups are dealt as in any run, and each test
-    is timed beside the tests it usually runs beside), holding only the part's own
-    tests at the end (`--clean-durations`), merged into DURATIONS then; all in one
-    file, the last part to end would overwrite what the others stored."""
-    path = durations_of(part)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(DURATIONS.read_text() if DURATIONS.exists() else "{}")
-    return path
-
-
-def durations_of(part):
-    return ROOT / "var" / "test" / f"durations-{part.replace(' ', '-')}.json"
-
-
-def merge_durations(names):
-    durations = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
-    for name in names:
-        durations.update(json.loads(durations_of(name).read_text()))
-    DURATIONS.write_text(json.dumps(durations, sort_keys=True, indent=4) + "\n")
 
 
 def echo(name, process):
