@@ -2,14 +2,14 @@
 share out the test modules as they go. Each session collects the same tests; before
 it runs a module it claims it in DIR (a folder made there: one session wins), and
 leaves the modules another claimed. Modules under PATH come first, then the rest in
-the order collected. (Longest first ran the heaviest modules of every session at
-once beside the stacks: an HTTP call waited past 15 s and events past their retries'
-test deadlines.)
+the order collected.
 
 So the sessions end within about one module of each other, whatever each module
-costs on the day: cut in advance into runs of tests as long as an earlier run timed them, the
-parts ended 655, 790 and 898 s into a run on a day slower than the one that
-measured them, as the services' tests slowed more than the stacks, which wait."""
+costs on the day. (Cut in advance by an earlier run's durations, the parts ended 655,
+790 and 898 s into a run on a slower day, as the services' tests slowed more than the
+stacks, which wait. Claimed longest first, the heaviest modules of every session ran
+at once beside the stacks: an HTTP call waited past 15 s, and two event tests past
+their deadlines.)"""
 import os
 from itertools import groupby
 from pathlib import Path
