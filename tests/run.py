@@ -28,13 +28,16 @@ from tests import TEST_AMQP_PORT, TEST_MANAGEMENT_PORT, shared_broker  # noqa: E
 # `--fast` (make test-fast): the services' tests on SQLite, without Chromium and schemathesis
 FAST = ["tests/unit", "tests/integration", "-k", "not postgresql and not chromium and not schemathesis"]
 SERVICES = ["tests/unit", "tests/integration"]
+# the longest module (two schemathesis runs, about a fifth of the services' tests' CPU):
+# claimed in the order collected, it kept its part running 180 s after the others ended
+LONGEST = "tests/integration/test_hostile_input.py"
 
 
 def parts(claims, fast=False):
     """The suite in parts that run side by side, each a pytest session that claims
     the next test module in the folder `claims` as it goes (tests/claims.py): three,
     the first with the stacks before anything else (they cannot run two at once: they share ports and
-    var/log), two in `--fast`.
+    var/log), the last with LONGEST, two in `--fast`.
     (Cut in advance by the durations of an earlier run (pytest-split's chunks, then
     slices cut where the longest was shortest), the parts ended minutes apart on a slower day:
     the services' tests slow down more than the stacks, which wait. Four parts, the
@@ -44,7 +47,8 @@ def parts(claims, fast=False):
     if fast:
         return {f"part {number}": [*FAST, *shared] for number in (1, 2)}
     return {"part 1": ["tests/e2e", *SERVICES, *shared, "--first", "tests/e2e"],
-            **{f"part {number}": [*SERVICES, *shared] for number in (2, 3)}}
+            "part 2": [*SERVICES, *shared],
+            "part 3": [*SERVICES, *shared, "--first", LONGEST]}
 
 
 def main(options):
