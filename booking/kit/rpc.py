@@ -26,12 +26,10 @@ from amqp.exceptions import ConnectionError as AMQPConnectionError
 from amqp.exceptions import RecoverableConnectionError
 from kombu import pools
 from kombu.exceptions import OperationalError
-from nameko.amqp.publish import Publisher
 from nameko.constants import (
     AMQP_SSL_CONFIG_KEY,
     AMQP_URI_CONFIG_KEY,
     DEFAULT_SERIALIZER,
-    DEFAULT_TRANSPORT_OPTIONS,
     LOGIN_METHOD_CONFIG_KEY,
     SERIALIZER_CONFIG_KEY,
 )
@@ -40,7 +38,7 @@ from nameko.rpc import MethodProxy, Responder, Rpc, RpcProxy, RpcReply, get_rpc_
 
 from booking.kit.errors import ServiceUnavailable, import_service_errors
 from booking.kit.identity import AuthClient
-from booking.kit.replies import ServiceReplyListener
+from booking.kit.replies import TRANSIENT, ReplyPublisher, ServiceReplyListener
 
 log = logging.getLogger(__name__)
 
@@ -53,23 +51,6 @@ BROKER_AWAY = BROKER_ERRORS + (OSError,)
 DEFAULT_TIMEOUT_SECONDS = 5
 # before a message whose work met a broker that is away goes back to its queue
 REQUEUE_PAUSE_SECONDS = 1
-TRANSIENT = 1  # AMQP delivery mode: kept in memory only
-
-
-class ReplyPublisher(Publisher):
-    """Replies go without a publisher confirm and are not written to disk: a lost
-    reply costs its caller a timeout and a retry (every call is idempotent), never
-    data, and waiting for the confirm was a fifth of a reply's time."""
-
-    use_confirms = False
-    delivery_mode = TRANSIENT
-    # Its own connection options. nameko 2.14 keeps one `transport_options` dict on
-    # its Publisher class and sets `confirm_publish` in it at every publish; kombu's
-    # pooled connections keep that dict and read it whenever they (re)connect. So a
-    # reply published while the events' connections reconnected (after a broker
-    # node's death) turned their publisher confirms off, and events published
-    # unconfirmed to a queue electing a leader were dropped (docs/guarantees.md).
-    transport_options = {**DEFAULT_TRANSPORT_OPTIONS, "confirm_publish": False}
 
 
 class ReplyResponder(Responder):
@@ -212,7 +193,9 @@ class TimedReply(RpcReply):
 
     def result(self):
         remaining = max(self.deadline - time.monotonic(), 0)
-        with self.method_proxy._unavailable_after(remaining) as deadline:
+        with self.method_proxy._unavailable_after(remaining,
+                                                  on_timeout=self.method_proxy.reply_listener.check_reply_path) \
+                as deadline:
             deadline.reply_event = self.reply_event
             return super().result()
 
