@@ -4,6 +4,7 @@ import eventlet
 eventlet.monkey_patch()  # noqa: E402
 
 import json  # noqa: E402
+import logging  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
@@ -19,10 +20,13 @@ from booking.devstack.broker import amqp_answers  # noqa: E402
 from booking.devstack.ports import free_port, is_listening  # noqa: E402
 from booking.devstack.postgres import LocalPostgres  # noqa: E402
 from booking.kit.config import PROJECT_ROOT, load_config  # noqa: E402
+from booking.kit.logs import RefusalsInOneLine  # noqa: E402
 from booking.kit.migrations import upgrade  # noqa: E402
 from tests import TEST_AMQP_PORT, TEST_MANAGEMENT_PORT, shared_broker  # noqa: E402
 
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+# the services the tests start in this process log refusals as the profiles' LOGGING makes them
+logging.getLogger("nameko.containers").addFilter(RefusalsInOneLine())
 
 
 @pytest.hookimpl(tryfirst=True)

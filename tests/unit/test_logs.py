@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from booking import cli
-from booking.kit.logs import JsonFormatter, PlainFormatter, WorkerFilter, read_records, readable
+from booking.kit.config import PROJECT_ROOT, load_config
+from booking.kit.logs import JsonFormatter, PlainFormatter, RefusalsInOneLine, WorkerFilter, read_records, readable
 from tests.unit.observed import call, kept_records, start
 
 GATEWAY_CALL = "gateway.pay.6f1c0a9e-1111-4222-8333-444455556666"
@@ -104,6 +105,27 @@ def test_the_plain_format_and_the_terminal_show_the_short_request_id():
     line = JsonFormatter().format(record)
     assert readable(line) == "11:06:40.250 ERROR booking.payments: charge failed  [6f1c0a9e]"
     assert readable("Traceback (most recent call last):") == "Traceback (most recent call last):"
+
+
+def test_a_refusal_is_logged_in_one_line_and_an_unexpected_error_with_its_traceback(concierge, records):
+    for method in ("refuse", "fail"):
+        _, done = call(concierge, method)
+        done.wait()
+    refusal, error = (next(record for record in records.of("nameko.containers") if record.levelname == level)
+                      for level in ("WARNING", "ERROR"))
+    for record in (refusal, error):
+        RefusalsInOneLine().filter(record)
+    refused = json.loads(JsonFormatter().format(refusal))
+    assert refused["message"].startswith("(expected) error handling worker") and "No room" in refused["message"]
+    assert "exception" not in refused
+    assert "KeyError: 'broken'" in json.loads(JsonFormatter().format(error))["exception"]
+
+
+@pytest.mark.parametrize("profile", ["config.yaml", "config/test.yaml", "config/postgres.yaml"])
+def test_every_profile_keeps_refusals_to_one_line(profile):
+    logging_config = load_config(PROJECT_ROOT / profile)["LOGGING"]
+    assert logging_config["loggers"]["nameko.containers"]["filters"] == ["refusals"]
+    assert logging_config["filters"]["refusals"]["()"] == "booking.kit.logs.RefusalsInOneLine"
 
 
 def log_line(time, request_id, message, logger="booking.calls"):
