@@ -55,6 +55,11 @@ SCHEMATHESIS_CONFIG = """
 # text holding a NUL is refused everywhere (400), on purpose: the hostile-values test below proves it
 generation.allow-x00 = false
 
+[checks.negative_data_rejection]
+# schemathesis' own list, and 413: a body over 64 KiB is refused before it is read (a string
+# generated past its maxLength once made one)
+expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]
+
 [[operations]]
 include-name = ["GET /api/v1/hotels", "GET /api/v1/hotels/{hotel_id}"]
 # a stay's dates must lie ahead and in order, at most 30 nights; prices have cents, no finer
