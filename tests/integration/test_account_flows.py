@@ -8,7 +8,16 @@ import re
 import pytest
 
 from booking.devstack.mailsink import read_messages, wait_for_message
-from tests.integration.test_accounts import PASSWORD, Client, login, register, stack, stack_config, web  # noqa: F401
+from tests.integration.test_accounts import (  # noqa: F401 (fixtures)
+    PASSWORD,
+    REVOCATIONS_MAX_AGE,
+    Client,
+    login,
+    register,
+    stack,
+    stack_config,
+    web,
+)
 from tests.integration.test_booking_saga import (  # noqa: F401 (fixtures)
     LAST_ROOMS_HOTEL,
     eventually,
@@ -51,7 +60,7 @@ def signed_out(web, tokens):
         assert me(web, tokens).status_code == 401
         answer = refreshed(web, tokens)
         assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
-    eventually(check)
+    eventually(check, timeout=15 + REVOCATIONS_MAX_AGE)
 
 
 def test_a_forgotten_password_is_reset_through_the_e_mailed_link_and_every_old_session_ends(stack, web):
@@ -205,7 +214,7 @@ def test_a_password_changed_on_the_account_page_ends_the_other_browsers_session(
 
         def ended():
             assert there.get("/account").status_code in (303, 401)
-        eventually(ended)
+        eventually(ended, timeout=15 + REVOCATIONS_MAX_AGE)
         assert there.get("/account").status_code == 303  # logged out: to the login page
         assert here.get("/account").status_code == 200
 
