@@ -146,9 +146,9 @@ class RefusalsInOneLine(logging.Filter):
     """nameko logs a worker's expected error (a typed refusal: a 404, a card
     declined, no room left) as a warning with its traceback. The refusal's type and
     message say what happened; the traceback only says where the service raised
-    it, and formatting it was a tenth of a service's CPU under a load of bad
-    requests. Put on the `nameko.containers` logger (the LOGGING section does), it
-    keeps those warnings to one line; an unexpected error keeps its traceback."""
+    it, and formatting it was about a fifteenth of the CPU of a schemathesis run.
+    Put on the `nameko.containers` logger (the LOGGING section does), it keeps
+    those warnings to one line; an unexpected error keeps its traceback."""
 
     def filter(self, record):
         if record.exc_info and str(record.msg).startswith("(expected)"):

@@ -54,6 +54,12 @@ class ClassicReplyQueue:
     no_ack = False
 
     def setup(self):  # nameko's ReplyListener.setup, with the queue type
+        self.new_queue()
+        self.queue_consumer.register_provider(self)
+
+    def new_queue(self):
+        """A reply queue of a new name: the queue consumer declares it when it next
+        connects, and the calls made from now on ask for their replies there."""
         reply_queue_uuid = uuid.uuid4()
         self.routing_key = str(reply_queue_uuid)
         self.queue = Queue(
@@ -61,7 +67,6 @@ class ClassicReplyQueue:
             exchange=get_rpc_exchange(self.container.config), routing_key=self.routing_key, durable=False,
             queue_arguments={"x-expires": RPC_REPLY_QUEUE_TTL, "x-queue-type": "classic"}, no_ack=self.no_ack,
         )
-        self.queue_consumer.register_provider(self)
 
 
 class ServiceReplyListener(ClassicReplyQueue, ReplyListener):
@@ -74,12 +79,12 @@ class ServiceReplyListener(ClassicReplyQueue, ReplyListener):
 
     When an answer does not come in time, the listener checks that replies still
     reach it at all: it sends one to itself. If that does not come back either, it
-    connects to the broker again, which declares, binds and consumes its queue
-    anew. After a cluster node's death a process could otherwise stay deaf for
-    good: RabbitMQ deletes the dead node's transient queues a moment after the
-    node is known dead, and a process that declared its reply queue again in that
-    moment got an answer from the old record, then lost the queue, without a word
-    (docs/guarantees.md)."""
+    takes a reply queue of a new name and connects to the broker again, which
+    declares, binds and consumes that queue. After a cluster node's death a
+    process could otherwise stay deaf for good: a process that declared its reply
+    queue again while RabbitMQ was deleting the dead node's transient queues got
+    an answer from the old record, and from then on, declared again under the
+    same name, the queue took nothing, without a word (docs/guarantees.md)."""
 
     no_ack = True
     _probing = False
@@ -104,7 +109,7 @@ class ServiceReplyListener(ClassicReplyQueue, ReplyListener):
                 routing_key=self.routing_key, correlation_id=correlation_id)
             if eventlet.with_timeout(PROBE_SECONDS, reply.wait, timeout_value=None) is None:
                 log.warning("replies no longer reach this process (its own did not come back in %s s): "
-                            "connecting to the broker again", PROBE_SECONDS)
+                            "connecting to the broker again with a new reply queue", PROBE_SECONDS)
                 self.connect_again()
         except (OSError, KombuError, AMQPError):
             pass  # the broker is away: the queue consumer connects again on its own
@@ -114,8 +119,10 @@ class ServiceReplyListener(ClassicReplyQueue, ReplyListener):
             self._probing = False
 
     def connect_again(self):
-        """Cut the queue consumer's connection: it connects again as after any
-        broker outage, and the messages it had not acked come again."""
+        """A reply queue of a new name, and the queue consumer's connection cut: it
+        connects again as after any broker outage (the messages it had not acked
+        come again) and consumes the new queue."""
+        self.new_queue()
         consumer = self.queue_consumer._consumers.get(self)
         connection = consumer and consumer.channel and consumer.channel.connection
         if connection and connection.transport and connection.transport.sock:

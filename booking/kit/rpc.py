@@ -193,9 +193,8 @@ class TimedReply(RpcReply):
 
     def result(self):
         remaining = max(self.deadline - time.monotonic(), 0)
-        with self.method_proxy._unavailable_after(remaining,
-                                                  on_timeout=self.method_proxy.reply_listener.check_reply_path) \
-                as deadline:
+        listener = self.method_proxy.reply_listener  # a late answer makes it check it can hear any
+        with self.method_proxy._unavailable_after(remaining, on_timeout=listener.check_reply_path) as deadline:
             deadline.reply_event = self.reply_event
             return super().result()
 

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import subprocess
+import time
 from datetime import date, timedelta
 
 import pytest
@@ -135,7 +136,14 @@ def test_a_booking_leaves_its_request_id_in_every_services_log_and_in_the_metric
         # the payment's request went gateway -> payments -> (event) reservations -> (event) users
         pay_id = paid.headers["X-Request-Id"]
         assert re.fullmatch(rf"gateway\.pay\.{CALL_ID}", pay_id)
-        eventually(lambda: {"gateway", "payments", "reservations", "users"} <= logged(pay_id).keys(), timeout=30)
+        def settled():
+            """Every process of the path has logged, and nothing more comes: a process logs
+            its call's line once it has answered (reports' came after the e-mail once)."""
+            first = logged(pay_id)
+            time.sleep(0.5)
+            return {"gateway", "payments", "reports", "reservations", "users"} <= first.keys() \
+                and first == logged(pay_id)
+        eventually(settled, timeout=30)
         path = logged(pay_id)
         hold_path = logged(held.headers["X-Request-Id"])
         assert {"gateway", "reservations"} <= hold_path.keys() and "users" not in hold_path

@@ -59,6 +59,8 @@ def test_a_process_whose_replies_stop_coming_connects_again_and_hears_them(conta
             return ask(caller) == "pong"
         except ServiceUnavailable:
             return False
-    # its probe does not come back either (3 s), so it connects again and binds its queue anew
+    # its probe does not come back either (3 s), so it connects again with a queue of a new name
+    deaf_queue = listener.queue.name
     eventually(answered, timeout=15)
     assert "replies no longer reach this process" in caplog.text
+    assert listener.queue.name != deaf_queue
