@@ -12,3 +12,22 @@ def shared_broker():
 
     return LocalBroker(PROJECT_ROOT / "var" / "test" / "rabbitmq", port=TEST_AMQP_PORT,
                        management_port=TEST_MANAGEMENT_PORT, node="booking-test@localhost")
+
+
+def eventually(check, timeout=15):
+    """Wait until `check()` neither fails an assertion (a `pytest.raises` that saw
+    nothing raised included) nor returns False: events take a moment to travel."""
+    import time
+
+    import eventlet
+    import pytest
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            assert check() is not False
+            return
+        except (AssertionError, pytest.fail.Exception):
+            if time.monotonic() > deadline:
+                raise
+            eventlet.sleep(0.1)

@@ -3,7 +3,6 @@ broker, the sandbox bank and the mail sink in their own processes, on SQLite and
 on PostgreSQL."""
 import io
 import re
-import time
 from datetime import date, timedelta
 
 import eventlet
@@ -26,6 +25,7 @@ from booking.reservations.service import ReservationsService
 from booking.search.service import SearchService
 from booking.users.service import UsersService
 from entrypoints.gateway.service import GatewayService
+from tests import eventually  # noqa: F401 (the other tests import it from here too)
 from tests.conftest import start_sandbox_bank
 from tests.integration.test_accounts import PASSWORD, Client, login, register
 
@@ -99,20 +99,6 @@ def hold(guest, key, timeout=15, **stay):
 def pay(guest, reservation_id, key, number=VISA):
     return guest.post(f"/api/v1/reservations/{reservation_id}/payment", json={"card": card(number)},
                       headers={"Idempotency-Key": key})
-
-
-def eventually(check, timeout=15):
-    """Wait until `check()` neither fails an assertion nor returns False (events
-    take a moment to travel)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            assert check() is not False
-            return
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            eventlet.sleep(0.1)
 
 
 def status_of(guest, reservation_id):
