@@ -245,11 +245,10 @@ def add_small_catalogue(uri):
     engine.dispose()
 
 
-@pytest.fixture
-def catalogue_db_uri(search_db_uri):
-    """The search database holding `small_catalogue()`."""
-    add_small_catalogue(search_db_uri)
-    return search_db_uri
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalogue_db_uri(request, tmp_path):
+    """The search database holding `small_catalogue()`, on SQLite and on PostgreSQL."""
+    return migrated_database(request, tmp_path, "search", catalogue=True)
 
 
 # Figures: what the fault, hostile-input and secrets tests measured, printed at the

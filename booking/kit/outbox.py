@@ -36,7 +36,6 @@ from types import SimpleNamespace
 
 import eventlet
 import sqlalchemy as sa
-from alembic import op
 from eventlet.queue import Empty, LightQueue
 from nameko.amqp.publish import Publisher
 from nameko.constants import (
@@ -109,6 +108,8 @@ def create_outbox_table():
     """The migration that adds a service's outbox (each service's history runs it
     once). Written out, not taken from OUTBOX: a later change of the table is a new
     migration."""
+    from alembic import op  # here, not above: importing alembic was a sixth of a service's start
+
     op.create_table(
         "outbox",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -126,6 +127,8 @@ def create_outbox_table():
 
 
 def drop_outbox_table():
+    from alembic import op
+
     op.drop_index("outbox_unpublished", "outbox")
     op.drop_table("outbox")
 
