@@ -11,17 +11,9 @@ from booking.kit.fingerprints import fingerprint
 from booking.kit.times import nights, utcnow  # noqa: F401 (utcnow: what the service and tests use)
 from booking.reservations.exceptions import NoRoomLeft, RoomsSold
 from booking.reservations.models import Reservation, RoomCapacity, RoomNight
+from booking.reservations.states import HOLDS_ROOMS, TRANSITIONS
 
 REFERENCE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-# which states a reservation may move to, and whether leaving gives its rooms back
-TRANSITIONS = {
-    "held": {"confirmed", "cancelled", "expired"},
-    "confirmed": {"cancelled", "checked_in", "no_show"},
-    "checked_in": {"checked_out"},
-}
-# a no-show gives its rooms back (the hotel may sell them again); a stay checked out
-# keeps its nights, which are past
-HOLDS_ROOMS = {"held", "confirmed", "checked_in", "checked_out"}
 
 
 def new_reference():
@@ -114,16 +106,6 @@ def as_date(value):
 
 def give_back_rooms(session, reservation):
     give_counts(session, reservation.hotel_id, room_nights(reservation.active_lines))
-
-
-def holding(reservation):
-    """What the reservation holds now, as its events tell search: [{room_type,
-    check_in, check_out, count}] ([] once it holds nothing)."""
-    if reservation.status not in HOLDS_ROOMS:
-        return []
-    counted = Counter((line.room_type, line.check_in, line.check_out) for line in reservation.active_lines)
-    return [{"room_type": room_type, "check_in": check_in.isoformat(), "check_out": check_out.isoformat(),
-             "count": count} for (room_type, check_in, check_out), count in sorted(counted.items())]
 
 
 def move(session, reservation_id, to_status, reason=None, now=None, only_from=None, **changes):

@@ -16,7 +16,7 @@ from booking.kit.schemas import (
     today,
 )
 from booking.kit.times import as_utc
-from booking.reservations import holds
+from booking.reservations.states import holding as holding_of
 
 MAX_DAYS_AHEAD = 500
 
@@ -234,7 +234,7 @@ class ReservationEvent(Schema):
     payment_id = fields.String(allow_none=True)
     # each change of what it holds counts one more: search applies only newer versions
     version = fields.Integer()
-    holding = fields.Function(holds.holding)
+    holding = fields.Function(holding_of)
     # refunds granted so far, in all (payments gives back what it has not yet)
     refund_minor = fields.Integer()
     kept_minor = fields.Integer()
