@@ -24,6 +24,10 @@ from booking.kit.errors import BookingError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
+# the most one charge may take, in minor units of any currency: the bank's limit
+# (Stripe's, which the sandbox bank keeps); search sells no stay that costs more
+MAX_CHARGE_MINOR = 99_999_999
+
 
 class BankUnavailable(ServiceUnavailable):
     """The bank did not answer, or answered 5xx: the outcome of the call is unknown."""

@@ -6,7 +6,8 @@ from datetime import date
 from typing import NamedTuple
 
 from booking.kit import policies
-from booking.kit.schemas import included_vat
+from booking.kit.bank import MAX_CHARGE_MINOR
+from booking.kit.schemas import included_vat, money
 from booking.kit.times import nights as nights_of
 from booking.search.exceptions import RoomNotSellable
 
@@ -265,6 +266,11 @@ def quote(hotel, check_in, check_out, requested):
         })
     room_total = sum(room["price_minor"] for room in rooms)
     city_tax = sum(room["city_tax_minor"] for room in rooms)
+    if room_total + city_tax > MAX_CHARGE_MINOR:  # refused now, not once the guest gives a card
+        most = money(MAX_CHARGE_MINOR, hotel.currency)
+        raise RoomNotSellable(f"This stay costs more than one card payment can take ({most['amount']} "
+                              f"{most['currency']} at most): book fewer rooms or nights",
+                              details={"rooms": "total above what one payment can take"})
     return {
         "hotel": hotel_facts(hotel),
         "check_in": check_in, "check_out": check_out, "currency": hotel.currency, "rooms": rooms,

@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from booking.devstack import bank as sandbox_bank
 from booking.kit import policies
+from booking.kit.bank import MAX_CHARGE_MINOR
 from booking.kit.schemas import included_vat, money, to_minor
 from booking.search import pricing
 from booking.search.exceptions import RoomNotSellable
@@ -128,6 +130,27 @@ def test_a_quote_refuses_what_the_room_does_not_take(wanted, field):
     with pytest.raises(RoomNotSellable) as refusal:
         pricing.quote(hotel(), date(2027, 5, 3), date(2027, 5, 5), [wanted])
     assert field in refusal.value.details and refusal.value.http_status == 422
+
+
+def test_a_stay_dearer_than_one_card_payment_is_refused_at_the_quote_and_one_at_the_limit_is_not():
+    # 3 nights of two rooms at ARS 170,000.00 a night is ARS 1,020,000.00 (once a mix's booking,
+    # which the bank refused at payment); the bank takes 999,999.99 at most
+    dear = SimpleNamespace(code="flexible", name="Flexible", price_minor=17_000_000, policy=FIRST_NIGHT)
+    room = SimpleNamespace(code="double", name="Double Room", max_guests=2, occupancy=2, room_count=4,
+                           rate_plans=[dear])
+    stay = date(2027, 9, 27), date(2027, 9, 30)
+    two_rooms = [{"room_type": "double", "rate_plan": "flexible", "adults": 2}] * 2
+    with pytest.raises(RoomNotSellable) as refusal:
+        pricing.quote(hotel(currency="ARS", city_tax_minor=0, room_types=[room]), *stay, two_rooms)
+    assert refusal.value.http_status == 422 and "rooms" in refusal.value.details
+    assert "999999.99 ARS at most" in str(refusal.value)
+    dear.price_minor = MAX_CHARGE_MINOR // 6  # at most the limit in all: sold
+    assert pricing.quote(hotel(currency="ARS", city_tax_minor=0, room_types=[room]), *stay, two_rooms)[
+        "total_minor"] <= MAX_CHARGE_MINOR
+
+
+def test_the_limit_search_prices_against_is_the_sandbox_banks():
+    assert MAX_CHARGE_MINOR == sandbox_bank.MAX_AMOUNT
 
 
 def test_the_deadline_is_real_hours_before_check_in_across_a_daylight_saving_change():
