@@ -126,11 +126,15 @@ class ServiceReplyListener(ClassicReplyQueue, ReplyListener):
             self._next_probe = time.monotonic() + PROBE_INTERVAL_SECONDS
             self._probing = False
 
-    def _connected_consumer(self):
-        """The queue consumer's consumer of this reply queue if its connection is up
-        (a new one after each reconnection), else None."""
+    def _consumer(self):
+        """The queue consumer's consumer of this reply queue (a new one after each
+        reconnection) and its connection; either may be None."""
         consumer = self.queue_consumer._consumers.get(self)
-        connection = consumer and consumer.channel and consumer.channel.connection
+        return consumer, consumer and consumer.channel and consumer.channel.connection
+
+    def _connected_consumer(self):
+        """That consumer if its connection is up, else None."""
+        consumer, connection = self._consumer()
         return consumer if connection and connection.connected else None
 
     def connect_again(self):
@@ -138,8 +142,7 @@ class ServiceReplyListener(ClassicReplyQueue, ReplyListener):
         connects again as after any broker outage (the messages it had not acked
         come again) and consumes the new queue."""
         self.new_queue()
-        consumer = self.queue_consumer._consumers.get(self)
-        connection = consumer and consumer.channel and consumer.channel.connection
+        _, connection = self._consumer()
         if connection and connection.transport and connection.transport.sock:
             connection.transport.sock.shutdown(socket.SHUT_RDWR)
 

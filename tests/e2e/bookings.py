@@ -21,7 +21,7 @@ from booking.kit import deadletters
 from booking.kit.config import PROJECT_ROOT
 from booking.reservations.service import SWEEP_SECONDS
 from booking.search.seed import restricted
-from tests.integration.test_booking_saga import eventually
+from tests import eventually
 
 VISA, DECLINED = "4242424242424242", "4000000000000002"
 # an answer that says "not now": the same request is sent again

@@ -21,6 +21,7 @@ from requests.utils import quote
 from booking.devstack.broker import LocalBroker
 from booking.devstack.ports import is_listening
 from booking.kit.config import PROJECT_ROOT
+from tests import eventually
 from tests.e2e.bookings import (
     SENT_AGAIN,
     Bookings,
@@ -32,7 +33,6 @@ from tests.e2e.bookings import (
     wait_until_ready,
 )
 from tests.e2e.stack import Stack, alive, stack_environment
-from tests.integration.test_booking_saga import eventually
 
 pytestmark = pytest.mark.slow
 

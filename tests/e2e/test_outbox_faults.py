@@ -18,9 +18,9 @@ from sqlalchemy import text
 from booking.devstack.mailsink import read_messages
 from booking.kit.config import PROJECT_ROOT
 from booking.search.seed import restricted
+from tests import eventually
 from tests.e2e.bookings import DECLINED, VISA, Guest, answer, card, database
 from tests.e2e.stack import Stack, stack_environment
-from tests.integration.test_booking_saga import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -22,6 +22,7 @@ import requests
 
 from booking.devstack.cluster import VHOST, LocalCluster
 from booking.kit.config import PROJECT_ROOT
+from tests import eventually
 from tests.e2e.bookings import (
     SENT_AGAIN,
     Bookings,
@@ -31,7 +32,6 @@ from tests.e2e.bookings import (
     check_invariants,
 )
 from tests.e2e.stack import Stack, alive, stack_environment
-from tests.integration.test_booking_saga import eventually
 
 # a stack of 14 processes on a cluster of 3 nodes, on 2 cores: more than the default timeout
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from booking.devstack.mailsink import read_messages, wait_for_message
+from tests import eventually
 from tests.integration.test_accounts import (  # noqa: F401 (fixtures)
     PASSWORD,
     REVOCATIONS_MAX_AGE,
@@ -20,7 +21,6 @@ from tests.integration.test_accounts import (  # noqa: F401 (fixtures)
 )
 from tests.integration.test_booking_saga import (  # noqa: F401 (fixtures)
     LAST_ROOMS_HOTEL,
-    eventually,
     form_of,
     hold,
     pay,

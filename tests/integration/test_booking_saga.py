@@ -25,7 +25,7 @@ from booking.reservations.service import ReservationsService
 from booking.search.service import SearchService
 from booking.users.service import UsersService
 from entrypoints.gateway.service import GatewayService
-from tests import eventually  # noqa: F401 (the other tests import it from here too)
+from tests import eventually
 from tests.conftest import start_sandbox_bank
 from tests.integration.test_accounts import PASSWORD, Client, login, register
 

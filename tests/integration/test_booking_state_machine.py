@@ -30,6 +30,7 @@ from booking.kit.config import PROJECT_ROOT
 from booking.kit.database import create_db_engine
 from booking.kit.schemas import to_minor
 from booking.reservations.models import RoomNight
+from tests import eventually
 from tests.conftest import small_catalogue
 from tests.integration.test_accounts import Client, login, register
 from tests.integration.test_booking_saga import (  # noqa: F401 (containers, saga_config: fixtures)
@@ -38,7 +39,6 @@ from tests.integration.test_booking_saga import (  # noqa: F401 (containers, sag
     bank,
     card,
     containers,
-    eventually,
     saga_config,
 )
 

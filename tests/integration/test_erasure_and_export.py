@@ -18,12 +18,12 @@ from booking.kit.database import create_db_engine
 from booking.kit.errors import Unauthorized
 from booking.payments.models import Payment
 from booking.reservations.models import Reservation
+from tests import eventually
 from tests.integration.test_accounts import PASSWORD, REVOCATIONS_MAX_AGE, Client, login, register
 from tests.integration.test_booking_saga import (  # noqa: F401 (fixtures)
     VISA,
     bank,
     containers,
-    eventually,
     form_of,
     hold,
     pay,

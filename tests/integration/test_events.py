@@ -24,7 +24,7 @@ from booking.kit.events import BACKOFF_EXCHANGE, DELAY_HEADER, TRIES_HEADER, eve
 from booking.kit.outbox import OUTBOX, Outbox
 from booking.kit.rpc import ReplyPublisher
 from booking.reservations.models import Base
-from tests.integration.test_booking_saga import eventually
+from tests import eventually
 from tests.unit.test_holds import migrated_engine
 
 LISTENING = ["listener"]  # whose dead-letter queue `booking dead-letters` looks at here

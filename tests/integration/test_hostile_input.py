@@ -18,13 +18,13 @@ from openapi_schema_validator import OAS30Validator
 
 from booking.devstack.mailsink import wait_for_message
 from entrypoints.gateway.http import NOT_TEXT
+from tests import eventually
 from tests.integration.test_accounts import PASSWORD, Client, login, register
 from tests.integration.test_booking_saga import (  # noqa: F401 (containers, saga_config: fixtures)
     STAY,
     bank,
     card,
     containers,
-    eventually,
     form_of,
     guest,
     hold,

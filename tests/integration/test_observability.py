@@ -18,8 +18,8 @@ from booking.devstack.ports import is_listening
 from booking.diagrams import render
 from booking.kit.config import PROJECT_ROOT
 from entrypoints.gateway.service import GatewayService
+from tests import eventually
 from tests.e2e.stack import BOOKING, Stack, stack_environment
-from tests.integration.test_booking_saga import eventually
 from tests.unit.observed import kept_records
 
 # the sequence diagram of the run, to look at (booking diagrams --sequence draws docs/diagrams/'s)

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 from booking.kit.config import PROJECT_ROOT
 from booking.kit.database import create_db_engine
 from booking.users.models import User
+from tests import eventually
 from tests.integration.test_accounts import PASSWORD, Client, csrf_of, login, register, web_login
 from tests.integration.test_booking_saga import (
     card,
     containers,  # noqa: F401 (a fixture)
-    eventually,
     saga_config,  # noqa: F401 (a fixture)
 )
 from tests.integration.test_browser import journey_artifacts

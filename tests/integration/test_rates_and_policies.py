@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session
 from booking.kit.database import create_db_engine
 from booking.kit.schemas import included_vat
 from booking.search.models import Hotel, RatePlan, RateRule, RoomType
+from tests import eventually
 from tests.integration.test_accounts import Client, login, register
 from tests.integration.test_booking_saga import (
     CHECK_IN,
     DECLINED,
     Bank,
     card,
-    eventually,
     room_nights,
     saga_config,  # noqa: F401 (a fixture)
     start_containers,

@@ -10,7 +10,7 @@ from booking.kit.config import PROJECT_ROOT, load_config
 from booking.kit.errors import ServiceUnavailable
 from booking.kit.replies import ServiceReplyListener
 from booking.kit.rpc import ServiceRpc, rpc
-from tests.integration.test_booking_saga import eventually
+from tests import eventually
 
 
 class Echo:

@@ -13,13 +13,13 @@ import requests
 from kombu import Connection, Exchange, Queue
 
 from booking.devstack.mailsink import read_messages, wait_for_message
+from tests import eventually
 from tests.conftest import PROCESS_OUTPUT
 from tests.integration.test_accounts import Client, csrf_of, login, register
 from tests.integration.test_booking_saga import (  # noqa: F401 (fixtures)
     DECLINED,
     STAY,
     containers,
-    eventually,
     form_of,
     hold,
     saga_config,

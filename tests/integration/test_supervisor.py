@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 from booking.kit.config import PROJECT_ROOT
-from tests.integration.test_booking_saga import eventually
+from tests import eventually
 
 SUPERVISE = """
     import sys, time
