@@ -22,10 +22,16 @@ VHOST = "booking"
 class LocalCluster:
     def __init__(self, root, size=3, first_port=FIRST_PORT, name="booking-cluster"):
         root = Path(root)
+        names = [f"{name}{index + 1}@localhost" for index in range(size)]
+        # new nodes find each other as they boot (RabbitMQ's peer discovery from the
+        # configuration), where joining them one by one afterwards took 20 s
+        discovery = ["cluster_formation.peer_discovery_backend = classic_config",
+                     *(f"cluster_formation.classic_config.nodes.{index + 1} = {node}"
+                       for index, node in enumerate(names))]
         self.nodes = [
             LocalBroker(root / f"node{index + 1}", port=first_port + index,
-                        management_port=10000 + first_port + index, node=f"{name}{index + 1}@localhost")
-            for index in range(size)
+                        management_port=10000 + first_port + index, node=node, settings=discovery)
+            for index, node in enumerate(names)
         ]
 
     @property
@@ -39,7 +45,7 @@ class LocalCluster:
             # together: a node that was part of the cluster waits for the others to boot
             with ThreadPoolExecutor(len(self.nodes)) as pool:
                 list(pool.map(LocalBroker.start, self.nodes))
-            for node in others:
+            for node in others:  # a node made before, or one that formed a cluster of its own
                 if first.node not in self._members(node):
                     node.ctl("stop_app")
                     node.ctl("reset")
@@ -53,9 +59,10 @@ class LocalCluster:
             raise
         return self
 
-    def stop(self):
-        for node in reversed(self.nodes):
-            node.stop()
+    def stop(self, graceful=True):
+        """Stop every node, all at once (see `LocalBroker.stop`)."""
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(lambda node: node.stop(graceful), self.nodes))
 
     def _share_cookie(self):
         # nodes of one cluster must share their Erlang cookie; each keeps it in its HOME

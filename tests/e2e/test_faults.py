@@ -55,7 +55,7 @@ def faults_broker():
     node = LocalBroker(root, port=port, management_port=port + 10000, node=f"booking-faults-{os.getpid()}@localhost")
     node.start()
     yield node
-    node.stop()
+    node.stop(graceful=False)  # its data is removed below
     shutil.rmtree(root, ignore_errors=True)
 
 

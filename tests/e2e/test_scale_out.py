@@ -49,7 +49,7 @@ def cluster():
     shutil.rmtree(root, ignore_errors=True)  # new nodes: no queue or message of an earlier run
     cluster = LocalCluster(root, first_port=CLUSTER_FIRST_PORT, name="booking-scale").start()
     yield cluster
-    cluster.stop()
+    cluster.stop(graceful=False)  # its data goes at the next start
 
 
 @pytest.fixture(scope="module")
