@@ -68,7 +68,7 @@ def broker(request):
     request.config.option.RABBIT_API_URI = api
     yield uri
     if node:
-        node.stop()
+        node.stop(graceful=False)  # as tests/run.py does
 
 
 @pytest.fixture(scope="session")
