@@ -6,6 +6,7 @@
     booking run                broker, databases, every service and the gateway
     booking run --scale search=3
     booking run --cluster 3    ... on a RabbitMQ cluster of three local nodes (quorum queues)
+    booking run --logs DIR     ... the processes' logs in DIR (default var/log)
     booking --config config/postgres.yaml run --local-postgres   ... on a PostgreSQL server under var/postgres
     booking rotate-keys        a new token-signing key signs from now on (old ones stay published)
     booking rotate-keys --retire-old   ... and tokens signed by the old ones stop working
@@ -169,6 +170,8 @@ def build_parser():
     run.add_argument("--cluster", type=int, default=0, metavar="NODES",
                      help="start a RabbitMQ cluster of NODES local nodes instead of one broker")
     run.add_argument("--no-seed", action="store_true", help="do not add the demo data")
+    run.add_argument("--logs", default=str(PROJECT_ROOT / "var" / "log"),
+                     help="the directory of the processes' logs (default var/log)")
     run.add_argument("--local-postgres", action="store_true",
                      help="start a PostgreSQL server under var/postgres for every database (make run DB=postgres)")
     rotate = commands.add_parser("rotate-keys", help="make a new signing key for access tokens")
@@ -243,7 +246,7 @@ def main(argv=None):
 
         try:
             return run(config, config_path, scale=dict(args.scale), seed=not args.no_seed,
-                       cluster_size=args.cluster, local_postgres=args.local_postgres)
+                       cluster_size=args.cluster, local_postgres=args.local_postgres, log_dir=Path(args.logs))
         except (StackError, BrokerError, DatabaseUnreachable, PostgresError) as error:
             print(f"booking run: {error}", file=sys.stderr)
             return 1

@@ -1,4 +1,4 @@
-"""`make test`: the whole suite, in three parts side by side on one test broker.
+"""`make test`: the whole suite, in parts side by side on one test broker.
 
     python tests/run.py [--fast] [pytest options…]
 
@@ -35,25 +35,34 @@ SERVICES = ["tests/integration", "tests/unit"]
 # the longest module (two schemathesis runs, about a fifth of the services' tests' CPU):
 # claimed in the order collected, it kept its part running 180 s after the others ended
 LONGEST = "tests/integration/test_hostile_input.py"
+# the stacks (tests/e2e) in two parts: these two together (each runs two of every
+# service and kills some of them, beside a broker or a cluster of its own: at the
+# same time, they starve each other's timing checks), the others in the second part
+HEAVY_STACKS = ["tests/e2e/test_faults.py", "tests/e2e/test_scale_out.py"]
+# the longest of the services' modules but LONGEST (about 100 s), taken by the second part once its
+# stacks are done: claimed in its turn, late, it kept that part running 25 s after the others
+AFTER_LIGHT_STACKS = "tests/integration/test_rates_and_policies.py"
 
 
 def parts(claims, fast=False):
     """The suite in parts that run side by side, each a pytest session that claims
-    the next test module in the folder `claims` as it goes (tests/claims.py): three,
-    the first with the stacks before anything else (they cannot run two at once: they share ports and
-    var/log), the last with LONGEST; three alike in `--fast` (two left the machine a
-    fifth idle, as its tests wait on their services: 240 s against 213 in one phase).
-    (Cut in advance by the durations of an earlier run (pytest-split's chunks, then
-    slices cut where the longest was shortest), the parts ended minutes apart on a slower day:
-    the services' tests slow down more than the stacks, which wait. Four parts, the
-    stacks split too, starved the services of CPU on 2 cores: an RPC to auth missed
-    its deadline (the test profile's, then 2 s).)"""
+    the next test module in the folder `claims` as it goes (tests/claims.py): four,
+    the first two with the stacks before anything else, the last with LONGEST; three
+    alike in `--fast` (two left the machine a fifth idle, as its tests wait on their
+    services: 240 s against 213 in one phase).
+    (Three parts, every stack in the first, left a third of the machine idle, all
+    waiting on the stacks: 500 s. Cut in advance by the durations of an earlier run
+    (pytest-split's chunks), the parts ended minutes apart on a slower day: the
+    services' tests slow down more than the stacks, which wait.)"""
     shared = ["-p", "tests.claims", "--claims", str(claims)]
     if fast:
         return {f"part {number}": [*FAST, *shared] for number in (1, 2, 3)}
-    return {"part 1": ["tests/e2e", *SERVICES, *shared, "--first", "tests/e2e"],
-            "part 2": [*SERVICES, *shared],
-            "part 3": [*SERVICES, *shared, "--first", LONGEST]}
+    light_stacks = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "tests" / "e2e").glob("test_*.py")
+                          if str(path.relative_to(ROOT)) not in HEAVY_STACKS)
+    return {"part 1": [*HEAVY_STACKS, *SERVICES, *shared, "--first", "tests/e2e"],
+            "part 2": [*light_stacks, *SERVICES, *shared, "--first", "tests/e2e", "--first", AFTER_LIGHT_STACKS],
+            "part 3": [*SERVICES, *shared],
+            "part 4": [*SERVICES, *shared, "--first", LONGEST]}
 
 
 def main(options):

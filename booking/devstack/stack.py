@@ -134,7 +134,8 @@ def start_local_postgres(config, out):
     return server
 
 
-def run(config, config_path, scale=None, seed=True, cluster_size=0, local_postgres=False, out=sys.stdout):
+def run(config, config_path, scale=None, seed=True, cluster_size=0, local_postgres=False,
+        log_dir=PROJECT_ROOT / "var" / "log", out=sys.stdout):
     """Start everything, print the URL, keep it running until Ctrl-C or SIGTERM."""
     check_ports_free(config)
     stopping = []
@@ -157,7 +158,7 @@ def run(config, config_path, scale=None, seed=True, cluster_size=0, local_postgr
             seed_all(config, out=out)
         if demo:
             seed_accounts(config, out)
-        supervisor = Supervisor(programs(config, config_path, scale), PROJECT_ROOT / "var" / "log", out=out)
+        supervisor = Supervisor(programs(config, config_path, scale), log_dir, out=out)
         metrics = describe_metrics(supervisor.programs)
         supervisor.start_all()
         _, port = host_port(config["WEB_SERVER_ADDRESS"], 8000)
@@ -173,7 +174,7 @@ def run(config, config_path, scale=None, seed=True, cluster_size=0, local_postgr
             print(f"\nBooking is ready: {config['PUBLIC_URL']}  (Ctrl-C stops everything)\n{accounts}{metrics}\n",
                   file=out, flush=True)
         elif not stopping:
-            print("Booking did not become ready in time; see the logs above and var/log/.",
+            print(f"Booking did not become ready in time; see the logs above and {log_dir}/.",
                   file=out, flush=True)
         while not stopping:
             supervisor.check()

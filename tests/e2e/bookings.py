@@ -18,7 +18,6 @@ from sqlalchemy import bindparam, create_engine, text
 
 from booking.devstack.mailsink import read_messages
 from booking.kit import deadletters
-from booking.kit.config import PROJECT_ROOT
 from booking.reservations.service import SWEEP_SECONDS
 from booking.search.seed import restricted
 from tests import eventually
@@ -311,9 +310,10 @@ def mail_diagnosis(stack):
             "WHERE event_type = 'reservation_confirmed' AND aggregate IN :ids ORDER BY occurred_at").bindparams(
                 bindparam("ids", expanding=True)), {"ids": never_handled or ["-"]})]
     logs = {path.name: path.read_text(errors="replace").splitlines()[-15:]
-            for path in sorted((PROJECT_ROOT / "var" / "log").glob("users-*.log"))}
+            for path in sorted(stack.logs.glob("users-*.log"))}
     busy = {}
-    for instance, port in (("users-1", 9410), ("users-2", 9411)):  # booking run's metrics ports
+    users = {name: port for name, port in stack.metrics_ports().items() if name.startswith("users")}
+    for instance, port in users.items():
         try:
             metrics = requests.get(f"http://localhost:{port}/metrics", timeout=5).text
             busy[instance] = [line for line in metrics.splitlines() if line.startswith("booking_workers_busy")]

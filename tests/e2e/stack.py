@@ -9,7 +9,7 @@ from pathlib import Path
 
 import eventlet
 
-from booking.devstack.ports import free_port
+from booking.devstack.ports import free_port, is_listening
 from booking.kit.config import PROJECT_ROOT
 
 BOOKING = str(Path(sys.executable).parent / "booking")
@@ -22,6 +22,7 @@ def stack_environment(amqp_uri, tmp_path, **settings):
         **os.environ,
         "AMQP_URI": amqp_uri,
         "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+        "METRICS_PORT": str(free_metrics_base()),
         "PUBLIC_URL": f"http://localhost:{port}",
         **{f"{service.upper()}_DB_URI": f"sqlite:///{tmp_path}/{service}.db"
            for service in ("search", "users", "auth", "reservations", "payments")},
@@ -39,13 +40,29 @@ def stack_environment(amqp_uri, tmp_path, **settings):
     }
 
 
+def free_metrics_base():
+    """A METRICS_PORT from which every service's port is free, below the range the
+    kernel hands out (free_port), so that no other test takes one meanwhile. Each
+    pytest session looks from a place of its own: make test runs stacks in two
+    sessions at once, and a port is taken only once its service has started."""
+    start = 100 * (os.getpid() % 80)
+    for offset in range(0, 8000, 100):
+        base = 21000 + (start + offset) % 8000
+        if not any(is_listening("127.0.0.1", base + port) for port in range(0, 70, 10)):
+            return base
+    raise AssertionError("no free range of metrics ports")
+
+
 class Stack:
-    def __init__(self, env, *arguments, config="config.yaml"):
-        self.env = env
+    """`booking run` with this environment and these arguments, its processes'
+    logs in `logs` (var/log is make run's, and two stacks may run at once)."""
+
+    def __init__(self, env, *arguments, logs, config="config.yaml"):
+        self.env, self.logs = env, Path(logs)
         self.url = env["PUBLIC_URL"]
         self.process = subprocess.Popen(
-            [BOOKING, "--config", config, "run", *arguments], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True,
+            [BOOKING, "--config", config, "run", "--logs", str(logs), *arguments], cwd=PROJECT_ROOT, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         self.lines = []
         eventlet.spawn(self._read)
@@ -72,6 +89,12 @@ class Stack:
     def pids(self):
         """The pid of each program ("search", or "search-2" when scaled), latest start first."""
         return {name: int(pid) for name, pid in re.findall(r"([\w-]+) \| started \(pid (\d+)\)", self.output)}
+
+    def metrics_ports(self):
+        """{program: its metrics port}, as `booking run` announced them."""
+        announced = re.search(r"Metrics for Prometheus at \S+: (.*)", self.output)
+        return {name: int(port) for name, port in re.findall(r"([\w-]+) (\d+)", announced.group(1))} \
+            if announced else {}
 
     def stop(self):
         """Ctrl-C, as a developer stops it; True when every child is gone."""

@@ -61,10 +61,10 @@ def faults_broker():
 
 @pytest.fixture(scope="module")
 def stack(faults_broker, tmp_path_factory):
-    env = stack_environment(f"amqp://guest:guest@localhost:{faults_broker.port}/",
-                            tmp_path_factory.mktemp("faults"), HOLD_SECONDS=HOLD_SECONDS,
-                            BANK_TIMEOUT=5, LOG_LEVEL="WARNING")
-    stack = Stack(env, *[f"--scale={service}=2" for service in SERVICES])
+    root = tmp_path_factory.mktemp("faults")
+    env = stack_environment(f"amqp://guest:guest@localhost:{faults_broker.port}/", root,
+                            HOLD_SECONDS=HOLD_SECONDS, BANK_TIMEOUT=5, LOG_LEVEL="WARNING")
+    stack = Stack(env, *[f"--scale={service}=2" for service in SERVICES], logs=root / "log")
     try:
         stack.wait_for(r"Booking is ready", timeout=300)
         yield stack

@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import text
 
 from booking.devstack.mailsink import read_messages
-from booking.kit.config import PROJECT_ROOT
 from booking.search.seed import restricted
 from tests import eventually
 from tests.e2e.bookings import DECLINED, VISA, Guest, answer, card, database
@@ -42,7 +41,7 @@ def stack(request, rabbit_config, tmp_path):
         for service in DATABASES:
             env[f"{service.upper()}_DB_URI"] = server.create_database(f"outbox_{service}_{suffix}")
         config = "config/postgres.yaml"
-    stack = Stack(env, config=config)
+    stack = Stack(env, logs=tmp_path / "log", config=config)
     try:
         stack.wait_for(r"Booking is ready", timeout=300)
         yield stack
@@ -70,7 +69,7 @@ def step(stack, check, timeout=SAGA_SECONDS):
         with database(stack, "users") as db:
             kept = [tuple(str(value) for value in row) for row in db.execute(text(
                 "SELECT key, claimed_at, sent_at FROM sent_emails"))]
-        users_log = (PROJECT_ROOT / "var" / "log" / "users.log")
+        users_log = stack.logs / "users.log"
         last_lines = users_log.read_text(errors="replace").splitlines()[-30:] if users_log.exists() else []
         raise AssertionError(f"{stuck}\noutboxes: {outboxes}\ne-mails kept: {kept}\n"
                              f"supervisor: {stack.output[-5000:]}\nusers' last log lines: {last_lines}") from None

@@ -54,11 +54,12 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def stack(cluster, postgres_server, tmp_path_factory):
-    env = stack_environment(cluster.amqp_uri, tmp_path_factory.mktemp("scale-out"), HOLD_SECONDS=40,
-                            BANK_TIMEOUT=5, LOG_LEVEL="WARNING")
+    root = tmp_path_factory.mktemp("scale-out")
+    env = stack_environment(cluster.amqp_uri, root, HOLD_SECONDS=40, BANK_TIMEOUT=5, LOG_LEVEL="WARNING")
     for service in DATABASES:
         env[f"{service.upper()}_DB_URI"] = postgres_server.create_database(f"scale_out_{service}")
-    stack = Stack(env, *[f"--scale={service}=2" for service in SERVICES], config="config/postgres.yaml")
+    stack = Stack(env, *[f"--scale={service}=2" for service in SERVICES], logs=root / "log",
+                  config="config/postgres.yaml")
     try:
         stack.wait_for(r"Booking is ready", timeout=300)
         yield stack

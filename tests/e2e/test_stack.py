@@ -20,9 +20,9 @@ def stack_env(rabbit_config, tmp_path):
     return stack_environment(rabbit_config["AMQP_URI"], tmp_path)
 
 
-def test_booking_run_serves_everything_restarts_the_dead_and_stops_cleanly(stack_env):
+def test_booking_run_serves_everything_restarts_the_dead_and_stops_cleanly(stack_env, tmp_path):
     base = stack_env["PUBLIC_URL"]
-    stack = Stack(stack_env)
+    stack = Stack(stack_env, logs=tmp_path / "log")
     try:
         stack.wait_for(r"Booking is ready: " + re.escape(base))
         cities = requests.get(f"{base}/api/v1/cities", timeout=10).json()["items"]

@@ -14,12 +14,11 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from booking.devstack.mailsink import wait_for_message
-from booking.devstack.ports import is_listening
 from booking.diagrams import render
 from booking.kit.config import PROJECT_ROOT
 from entrypoints.gateway.service import GatewayService
 from tests import eventually
-from tests.e2e.stack import BOOKING, Stack, stack_environment
+from tests.e2e.stack import BOOKING, Stack, free_metrics_base, stack_environment
 from tests.unit.observed import kept_records
 
 # the sequence diagram of the run, to look at (booking diagrams --sequence draws docs/diagrams/'s)
@@ -65,15 +64,6 @@ def test_every_gateway_response_names_its_request_and_its_log_records_carry_it(g
     assert unavailable.call_id == unavailable.request_id
 
 
-def free_metrics_base():
-    """A METRICS_PORT from which every service's port is free, below the range the
-    kernel hands out (free_port), so that no other test takes one meanwhile."""
-    for base in range(21000, 30000, 100):
-        if not any(is_listening("127.0.0.1", base + offset) for offset in range(0, 70, 10)):
-            return base
-    raise AssertionError("no free range of metrics ports")
-
-
 def calls(port, **labels):
     """booking_calls_total of one process for these labels, summed."""
     text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
@@ -81,10 +71,10 @@ def calls(port, **labels):
                if sample.name == "booking_calls_total" and labels.items() <= sample.labels.items())
 
 
-def logged(request_id):
+def logged(stack, request_id):
     """{process: records} of one request in the stack's log files."""
     found = {}
-    for path in (PROJECT_ROOT / "var" / "log").glob("*.log"):
+    for path in stack.logs.glob("*.log"):
         for line in path.read_text(errors="replace").splitlines():
             if request_id in line and line.startswith("{"):
                 entry = json.loads(line)
@@ -99,7 +89,7 @@ def test_a_booking_leaves_its_request_id_in_every_services_log_and_in_the_metric
     env = stack_environment(rabbit_config["AMQP_URI"], tmp_path, METRICS_PORT=base)
     ports = {"users": base + 10, "reservations": base + 30, "payments": base + 40, "gateway": base + 60}
     url = env["PUBLIC_URL"]
-    stack = Stack(env)
+    stack = Stack(env, logs=tmp_path / "log")
     try:
         stack.wait_for(r"Booking is ready")
         stack.wait_for(rf"Metrics for Prometheus at http://localhost:PORT/metrics: auth {base}, .*gateway {base + 60}")
@@ -139,21 +129,21 @@ def test_a_booking_leaves_its_request_id_in_every_services_log_and_in_the_metric
         def settled():
             """Every process of the path has logged, and nothing more comes: a process logs
             its call's line once it has answered (reports' came after the e-mail once)."""
-            first = logged(pay_id)
+            first = logged(stack, pay_id)
             time.sleep(0.5)
             return {"gateway", "payments", "reports", "reservations", "users"} <= first.keys() \
-                and first == logged(pay_id)
+                and first == logged(stack, pay_id)
         eventually(settled, timeout=30)
-        path = logged(pay_id)
-        hold_path = logged(held.headers["X-Request-Id"])
+        path = logged(stack, pay_id)
+        hold_path = logged(stack, held.headers["X-Request-Id"])
         assert {"gateway", "reservations"} <= hold_path.keys() and "users" not in hold_path
         assert all(entry["request_id"] == pay_id and entry["service"] == process
                    for process, entries in path.items() for entry in entries)
         figures["processes that logged the payment's request"] = sorted(path)
         figures["its records"] = sum(len(entries) for entries in path.values())
 
-        traced = subprocess.run([BOOKING, "trace", pay_id], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                                timeout=60)
+        traced = subprocess.run([BOOKING, "trace", pay_id, "--logs", str(stack.logs)], cwd=PROJECT_ROOT,
+                                capture_output=True, text=True, timeout=60)
         assert traced.returncode == 0, traced.stderr
         header, *lines = traced.stdout.splitlines()
         assert header.startswith(f"{pay_id}: {figures['its records']} records from ")
@@ -162,7 +152,7 @@ def test_a_booking_leaves_its_request_id_in_every_services_log_and_in_the_metric
         assert times == sorted(times)
 
         # the sequence diagram of this booking, drawn from these logs, names every process it crossed
-        diagram = render.sequence_from_logs([held.headers["X-Request-Id"], pay_id], PROJECT_ROOT / "var" / "log")
+        diagram = render.sequence_from_logs([held.headers["X-Request-Id"], pay_id], stack.logs)
         crossed = set(path) | set(hold_path)
         assert {"gateway", "reservations", "search", "payments", "reports", "users"} <= crossed
         assert [process for process in crossed if f'participant "{process}" as ' not in diagram] == []
