@@ -140,12 +140,15 @@ class LocalBroker:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         self._kill_group_leftovers()
-        # epmd daemonises out of the group; it runs on our own port, so it is ours,
-        # but other nodes of ours (the tests run several) may still be using it
+        self.stop_port_mapper()
+        self.process = None
+
+    def stop_port_mapper(self):
+        """epmd daemonises out of the node's group; it runs on our own port, so it is
+        ours, but other nodes of ours (the tests run several) may still be using it."""
         epmd = shutil.which("epmd")
         if epmd and not self._other_nodes(epmd):
             subprocess.run([epmd, "-port", str(EPMD_PORT), "-kill"], env=self.env, capture_output=True)
-        self.process = None
 
     def _stop_leftover(self):
         """Stop this node if a process that died without stopping it left it running

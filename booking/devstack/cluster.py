@@ -60,9 +60,11 @@ class LocalCluster:
         return self
 
     def stop(self, graceful=True):
-        """Stop every node, all at once (see `LocalBroker.stop`)."""
+        """Stop every node, all at once (see `LocalBroker.stop`), then their port
+        mapper: each node, stopping beside the others, saw them still using it."""
         with ThreadPoolExecutor(len(self.nodes)) as pool:
             list(pool.map(lambda node: node.stop(graceful), self.nodes))
+        self.nodes[0].stop_port_mapper()
 
     def _share_cookie(self):
         # nodes of one cluster must share their Erlang cookie; each keeps it in its HOME

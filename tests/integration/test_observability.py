@@ -18,7 +18,7 @@ from booking.diagrams import render
 from booking.kit.config import PROJECT_ROOT
 from entrypoints.gateway.service import GatewayService
 from tests import eventually
-from tests.e2e.stack import BOOKING, Stack, free_metrics_base, stack_environment
+from tests.e2e.stack import BOOKING, Stack, stack_environment
 from tests.unit.observed import kept_records
 
 # the sequence diagram of the run, to look at (booking diagrams --sequence draws docs/diagrams/'s)
@@ -85,8 +85,8 @@ def logged(stack, request_id):
 
 @pytest.mark.slow
 def test_a_booking_leaves_its_request_id_in_every_services_log_and_in_the_metrics(rabbit_config, tmp_path, figures):
-    base = free_metrics_base()
-    env = stack_environment(rabbit_config["AMQP_URI"], tmp_path, METRICS_PORT=base)
+    env = stack_environment(rabbit_config["AMQP_URI"], tmp_path)
+    base = int(env["METRICS_PORT"])
     ports = {"users": base + 10, "reservations": base + 30, "payments": base + 40, "gateway": base + 60}
     url = env["PUBLIC_URL"]
     stack = Stack(env, logs=tmp_path / "log")
